@@ -1,0 +1,550 @@
+//! The catalog: which CloudTrail calls touch which Terraform resource types, where each call carries the
+//! identifier of what it touches, and which Terraform attributes it sets.
+//!
+//! The catalog is data (`catalog/*.toml`, one file per AWS service, format in `catalog/README.md`), embedded at
+//! build time and extendable with files named in the configuration. This module only loads and validates it
+//! and answers lookups; it is built once at init and read-only afterwards, so lookups take no lock.
+
+pub mod path;
+
+use crate::state::KeySpec;
+use path::{Path, PathError};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::LazyLock;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+}
+
+/// What kind of change a call makes to the resource it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Create,
+    Modify,
+    Delete,
+    Attach,
+    Detach,
+    Tag,
+    Untag,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Create => "create",
+            Change::Modify => "modify",
+            Change::Delete => "delete",
+            Change::Attach => "attach",
+            Change::Detach => "detach",
+            Change::Tag => "tag",
+            Change::Untag => "untag",
+        }
+    }
+}
+
+/// How much a change to this kind of resource matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One resource type a call touches, and where the call names it.
+#[derive(Debug)]
+pub struct Target {
+    pub resource_type: Box<str>,
+    /// Where the identifier is; every value found on any path is a candidate.
+    pub ids: Box<[Path]>,
+    /// State attributes the identifier is compared with; `None`: the type's keys.
+    pub join: Option<Box<[Box<str>]>>,
+}
+
+/// A part of the record that sets a Terraform attribute of the call's own resource type.
+#[derive(Debug)]
+pub struct AttrMapping {
+    /// Where the requested value is in the record.
+    pub from: Path,
+    /// The attribute's path in the state (`versioning_configuration.status`).
+    pub attr: Path,
+    /// The attribute's name as written in the catalog, for fields.
+    pub attr_name: Box<str>,
+}
+
+/// One CloudTrail call the catalog understands.
+#[derive(Debug)]
+pub struct Call {
+    pub service: Box<str>,
+    pub event_source: Box<str>,
+    pub name: Box<str>,
+    pub change: Change,
+    pub severity: Severity,
+    /// The call's own resource type first.
+    pub targets: Box<[Target]>,
+    pub attrs: Box<[AttrMapping]>,
+}
+
+/// Why a catalog file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{file}: {source}")]
+    Toml {
+        file: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{file}: call {call}: {what}")]
+    Call {
+        file: String,
+        call: String,
+        what: String,
+    },
+    #[error("{file}: call {call}: path `{path}`: {source}")]
+    Path {
+        file: String,
+        call: String,
+        path: String,
+        #[source]
+        source: PathError,
+    },
+    #[error("cannot read catalog file {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The whole catalog, indexed for lookups by `(eventSource, operation name)`.
+pub struct Catalog {
+    calls: Vec<Call>,
+    by_source: HashMap<Box<str>, HashMap<Box<str>, usize>>,
+    keys: HashMap<Box<str>, Box<[Box<str>]>>,
+    default_keys: Box<[Box<str>]>,
+}
+
+impl fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Catalog")
+            .field("calls", &self.calls.len())
+            .field("resource_types", &self.resource_types().len())
+            .finish()
+    }
+}
+
+// The file format, as written (see catalog/README.md).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    service: ServiceDoc,
+    #[serde(default)]
+    keys: BTreeMap<String, Vec<String>>,
+    #[serde(default, rename = "call")]
+    calls: Vec<CallDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceDoc {
+    name: String,
+    event_source: String,
+    severity: Severity,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallDoc {
+    name: String,
+    change: Change,
+    severity: Option<Severity>,
+    targets: Vec<TargetDoc>,
+    #[serde(default)]
+    attrs: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetDoc {
+    #[serde(rename = "type")]
+    resource_type: String,
+    id: Vec<String>,
+    join: Option<Vec<String>>,
+}
+
+static EMBEDDED: LazyLock<Result<Catalog, String>> = LazyLock::new(|| {
+    let files: Vec<(String, String)> = embedded::EMBEDDED
+        .iter()
+        .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+        .collect();
+    Catalog::from_files(&files).map_err(|e| e.to_string())
+});
+
+impl Catalog {
+    /// The catalog embedded in the library. Its files are checked by the tests, so an error here is a build
+    /// that should never have shipped; it is still reported, not panicked on.
+    pub fn embedded() -> Result<&'static Catalog, String> {
+        EMBEDDED.as_ref().map_err(Clone::clone)
+    }
+
+    /// The embedded files followed by extension files; a later file's call replaces an earlier one with the
+    /// same event source and name.
+    pub fn with_extensions(extra: &[std::path::PathBuf]) -> Result<Catalog, CatalogError> {
+        let mut files: Vec<(String, String)> = embedded::EMBEDDED
+            .iter()
+            .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+            .collect();
+        for path in extra {
+            let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+                file: path.display().to_string(),
+                source,
+            })?;
+            files.push((path.display().to_string(), text));
+        }
+        Catalog::from_files(&files)
+    }
+
+    /// Builds a catalog from `(file name, TOML text)` pairs.
+    pub fn from_files(files: &[(String, String)]) -> Result<Catalog, CatalogError> {
+        let mut catalog = Catalog {
+            calls: Vec::new(),
+            by_source: HashMap::new(),
+            keys: HashMap::new(),
+            default_keys: vec!["id".into(), "arn".into()].into(),
+        };
+        let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (file, text) in files {
+            let doc: FileDoc = toml::from_str(text).map_err(|source| CatalogError::Toml {
+                file: file.clone(),
+                source: Box::new(source),
+            })?;
+            for (resource_type, attrs) in doc.keys {
+                let entry = keys.entry(resource_type).or_default();
+                for attr in attrs {
+                    if !entry.contains(&attr) {
+                        entry.push(attr);
+                    }
+                }
+            }
+            for call in doc.calls {
+                let call = Self::build_call(file, &doc.service, call, &mut keys)?;
+                let slot = catalog
+                    .by_source
+                    .entry(call.event_source.clone())
+                    .or_default();
+                match slot.get(&call.name) {
+                    Some(&existing) => catalog.calls[existing] = call,
+                    None => {
+                        slot.insert(call.name.clone(), catalog.calls.len());
+                        catalog.calls.push(call);
+                    }
+                }
+            }
+        }
+        catalog.keys = keys
+            .into_iter()
+            .map(|(t, attrs)| (t.into(), attrs.into_iter().map(Into::into).collect()))
+            .collect();
+        Ok(catalog)
+    }
+
+    fn build_call(
+        file: &str,
+        service: &ServiceDoc,
+        doc: CallDoc,
+        keys: &mut BTreeMap<String, Vec<String>>,
+    ) -> Result<Call, CatalogError> {
+        let call_error = |what: String| CatalogError::Call {
+            file: file.to_owned(),
+            call: doc.name.clone(),
+            what,
+        };
+        let parse = |text: &str| {
+            Path::parse(text).map_err(|source| CatalogError::Path {
+                file: file.to_owned(),
+                call: doc.name.clone(),
+                path: text.to_owned(),
+                source,
+            })
+        };
+        if doc.targets.is_empty() {
+            return Err(call_error("no targets".into()));
+        }
+        let mut targets = Vec::with_capacity(doc.targets.len());
+        for target in &doc.targets {
+            if target.id.is_empty() {
+                return Err(call_error(format!(
+                    "target {} has no id path",
+                    target.resource_type
+                )));
+            }
+            let ids = target
+                .id
+                .iter()
+                .map(|p| parse(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            // A join attribute must be indexed, so it becomes one of the type's keys.
+            let default_keys = || vec!["id".to_owned(), "arn".to_owned()];
+            if let Some(join) = &target.join {
+                let entry = keys
+                    .entry(target.resource_type.clone())
+                    .or_insert_with(default_keys);
+                for attr in join {
+                    if !entry.contains(attr) {
+                        entry.push(attr.clone());
+                    }
+                }
+            }
+            targets.push(Target {
+                resource_type: target.resource_type.as_str().into(),
+                ids: ids.into(),
+                join: target
+                    .join
+                    .as_ref()
+                    .map(|j| j.iter().map(|a| a.as_str().into()).collect()),
+            });
+        }
+        let attrs = doc
+            .attrs
+            .iter()
+            .map(|(from, attr)| {
+                Ok(AttrMapping {
+                    from: parse(from)?,
+                    attr: parse(attr)?,
+                    attr_name: attr.as_str().into(),
+                })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        Ok(Call {
+            service: service.name.as_str().into(),
+            event_source: service.event_source.as_str().into(),
+            name: doc.name.as_str().into(),
+            change: doc.change,
+            severity: doc.severity.unwrap_or(service.severity),
+            targets: targets.into(),
+            attrs: attrs.into(),
+        })
+    }
+
+    /// The call for a CloudTrail `eventSource` and `eventName` (version suffixes are stripped first).
+    pub fn lookup(&self, event_source: &str, event_name: &str) -> Option<&Call> {
+        let calls = self.by_source.get(event_source)?;
+        let index = calls
+            .get(event_name)
+            .or_else(|| calls.get(strip_version_suffix(event_name)))?;
+        self.calls.get(*index)
+    }
+
+    pub fn calls(&self) -> &[Call] {
+        &self.calls
+    }
+
+    /// Every resource type some call targets, sorted.
+    pub fn resource_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = self
+            .calls
+            .iter()
+            .flat_map(|c| c.targets.iter().map(|t| &*t.resource_type))
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        types
+    }
+
+    /// Every event source the catalog covers, sorted.
+    pub fn event_sources(&self) -> Vec<&str> {
+        let mut sources: Vec<&str> = self.by_source.keys().map(|s| &**s).collect();
+        sources.sort_unstable();
+        sources
+    }
+}
+
+impl KeySpec for Catalog {
+    fn keys(&self, resource_type: &str) -> &[Box<str>] {
+        self.keys.get(resource_type).unwrap_or(&self.default_keys)
+    }
+}
+
+/// Strips the API version CloudTrail appends to some event names: `UpdateFunctionCode20150331v2` →
+/// `UpdateFunctionCode`, `CreateDistribution2020_05_31` → `CreateDistribution`. A suffix is at least six
+/// digits and underscores, optionally followed by `v<N>`, so names such as `ListObjectsV2` stay as they are.
+pub fn strip_version_suffix(name: &str) -> &str {
+    let bytes = name.as_bytes();
+    let mut end = bytes.len();
+    // optional `v<digits>`
+    let mut i = end;
+    while i > 0 && bytes[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    if i < end && i > 0 && bytes[i - 1] == b'v' {
+        end = i - 1;
+    }
+    let mut start = end;
+    while start > 0 && (bytes[start - 1].is_ascii_digit() || bytes[start - 1] == b'_') {
+        start -= 1;
+    }
+    let suffix = &bytes[start..end];
+    let digits = suffix.iter().filter(|b| b.is_ascii_digit()).count();
+    if start > 0 && digits >= 6 && bytes[start - 1].is_ascii_alphabetic() {
+        &name[..start]
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_version_suffixes() {
+        assert_eq!(
+            strip_version_suffix("UpdateFunctionConfiguration20150331v2"),
+            "UpdateFunctionConfiguration"
+        );
+        assert_eq!(
+            strip_version_suffix("AddPermission20150331"),
+            "AddPermission"
+        );
+        assert_eq!(
+            strip_version_suffix("CreateDistribution2020_05_31"),
+            "CreateDistribution"
+        );
+        assert_eq!(strip_version_suffix("ListObjectsV2"), "ListObjectsV2");
+        assert_eq!(strip_version_suffix("Ec2v2"), "Ec2v2");
+        assert_eq!(strip_version_suffix("20150331"), "20150331");
+        assert_eq!(strip_version_suffix(""), "");
+        assert_eq!(strip_version_suffix("v2"), "v2");
+    }
+
+    const FILE: &str = r#"
+[service]
+name = "ec2"
+event_source = "ec2.amazonaws.com"
+severity = "medium"
+
+[keys]
+aws_security_group = ["id", "arn", "name"]
+
+[[call]]
+name = "AuthorizeSecurityGroupIngress"
+change = "modify"
+severity = "critical"
+targets = [
+  { type = "aws_security_group", id = ["requestParameters.groupId"] },
+  { type = "aws_vpc_security_group_ingress_rule", id = ["requestParameters.groupId"], join = ["security_group_id"] },
+]
+[call.attrs]
+"requestParameters.ipPermissions" = "ingress"
+
+[[call]]
+name = "DeleteVpc"
+change = "delete"
+targets = [{ type = "aws_vpc", id = ["requestParameters.vpcId"] }]
+"#;
+
+    fn catalog() -> Catalog {
+        Catalog::from_files(&[("ec2.toml".into(), FILE.into())]).unwrap()
+    }
+
+    #[test]
+    fn loads_and_looks_up() {
+        let catalog = catalog();
+        let call = catalog
+            .lookup("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress")
+            .unwrap();
+        assert_eq!(call.change, Change::Modify);
+        assert_eq!(call.severity, Severity::Critical);
+        assert_eq!(call.targets.len(), 2);
+        assert_eq!(&*call.attrs[0].attr_name, "ingress");
+        let delete = catalog.lookup("ec2.amazonaws.com", "DeleteVpc").unwrap();
+        assert_eq!(delete.severity, Severity::Medium, "service default");
+        assert!(catalog.lookup("kms.amazonaws.com", "DeleteVpc").is_none());
+        assert!(
+            catalog
+                .lookup("ec2.amazonaws.com", "DescribeVpcs")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn keys_include_join_attributes_and_default() {
+        let catalog = catalog();
+        let keys: Vec<&str> = catalog
+            .keys("aws_vpc_security_group_ingress_rule")
+            .iter()
+            .map(|k| &**k)
+            .collect();
+        assert_eq!(keys, ["id", "arn", "security_group_id"]);
+        let sg: Vec<&str> = catalog
+            .keys("aws_security_group")
+            .iter()
+            .map(|k| &**k)
+            .collect();
+        assert_eq!(sg, ["id", "arn", "name"]);
+        let other: Vec<&str> = catalog.keys("aws_anything").iter().map(|k| &**k).collect();
+        assert_eq!(other, ["id", "arn"]);
+    }
+
+    #[test]
+    fn later_files_replace_calls() {
+        let extension = r#"
+[service]
+name = "ec2"
+event_source = "ec2.amazonaws.com"
+severity = "low"
+[[call]]
+name = "DeleteVpc"
+change = "delete"
+targets = [{ type = "aws_vpc", id = ["requestParameters.VpcId"] }]
+"#;
+        let catalog = Catalog::from_files(&[
+            ("ec2.toml".into(), FILE.into()),
+            ("mine.toml".into(), extension.into()),
+        ])
+        .unwrap();
+        let call = catalog.lookup("ec2.amazonaws.com", "DeleteVpc").unwrap();
+        assert_eq!(call.severity, Severity::Low);
+        assert_eq!(catalog.calls().len(), 2);
+    }
+
+    #[test]
+    fn refuses_bad_files_with_context() {
+        let unknown_key = FILE.replace("change = \"delete\"", "change = \"delete\"\ncolour = 1");
+        let err = Catalog::from_files(&[("x.toml".into(), unknown_key)]).unwrap_err();
+        assert!(
+            err.to_string().contains("x.toml") && err.to_string().contains("colour"),
+            "{err}"
+        );
+
+        let bad_change = FILE.replace("change = \"delete\"", "change = \"explode\"");
+        let err = Catalog::from_files(&[("x.toml".into(), bad_change)]).unwrap_err();
+        assert!(err.to_string().contains("explode"), "{err}");
+
+        let bad_path = FILE.replace("requestParameters.vpcId", "requestParameters..vpcId");
+        let err = Catalog::from_files(&[("x.toml".into(), bad_path)]).unwrap_err();
+        assert!(err.to_string().contains("DeleteVpc"), "{err}");
+
+        let no_targets = FILE.replace(
+            "targets = [{ type = \"aws_vpc\", id = [\"requestParameters.vpcId\"] }]",
+            "targets = []",
+        );
+        let err = Catalog::from_files(&[("x.toml".into(), no_targets)]).unwrap_err();
+        assert!(err.to_string().contains("no targets"), "{err}");
+    }
+}

@@ -1,0 +1,206 @@
+//! Paths into JSON documents, as the catalog writes them: `requestParameters.instancesSet.items[].instanceId`.
+//!
+//! A path is a list of member names. Wherever a step meets an array, the rest of the path applies to every
+//! element, so the catalog does not have to know whether CloudTrail wrote one item or a list. Evaluation never
+//! allocates beyond the caller's output and never fails: a member that is not there is simply no value.
+
+use serde_json::Value;
+use std::fmt;
+
+/// A parsed path. Its first step names a top-level member of the record (`requestParameters`,
+/// `responseElements`, `resources`, ...).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Path {
+    steps: Box<[Box<str>]>,
+}
+
+/// Why a path was refused when the catalog was loaded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PathError {
+    #[error("empty path")]
+    Empty,
+    #[error("empty step in path `{0}`")]
+    EmptyStep(String),
+    #[error("`[` without `[]` in path `{0}`")]
+    BadBrackets(String),
+}
+
+impl Path {
+    /// Parses `a.b[].c`. `[]` after a member only documents that an array is expected.
+    pub fn parse(text: &str) -> Result<Self, PathError> {
+        if text.trim().is_empty() {
+            return Err(PathError::Empty);
+        }
+        let mut steps = Vec::new();
+        for raw in text.split('.') {
+            let step = raw.strip_suffix("[]").unwrap_or(raw);
+            if step.contains('[') || step.contains(']') {
+                return Err(PathError::BadBrackets(text.to_owned()));
+            }
+            if step.is_empty() {
+                return Err(PathError::EmptyStep(text.to_owned()));
+            }
+            steps.push(step.into());
+        }
+        Ok(Self {
+            steps: steps.into(),
+        })
+    }
+
+    /// The first step: which top-level member of the document the path starts from.
+    pub fn root(&self) -> &str {
+        &self.steps[0]
+    }
+
+    /// The steps after the root.
+    pub fn rest(&self) -> &[Box<str>] {
+        &self.steps[1..]
+    }
+
+    /// Every value the steps after the root reach from `from` (arrays met on the way are traversed;
+    /// an array at the end is returned as it is).
+    pub fn values_from<'v>(&self, from: &'v Value, out: &mut Vec<&'v Value>) {
+        walk(from, self.rest(), out);
+    }
+
+    /// Like [`Path::values_from`], but for a path that starts at `from` itself (no root step): used for
+    /// attribute paths over a resource's attributes.
+    pub fn values_from_top<'v>(&self, from: &'v Value, out: &mut Vec<&'v Value>) {
+        walk(from, &self.steps, out);
+    }
+
+    /// Every identifier (string or number; arrays at the end are flattened) the path reaches from `from`,
+    /// starting after the root step. Empty strings are not identifiers.
+    pub fn identifiers_from<'v>(&self, from: &'v Value, mut each: impl FnMut(IdRef<'v>)) {
+        let mut found = Vec::new();
+        self.values_from(from, &mut found);
+        for value in found {
+            flatten_ids(value, &mut each);
+        }
+    }
+}
+
+/// An identifier found in a record: a string as it is, or a number's text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum IdRef<'v> {
+    Str(&'v str),
+    Num(&'v serde_json::Number),
+}
+
+impl fmt::Display for IdRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdRef::Str(s) => f.write_str(s),
+            IdRef::Num(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+fn flatten_ids<'v>(value: &'v Value, each: &mut impl FnMut(IdRef<'v>)) {
+    match value {
+        Value::String(s) if !s.is_empty() => each(IdRef::Str(s)),
+        Value::Number(n) => each(IdRef::Num(n)),
+        Value::Array(items) => items.iter().for_each(|item| flatten_ids(item, each)),
+        _ => {}
+    }
+}
+
+fn walk<'v>(value: &'v Value, steps: &[Box<str>], out: &mut Vec<&'v Value>) {
+    match value {
+        // Arrays are traversed wherever they stand, but the last step's value is kept whole.
+        Value::Array(items) if !steps.is_empty() => {
+            for item in items {
+                walk(item, steps, out);
+            }
+        }
+        Value::Object(map) => match steps.split_first() {
+            None => out.push(value),
+            Some((step, rest)) => {
+                if let Some(next) = map.get(&**step) {
+                    walk(next, rest, out);
+                }
+            }
+        },
+        Value::Null => {}
+        _ if steps.is_empty() => out.push(value),
+        _ => {}
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.steps.join("."))
+    }
+}
+
+impl fmt::Debug for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Path({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ids(path: &str, doc: &Value) -> Vec<String> {
+        let path = Path::parse(path).unwrap();
+        let mut out = Vec::new();
+        path.identifiers_from(&doc[path.root()], |id| out.push(id.to_string()));
+        out
+    }
+
+    #[test]
+    fn parses_and_refuses() {
+        assert_eq!(Path::parse("a.b[].c").unwrap().to_string(), "a.b.c");
+        assert_eq!(Path::parse(""), Err(PathError::Empty));
+        assert!(matches!(Path::parse("a..b"), Err(PathError::EmptyStep(_))));
+        assert!(matches!(
+            Path::parse("a.b[0]"),
+            Err(PathError::BadBrackets(_))
+        ));
+    }
+
+    #[test]
+    fn traverses_arrays_and_single_items() {
+        let doc = json!({"responseElements": {"instancesSet": {"items": [
+            {"instanceId": "i-1"}, {"instanceId": "i-2"}, {"other": 1}
+        ]}}});
+        assert_eq!(
+            ids("responseElements.instancesSet.items[].instanceId", &doc),
+            ["i-1", "i-2"]
+        );
+        let single =
+            json!({"responseElements": {"instancesSet": {"items": {"instanceId": "i-9"}}}});
+        assert_eq!(
+            ids("responseElements.instancesSet.items.instanceId", &single),
+            ["i-9"]
+        );
+    }
+
+    #[test]
+    fn identifiers_are_strings_numbers_and_lists_of_them() {
+        let doc = json!({"requestParameters": {"ids": ["a", "", 7, {"x": 1}], "n": 12, "none": null, "t": true}});
+        assert_eq!(ids("requestParameters.ids", &doc), ["a", "7"]);
+        assert_eq!(ids("requestParameters.n", &doc), ["12"]);
+        assert!(ids("requestParameters.none", &doc).is_empty());
+        assert!(ids("requestParameters.t", &doc).is_empty());
+        assert!(ids("requestParameters.missing.deeper", &doc).is_empty());
+    }
+
+    #[test]
+    fn values_keep_the_last_array_whole() {
+        let doc = json!({"versioning": [{"enabled": true}], "layers": ["a", "b"]});
+        let mut out = Vec::new();
+        Path::parse("versioning.enabled")
+            .unwrap()
+            .values_from_top(&doc, &mut out);
+        assert_eq!(out, [&json!(true)]);
+        out.clear();
+        Path::parse("layers")
+            .unwrap()
+            .values_from_top(&doc, &mut out);
+        assert_eq!(out, [&json!(["a", "b"])]);
+    }
+}

@@ -1,0 +1,247 @@
+//! Who made a call: Terraform (by configured principal, or by its user agent), a person in the console, an
+//! AWS service acting on someone's behalf, or some other SDK or CLI; and the human name behind it.
+
+use super::Record;
+use std::borrow::Cow;
+use wildmatch::WildMatch;
+
+/// How a call was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    Terraform,
+    Console,
+    AwsService,
+    SdkOrCli,
+    Unknown,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Terraform => "terraform",
+            ActorKind::Console => "console",
+            ActorKind::AwsService => "aws_service",
+            ActorKind::SdkOrCli => "sdk_or_cli",
+            ActorKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// How Terraform's own calls are recognised.
+#[derive(Debug, Clone)]
+pub struct TerraformIdentity {
+    principals: Vec<WildMatch>,
+    trust_user_agent: bool,
+}
+
+impl Default for TerraformIdentity {
+    fn default() -> Self {
+        Self::new::<&str>(&[], true)
+    }
+}
+
+impl TerraformIdentity {
+    /// `principals`: ARNs or `*`/`?` patterns of the identities that run Terraform (a CI role, say), matched
+    /// against the caller's ARN and, for assumed roles, the role's ARN. `trust_user_agent`: whether
+    /// Terraform's user agent alone marks a call as Terraform's.
+    pub fn new<S: AsRef<str>>(principals: &[S], trust_user_agent: bool) -> Self {
+        Self {
+            principals: principals
+                .iter()
+                .map(|p| WildMatch::new(p.as_ref()))
+                .collect(),
+            trust_user_agent,
+        }
+    }
+
+    /// Whether the caller is one of the configured Terraform principals.
+    pub fn principal_matches(&self, record: &Record) -> bool {
+        if self.principals.is_empty() {
+            return false;
+        }
+        let identity = &record.user_identity;
+        let issuer = identity
+            .session_context
+            .as_ref()
+            .and_then(|c| c.session_issuer.as_ref())
+            .and_then(|i| i.arn.get());
+        [identity.arn.get(), issuer]
+            .into_iter()
+            .flatten()
+            .any(|arn| self.principals.iter().any(|p| p.matches(arn)))
+    }
+
+    /// Whether Terraform made the call.
+    pub fn is_terraform(&self, record: &Record) -> bool {
+        self.principal_matches(record)
+            || (self.trust_user_agent
+                && record.user_agent.get().is_some_and(is_terraform_user_agent))
+    }
+}
+
+/// Terraform's user agents: the AWS provider before v4 (`aws-sdk-go/1.x ... HashiCorp/1.0 Terraform/0.12.24`),
+/// v4 and later (`APN/1.0 HashiCorp/1.0 Terraform/1.5.7 (+https://www.terraform.io) terraform-provider-aws/5.0.0`),
+/// OpenTofu (`OpenTofu/1.6.0 ... terraform-provider-aws/...`), and S3's bracketed form (`[... Terraform/1.5.7 ...]`).
+pub fn is_terraform_user_agent(user_agent: &str) -> bool {
+    user_agent.contains("Terraform/") || user_agent.contains("terraform-provider-aws/")
+}
+
+/// How the call was made. Terraform first (it is what the caller asked to recognise), then AWS services
+/// acting on someone's behalf, the console, and any other client.
+pub fn actor_kind(record: &Record, by_terraform: bool) -> ActorKind {
+    if by_terraform {
+        return ActorKind::Terraform;
+    }
+    let identity = &record.user_identity;
+    let user_agent = record.user_agent.get().unwrap_or("");
+    if identity.identity_type.get() == Some("AWSService")
+        || identity.invoked_by.get().is_some_and(|s| !s.is_empty())
+        || is_service_host(user_agent)
+    {
+        return ActorKind::AwsService;
+    }
+    if record.session_credential_from_console.0 == Some(true)
+        || user_agent.contains("console.amazonaws.com")
+        || user_agent.contains("console.ec2.amazonaws.com")
+        || user_agent == "AWS Internal"
+        || user_agent.starts_with("signin.amazonaws.com")
+    {
+        return ActorKind::Console;
+    }
+    if !user_agent.is_empty() {
+        return ActorKind::SdkOrCli;
+    }
+    ActorKind::Unknown
+}
+
+/// An AWS service calling for itself writes its own host name as the user agent (`lambda.amazonaws.com`).
+fn is_service_host(user_agent: &str) -> bool {
+    user_agent.ends_with(".amazonaws.com")
+        && !user_agent.contains(' ')
+        && !user_agent.contains("console")
+        && !user_agent.starts_with("signin.")
+}
+
+/// The human (or service) behind the call, as well as CloudTrail tells it: the source identity a role
+/// session carries, an IAM user's name, an assumed role's session name (an SSO user's name for
+/// `AWSReservedSSO_*` roles), a federated user's name, the invoking service, or `root`.
+pub fn actor<'r>(record: &'r Record) -> Option<Cow<'r, str>> {
+    let identity = &record.user_identity;
+    if let Some(source) = identity
+        .session_context
+        .as_ref()
+        .and_then(|c| c.source_identity.get())
+        .filter(|s| !s.is_empty())
+    {
+        return Some(Cow::Borrowed(source));
+    }
+    let arn = identity.arn.get().unwrap_or("");
+    match identity.identity_type.get().unwrap_or("") {
+        "Root" => Some(Cow::Borrowed("root")),
+        "IAMUser" => identity
+            .user_name
+            .get()
+            .or_else(|| arn.rsplit_once('/').map(|(_, name)| name))
+            .map(Cow::Borrowed),
+        "AssumedRole" | "FederatedUser" => arn
+            .rsplit_once('/')
+            .map(|(_, session)| session)
+            .filter(|s| !s.is_empty())
+            .or_else(|| {
+                identity
+                    .principal_id
+                    .get()
+                    .and_then(|p| p.split_once(':'))
+                    .map(|(_, s)| s)
+            })
+            .map(Cow::Borrowed),
+        "AWSService" => identity.invoked_by.get().map(Cow::Borrowed),
+        _ => identity
+            .user_name
+            .get()
+            .or(identity.invoked_by.get())
+            .or(identity.principal_id.get())
+            .filter(|s| !s.is_empty())
+            .map(Cow::Borrowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(json: &str) -> Record<'_> {
+        Record::parse(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn terraform_user_agents() {
+        for ua in [
+            "APN/1.0 HashiCorp/1.0 Terraform/1.1.2 (+https://www.terraform.io) terraform-provider-aws/3.76.1 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go/1.44.157 (go1.19.3; linux; amd64)",
+            "aws-sdk-go/1.29.7 (go1.13.7; darwin; amd64) APN/1.0 HashiCorp/1.0 Terraform/0.12.24 (+https://www.terraform.io)",
+            "[APN/1.0 HashiCorp/1.0 Terraform/1.5.7 (+https://www.terraform.io) terraform-provider-aws/5.31.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 md/GOOS#linux md/GOARCH#amd64 api/s3#1.47.7]",
+            "APN/1.0 HashiCorp/1.0 OpenTofu/1.6.0 (+https://opentofu.org) terraform-provider-aws/5.31.0",
+        ] {
+            assert!(is_terraform_user_agent(ua), "{ua}");
+        }
+        for ua in [
+            "aws-cli/2.13.0 Python/3.11.4",
+            "console.amazonaws.com",
+            "Boto3/1.28 terraform",
+        ] {
+            assert!(!is_terraform_user_agent(ua), "{ua}");
+        }
+    }
+
+    #[test]
+    fn principals_match_caller_or_issuing_role() {
+        let r = record(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/ci-terraform/run-42","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/ci-terraform"}}},"userAgent":"aws-cli/2"}"#,
+        );
+        assert!(
+            TerraformIdentity::new(&["arn:aws:iam::*:role/ci-terraform"], false).is_terraform(&r)
+        );
+        assert!(
+            TerraformIdentity::new(&["arn:aws:sts::1:assumed-role/ci-*/*"], false).is_terraform(&r)
+        );
+        assert!(!TerraformIdentity::new(&["arn:aws:iam::*:role/other"], true).is_terraform(&r));
+    }
+
+    #[test]
+    fn user_agent_trust_is_configurable() {
+        let r = record(r#"{"userAgent":"APN/1.0 HashiCorp/1.0 Terraform/1.5.7"}"#);
+        assert!(TerraformIdentity::new::<&str>(&[], true).is_terraform(&r));
+        assert!(!TerraformIdentity::new::<&str>(&[], false).is_terraform(&r));
+    }
+
+    #[test]
+    fn kinds_and_names() {
+        let console = record(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_abc/alice@example.com"},"sessionCredentialFromConsole":"true","userAgent":"Mozilla/5.0"}"#,
+        );
+        assert_eq!(actor_kind(&console, false), ActorKind::Console);
+        assert_eq!(actor(&console).as_deref(), Some("alice@example.com"));
+
+        let user = record(
+            r#"{"userIdentity":{"type":"IAMUser","userName":"bob","arn":"arn:aws:iam::1:user/bob"},"userAgent":"aws-cli/2"}"#,
+        );
+        assert_eq!(actor_kind(&user, false), ActorKind::SdkOrCli);
+        assert_eq!(actor(&user).as_deref(), Some("bob"));
+        assert_eq!(actor_kind(&user, true), ActorKind::Terraform);
+
+        let service = record(
+            r#"{"userIdentity":{"type":"AWSService","invokedBy":"lambda.amazonaws.com"},"userAgent":"lambda.amazonaws.com"}"#,
+        );
+        assert_eq!(actor_kind(&service, false), ActorKind::AwsService);
+        assert_eq!(actor(&service).as_deref(), Some("lambda.amazonaws.com"));
+
+        let sourced = record(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","sessionContext":{"sourceIdentity":"carol"}}}"#,
+        );
+        assert_eq!(actor(&sourced).as_deref(), Some("carol"));
+        assert_eq!(actor_kind(&sourced, false), ActorKind::Unknown);
+
+        let root = record(r#"{"userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root"}}"#);
+        assert_eq!(actor(&root).as_deref(), Some("root"));
+    }
+}

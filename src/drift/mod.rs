@@ -1,0 +1,344 @@
+//! The verdict on one CloudTrail record: the join of the record with the catalog and the state index.
+//!
+//! [`Engine::evaluate`] is the whole per-event path after parsing: it finds the call in the catalog, reads the
+//! identifiers the catalog names (parsing only the record sections it needs), looks them up in the index,
+//! compares the attributes the call sets with the state, and classifies the caller. Read-only and failed
+//! calls stop after the cheap part. The verdict is owned data, so the adapter can cache it for every field
+//! of the same event.
+
+pub mod compare;
+
+use crate::catalog::path::IdRef;
+use crate::catalog::{Call, Catalog, Change, Severity};
+use crate::cloudtrail::{self, ActorKind, Record, Section, TerraformIdentity};
+use crate::sources::Snapshot;
+use crate::state::{Hit, InstanceStatus};
+use serde_json::{Map, Value};
+use std::cell::OnceCell;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// What redacted values read as, in every field.
+pub const REDACTED: &str = "<redacted>";
+
+/// One managed resource instance the call touches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub address: String,
+    pub resource_type: String,
+    /// The instance's `id` attribute, or the identifier it was found by.
+    pub resource_id: String,
+    pub module: String,
+    pub state: String,
+    pub serial: u64,
+    pub loaded_at: Option<SystemTime>,
+    pub tainted: bool,
+    pub deposed: bool,
+    /// The identifier it was found by, to find it again.
+    lookup_value: String,
+}
+
+/// Everything tfdrift says about one record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    /// The bytes were a CloudTrail record.
+    pub parsed: bool,
+    /// The call is in the catalog.
+    pub covered: bool,
+    pub change: Option<Change>,
+    pub severity: Option<Severity>,
+    /// Some: the call was looked up (covered, successful, an identifier was found); true if a state holds it.
+    pub managed: Option<bool>,
+    /// Every managed instance the call touches, the call's own type first.
+    pub matches: Vec<Match>,
+    /// The call's own resource type and the identifier found for it, when no state holds it.
+    pub unmatched_type: Option<String>,
+    pub unmatched_id: Option<String>,
+    pub touched_attrs: Vec<String>,
+    pub changed_attrs: Vec<String>,
+    /// JSON: attribute → {state, requested}, for the changed attributes.
+    pub diff: Option<String>,
+    pub by_terraform: bool,
+    pub actor: Option<String>,
+    pub actor_kind: Option<ActorKind>,
+    pub drift: bool,
+    pub unmanaged: bool,
+}
+
+impl Verdict {
+    pub fn primary(&self) -> Option<&Match> {
+        self.matches.first()
+    }
+
+    /// The state's value of one attribute of the primary match, as text (JSON for anything but a string);
+    /// sensitive values read as [`REDACTED`].
+    pub fn primary_attribute(&self, snapshot: &Snapshot, name: &str) -> Option<String> {
+        let primary = self.primary()?;
+        let hit = find_again(snapshot, primary)?;
+        if hit.instance.is_sensitive(name) {
+            return Some(REDACTED.to_owned());
+        }
+        match hit.instance.attribute(name)? {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+fn find_again<'s>(snapshot: &'s Snapshot, m: &Match) -> Option<Hit<'s>> {
+    snapshot
+        .index
+        .lookup(&m.resource_type, &m.lookup_value)
+        .find(|hit| *hit.state.name == *m.state && *hit.instance.address == *m.address)
+}
+
+/// The record's free-form sections, each parsed at most once and only when asked for.
+struct Sections<'r, 'a> {
+    record: &'r Record<'a>,
+    parsed: [OnceCell<Option<Value>>; 4],
+}
+
+impl<'r, 'a> Sections<'r, 'a> {
+    fn new(record: &'r Record<'a>) -> Self {
+        Self {
+            record,
+            parsed: Default::default(),
+        }
+    }
+
+    fn get(&self, section: Section) -> Option<&Value> {
+        let slot = match section {
+            Section::RequestParameters => 0,
+            Section::ResponseElements => 1,
+            Section::Resources => 2,
+            Section::AdditionalEventData => 3,
+        };
+        self.parsed[slot]
+            .get_or_init(|| {
+                self.record
+                    .section(section)
+                    .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            })
+            .as_ref()
+    }
+}
+
+/// The fixed part of the per-event work: the catalog and how Terraform is recognised.
+pub struct Engine {
+    catalog: Arc<Catalog>,
+    terraform: TerraformIdentity,
+}
+
+impl Engine {
+    pub fn new(catalog: Arc<Catalog>, terraform: TerraformIdentity) -> Self {
+        Self { catalog, terraform }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The verdict for one record's bytes. Bytes that are not a record give a verdict with `parsed` false.
+    pub fn evaluate(&self, bytes: &[u8], snapshot: &Snapshot) -> Verdict {
+        match Record::parse(bytes) {
+            Ok(record) => self.evaluate_record(&record, snapshot),
+            Err(_) => Verdict::default(),
+        }
+    }
+
+    pub fn evaluate_record(&self, record: &Record, snapshot: &Snapshot) -> Verdict {
+        let by_terraform = self.terraform.is_terraform(record);
+        let actor_kind = cloudtrail::actor::actor_kind(record, by_terraform);
+        let mut verdict = Verdict {
+            parsed: true,
+            by_terraform,
+            actor_kind: Some(actor_kind),
+            actor: cloudtrail::actor::actor(record).map(|a| a.into_owned()),
+            ..Verdict::default()
+        };
+        if record.read_only() {
+            return verdict;
+        }
+        let Some(call) = self
+            .catalog
+            .lookup(record.event_source(), record.event_name())
+        else {
+            return verdict;
+        };
+        verdict.covered = true;
+        verdict.change = Some(call.change);
+        verdict.severity = Some(call.severity);
+        if record.failed() {
+            return verdict;
+        }
+
+        let sections = Sections::new(record);
+        let found_any = find_matches(call, &sections, snapshot, &mut verdict);
+        if !found_any {
+            return verdict;
+        }
+        verdict.managed = Some(!verdict.matches.is_empty());
+        compare_attributes(call, &sections, snapshot, &mut verdict);
+
+        verdict.drift =
+            verdict.managed == Some(true) && !by_terraform && actor_kind != ActorKind::AwsService;
+        verdict.unmanaged = verdict.managed == Some(false)
+            && !by_terraform
+            && actor_kind != ActorKind::AwsService
+            && call.change != Change::Delete
+            && verdict
+                .unmatched_type
+                .as_deref()
+                .is_some_and(|t| snapshot.index.manages_type(t));
+        verdict
+    }
+}
+
+/// Looks every identifier of every target up; returns whether any identifier was found at all.
+fn find_matches(
+    call: &Call,
+    sections: &Sections,
+    snapshot: &Snapshot,
+    verdict: &mut Verdict,
+) -> bool {
+    let mut found_any = false;
+    let mut ids: Vec<String> = Vec::new();
+    for target in call.targets.iter() {
+        ids.clear();
+        for path in target.ids.iter() {
+            let Some(section) = Section::from_root(path.root()) else {
+                continue;
+            };
+            let Some(root) = sections.get(section) else {
+                continue;
+            };
+            path.identifiers_from(root, |id| {
+                let text = match id {
+                    IdRef::Str(s) => s.to_owned(),
+                    IdRef::Num(n) => n.to_string(),
+                };
+                if !ids.contains(&text) {
+                    ids.push(text);
+                }
+            });
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        found_any = true;
+        if verdict.unmatched_id.is_none() {
+            verdict.unmatched_type = Some(target.resource_type.to_string());
+            verdict.unmatched_id = ids.first().cloned();
+        }
+        for id in &ids {
+            for hit in snapshot.index.lookup(&target.resource_type, id) {
+                if let Some(join) = &target.join
+                    && !join.iter().any(|attr| **attr == *hit.key)
+                {
+                    continue;
+                }
+                let already = verdict
+                    .matches
+                    .iter()
+                    .any(|m| m.state == *hit.state.name && m.address == *hit.instance.address);
+                if !already {
+                    verdict.matches.push(to_match(hit, id, snapshot));
+                }
+            }
+        }
+    }
+    if !verdict.matches.is_empty() {
+        verdict.unmatched_type = None;
+        verdict.unmatched_id = None;
+    }
+    found_any
+}
+
+fn to_match(hit: Hit, lookup_value: &str, snapshot: &Snapshot) -> Match {
+    let instance = hit.instance;
+    Match {
+        address: instance.address.to_string(),
+        resource_type: instance.resource_type.to_string(),
+        resource_id: instance
+            .string_attribute("id")
+            .unwrap_or_else(|| lookup_value.to_owned()),
+        module: instance.module.to_string(),
+        state: hit.state.name.to_string(),
+        serial: hit.state.serial,
+        loaded_at: snapshot.loaded_at(hit.state),
+        tainted: matches!(instance.status, InstanceStatus::Tainted),
+        deposed: matches!(instance.status, InstanceStatus::Deposed(_)),
+        lookup_value: lookup_value.to_owned(),
+    }
+}
+
+/// Fills the touched and changed attributes and the diff, against the primary match when it is of the
+/// call's own type.
+fn compare_attributes(
+    call: &Call,
+    sections: &Sections,
+    snapshot: &Snapshot,
+    verdict: &mut Verdict,
+) {
+    if call.attrs.is_empty() {
+        return;
+    }
+    let own_type = &*call.targets[0].resource_type;
+    let instance = verdict
+        .primary()
+        .filter(|m| m.resource_type == own_type)
+        .and_then(|m| find_again(snapshot, m))
+        .map(|hit| hit.instance);
+    let mut diff = Map::new();
+    let mut found = Vec::new();
+    for mapping in call.attrs.iter() {
+        let Some(section) = Section::from_root(mapping.from.root()) else {
+            continue;
+        };
+        let Some(root) = sections.get(section) else {
+            continue;
+        };
+        found.clear();
+        mapping.from.values_from(root, &mut found);
+        let requested = match found.as_slice() {
+            [] => continue,
+            [one] => (*one).clone(),
+            many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
+        };
+        let name = mapping.attr_name.to_string();
+        if !verdict.touched_attrs.contains(&name) {
+            verdict.touched_attrs.push(name.clone());
+        }
+        let Some(instance) = instance else { continue };
+        let sensitive = instance.is_sensitive(mapping.attr.root());
+        let state_value = instance
+            .attribute(&mapping.attr_name)
+            .unwrap_or(Value::Null);
+        let hidden = compare::hidden_by_cloudtrail(&requested);
+        if hidden || !compare::same(&requested, &state_value) {
+            verdict.changed_attrs.push(name.clone());
+            let show = |v: Value| {
+                if sensitive {
+                    Value::String(REDACTED.into())
+                } else {
+                    v
+                }
+            };
+            let mut entry = Map::new();
+            entry.insert("state".into(), show(state_value));
+            entry.insert(
+                "requested".into(),
+                if hidden {
+                    Value::String("<hidden by CloudTrail>".into())
+                } else {
+                    show(requested)
+                },
+            );
+            diff.insert(name, Value::Object(entry));
+        }
+    }
+    if !diff.is_empty() {
+        verdict.diff = Some(Value::Object(diff).to_string());
+    }
+}

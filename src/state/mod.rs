@@ -1,0 +1,413 @@
+//! Terraform state: the model tfdrift keeps of one state file, its parsing, and the index that answers
+//! "which managed resource instance has this identifier?".
+//!
+//! - [`parse`] (in `parse.rs`) turns the bytes of a state file (format v4, and the legacy v1–v3 formats of
+//!   Terraform before 0.12) into a [`State`]: the managed resource instances with their addresses, status,
+//!   sensitive attribute names, and their attributes kept as raw JSON text.
+//! - `address.rs` owns Terraform's address syntax (`module.a["x"].aws_s3_bucket.logs[0]`).
+//! - [`Index`] (in `index.rs`) joins several states and answers lookups by (resource type, identifier) and
+//!   by ARN without allocating.
+//!
+//! Attributes stay JSON text until someone asks for one: most instances are never looked at after the
+//! index is built, so building `serde_json::Value` trees for them would only cost time and memory.
+
+mod address;
+mod index;
+mod parse;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use serde::de::{self, Deserializer as _, MapAccess, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+pub use address::{InstanceKey, hcl_quote, instance_address};
+pub use index::{Hit, Index, KeySpec, KeyTable};
+pub use parse::{Limits, StateError, parse};
+
+/// One Terraform state, parsed: what tfdrift needs of it.
+#[derive(Debug)]
+pub struct State {
+    /// The name the configuration gives this state (as passed to [`parse`]).
+    pub name: Arc<str>,
+    /// The file's `version` (1 to 4).
+    pub format_version: u64,
+    pub serial: u64,
+    pub lineage: Option<String>,
+    pub terraform_version: Option<String>,
+    /// Managed resource instances in file order; data sources are skipped.
+    pub instances: Vec<Instance>,
+}
+
+/// One object of a managed resource instance: the current one, or a deposed one.
+#[derive(Debug)]
+pub struct Instance {
+    /// Terraform syntax: `aws_instance.web[0]`, `module.a.aws_instance.web["blue"]`,
+    /// `module.a["x"].module.b.aws_s3_bucket.logs`. A deposed object has the address of its instance.
+    pub address: Box<str>,
+    /// `""` for the root module, else e.g. `module.a` or `module.a["x"].module.b`.
+    pub module: Box<str>,
+    /// `aws_instance`.
+    pub resource_type: Box<str>,
+    pub status: InstanceStatus,
+    /// The attributes as a JSON object, whitespace removed. Legacy (v1–v3) states and v4 `attributes_flat`
+    /// give a flat object of strings (`"tags.%": "1"`, `"tags.Name": "web"`).
+    pub attributes: Box<RawValue>,
+    /// Top-level attribute names the state marks sensitive. `"*"` means the state marks something this
+    /// parser could not place, so every attribute is treated as sensitive.
+    pub sensitive_attrs: Box<[Box<str>]>,
+}
+
+/// Whether an instance object is the live one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceStatus {
+    Current,
+    /// Marked for replacement on the next apply; the object still exists.
+    Tainted,
+    /// Replaced by a create-before-destroy and waiting to be destroyed; the key names the object.
+    Deposed(Box<str>),
+}
+
+impl InstanceStatus {
+    /// Lookup order: current, then tainted, then deposed.
+    pub(crate) fn rank(&self) -> u8 {
+        match self {
+            InstanceStatus::Current => 0,
+            InstanceStatus::Tainted => 1,
+            InstanceStatus::Deposed(_) => 2,
+        }
+    }
+}
+
+/// Substrings of attribute names that mark a value as secret even when the state does not say so
+/// (the AWS provider marks few attributes sensitive, and states written before Terraform 0.15 mark
+/// none): `password` (`master_password`, `ses_smtp_password_v4`), `passwd`, `passphrase`, `secret`
+/// (`secret`, `client_secret`), `private_key` (`private_key_pem`), `token` (`auth_token`), `user_data`
+/// (`user_data`, `user_data_base64`: boot scripts routinely carry credentials), `credential`.
+/// Matched case-insensitively on the first path segment. Over-matching (`token_validity_units`) only
+/// redacts a value; under-matching leaks one.
+pub const SECRET_NAME_PARTS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "private_key",
+    "token",
+    "user_data",
+    "credential",
+];
+
+impl Instance {
+    /// The value at `path`: a top-level attribute name, or a dotted path through nested objects
+    /// (`versioning.enabled`, `ingress.0.from_port`). Arrays met on the way are traversed: a numeric
+    /// segment picks an element, any other segment applies to every element. One match gives that value;
+    /// several give an array of them. Flat attributes (legacy states) are matched too: the exact flat key
+    /// first (`tags.Name`), then keys that add list indexes or set hashes to the path
+    /// (`versioning.0.enabled` for `versioning.enabled`). Count entries (`x.#`, `x.%`) are never matched
+    /// unless asked for exactly.
+    pub fn attribute(&self, path: &str) -> Option<Value> {
+        if path.is_empty() {
+            return None;
+        }
+        if let Some(raw) = self.raw_attribute(path) {
+            return serde_json::from_str(raw.get()).ok();
+        }
+        if let Some((first, rest)) = path.split_once('.')
+            && let Some(raw) = self.raw_attribute(first)
+        {
+            let root: Value = serde_json::from_str(raw.get()).ok()?;
+            let segments: Vec<&str> = rest.split('.').collect();
+            let mut found = Vec::new();
+            walk(&root, &segments, &mut found);
+            return one_or_array(found);
+        }
+        self.flat_attribute(path)
+    }
+
+    /// A top-level attribute as text: a string, or a number as written in the state.
+    pub fn string_attribute(&self, name: &str) -> Option<String> {
+        self.raw_attribute(name)
+            .and_then(scalar_text)
+            .map(Cow::into_owned)
+    }
+
+    /// The raw JSON text of a top-level attribute (the first one, should the object repeat a name).
+    pub fn raw_attribute(&self, name: &str) -> Option<&RawValue> {
+        let mut found = None;
+        // The attributes text is ours and always an object, so the scan cannot fail in practice; an error
+        // would only mean "not found".
+        let _ = for_each_member(self.attributes.get(), |key, value| {
+            if key == name {
+                found = Some(value);
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        found
+    }
+
+    /// Whether the value at `name` (an attribute name or a dotted path) must not be shown: the state marks
+    /// its first segment sensitive, or any segment looks secret ([`SECRET_NAME_PARTS`]), so that
+    /// `auth.password` is hidden although `auth` is not.
+    pub fn is_sensitive(&self, name: &str) -> bool {
+        let first = name.split('.').next().unwrap_or(name);
+        self.sensitive_attrs
+            .iter()
+            .any(|s| &**s == first || &**s == "*")
+            || name.split('.').any(name_looks_secret)
+    }
+
+    fn flat_attribute(&self, path: &str) -> Option<Value> {
+        let want: Vec<&str> = path.split('.').collect();
+        let mut found = Vec::new();
+        let _ = for_each_member(self.attributes.get(), |key, value| {
+            if flat_key_matches(key, &want)
+                && let Ok(v) = serde_json::from_str::<Value>(value.get())
+            {
+                found.push(v);
+            }
+            ControlFlow::Continue(())
+        });
+        one_or_array(found)
+    }
+}
+
+/// Whether an attribute name looks like it holds a secret ([`SECRET_NAME_PARTS`]).
+pub fn name_looks_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAME_PARTS.iter().any(|part| lower.contains(part))
+}
+
+fn one_or_array(mut found: Vec<Value>) -> Option<Value> {
+    match found.len() {
+        0 => None,
+        1 => found.pop(),
+        _ => Some(Value::Array(found)),
+    }
+}
+
+fn walk(value: &Value, segments: &[&str], out: &mut Vec<Value>) {
+    let Some((segment, rest)) = segments.split_first() else {
+        out.push(value.clone());
+        return;
+    };
+    match value {
+        Value::Object(map) => {
+            if let Some(child) = map.get(*segment) {
+                walk(child, rest, out);
+            }
+        }
+        Value::Array(items) => match segment.parse::<usize>() {
+            Ok(i) => {
+                if let Some(item) = items.get(i) {
+                    walk(item, rest, out);
+                }
+            }
+            Err(_) => items.iter().for_each(|item| walk(item, segments, out)),
+        },
+        _ => {}
+    }
+}
+
+/// `versioning.0.enabled` matches the path `versioning.enabled`: the flat key may add all-digit segments
+/// (list indexes, set hashes) that the path leaves out, and must otherwise equal it.
+fn flat_key_matches(key: &str, want: &[&str]) -> bool {
+    if key.ends_with(".#") || key.ends_with(".%") {
+        return false;
+    }
+    let mut want = want.iter().peekable();
+    for segment in key.split('.') {
+        match want.peek() {
+            Some(w) if **w == segment => {
+                want.next();
+            }
+            _ if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) => {}
+            _ => return false,
+        }
+    }
+    want.peek().is_none()
+}
+
+/// The text of a JSON string or number; `None` for anything else.
+pub(crate) fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    match text.as_bytes().first()? {
+        b'"' => serde_json::from_str::<Text<'_>>(text).ok().map(|t| t.0),
+        b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
+        _ => None,
+    }
+}
+
+/// Calls `f(name, value)` for the members of the JSON object `text`, in order, until `f` breaks. Names
+/// without escapes are borrowed, so a scan allocates nothing unless it stops early.
+pub(crate) fn for_each_member<'a, F>(text: &'a str, f: F) -> Result<(), serde_json::Error>
+where
+    F: FnMut(&str, &'a RawValue) -> ControlFlow<()>,
+{
+    let mut stopped = false;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let r = de
+        .deserialize_map(MemberVisitor {
+            f,
+            stopped: &mut stopped,
+        })
+        .and_then(|()| de.end());
+    // Stopping early unwinds serde with an error, which is not one.
+    if stopped { Ok(()) } else { r }
+}
+
+struct MemberVisitor<'s, F> {
+    f: F,
+    stopped: &'s mut bool,
+}
+
+impl<'de, F> Visitor<'de> for MemberVisitor<'_, F>
+where
+    F: FnMut(&str, &'de RawValue) -> ControlFlow<()>,
+{
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            if (self.f)(&key.0, value).is_break() {
+                *self.stopped = true;
+                return Err(de::Error::custom("stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON string, borrowed from the input when it has no escapes. (`Cow<str>` itself always
+/// deserializes owned.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+impl<'de: 'a, 'a> de::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn instance(attrs: &str, sensitive: &[&str]) -> Instance {
+        Instance {
+            address: "aws_s3_bucket.b".into(),
+            module: "".into(),
+            resource_type: "aws_s3_bucket".into(),
+            status: InstanceStatus::Current,
+            attributes: RawValue::from_string(attrs.to_owned()).expect("test JSON"),
+            sensitive_attrs: sensitive.iter().map(|s| Box::<str>::from(*s)).collect(),
+        }
+    }
+
+    #[test]
+    fn top_level_and_nested_attributes() {
+        let i = instance(
+            r#"{"id":"b1","count":3,"versioning":[{"enabled":true,"mfa_delete":false}],
+                "tags":{"Name":"x"},"rules":[{"id":"r1"},{"id":"r2"}],"nothing":null}"#,
+            &[],
+        );
+        assert_eq!(i.attribute("id"), Some(json!("b1")));
+        assert_eq!(i.attribute("versioning.enabled"), Some(json!(true)));
+        assert_eq!(i.attribute("versioning.0.mfa_delete"), Some(json!(false)));
+        assert_eq!(
+            i.attribute("versioning"),
+            Some(json!([{"enabled": true, "mfa_delete": false}]))
+        );
+        assert_eq!(i.attribute("tags.Name"), Some(json!("x")));
+        assert_eq!(i.attribute("rules.id"), Some(json!(["r1", "r2"])));
+        assert_eq!(i.attribute("rules.1.id"), Some(json!("r2")));
+        assert_eq!(i.attribute("nothing"), Some(Value::Null));
+        assert_eq!(i.attribute("missing"), None);
+        assert_eq!(i.attribute("tags.Missing"), None);
+        assert_eq!(i.attribute(""), None);
+        assert_eq!(i.string_attribute("id").as_deref(), Some("b1"));
+        assert_eq!(i.string_attribute("count").as_deref(), Some("3"));
+        assert_eq!(i.string_attribute("tags"), None);
+        assert_eq!(i.string_attribute("nothing"), None);
+    }
+
+    #[test]
+    fn flat_attributes() {
+        let i = instance(
+            r#"{"id":"b1","tags.%":"1","tags.Name":"web","versioning.#":"1","versioning.0.enabled":"true",
+                "subnets.#":"2","subnets.1359096304":"subnet-a","subnets.3529352084":"subnet-b"}"#,
+            &[],
+        );
+        assert_eq!(i.attribute("tags.Name"), Some(json!("web")));
+        assert_eq!(i.attribute("versioning.enabled"), Some(json!("true")));
+        assert_eq!(
+            i.attribute("subnets"),
+            Some(json!(["subnet-a", "subnet-b"]))
+        );
+        assert_eq!(i.attribute("tags.%"), Some(json!("1")));
+        assert_eq!(i.attribute("versioning.mfa_delete"), None);
+    }
+
+    #[test]
+    fn escaped_names_and_values() {
+        let i = instance(r#"{"a\"b":"x\ny","\u0069d":"i-1"}"#, &[]);
+        assert_eq!(i.string_attribute("a\"b").as_deref(), Some("x\ny"));
+        assert_eq!(i.string_attribute("id").as_deref(), Some("i-1"));
+    }
+
+    #[test]
+    fn sensitivity() {
+        let i = instance(
+            r#"{"id":"x","custom":"s","master_password":"p"}"#,
+            &["custom"],
+        );
+        assert!(i.is_sensitive("custom"));
+        assert!(i.is_sensitive("custom.inner"));
+        assert!(i.is_sensitive("master_password"));
+        assert!(i.is_sensitive("Auth_Token"));
+        assert!(i.is_sensitive("user_data_base64"));
+        assert!(i.is_sensitive("private_key_pem"));
+        assert!(i.is_sensitive("client_secret"));
+        assert!(!i.is_sensitive("id"));
+        assert!(!i.is_sensitive("bucket"));
+        assert!(i.is_sensitive("auth.password"));
+        assert!(!i.is_sensitive("tags.Name"));
+        let all = instance(r#"{"id":"x"}"#, &["*"]);
+        assert!(all.is_sensitive("id"));
+    }
+
+    #[test]
+    fn flat_key_matching() {
+        assert!(flat_key_matches("a.0.b", &["a", "b"]));
+        assert!(flat_key_matches("a.123.b.4", &["a", "b"]));
+        assert!(!flat_key_matches("a.0.c", &["a", "b"]));
+        assert!(!flat_key_matches("a.#", &["a"]));
+        assert!(!flat_key_matches("ab", &["a"]));
+        assert!(!flat_key_matches("a", &["a", "b"]));
+    }
+}
