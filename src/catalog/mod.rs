@@ -7,6 +7,7 @@
 
 pub mod path;
 
+use crate::cloudtrail::Section;
 use crate::state::KeySpec;
 use path::{Path, PathError};
 use serde::Deserialize;
@@ -282,6 +283,17 @@ impl Catalog {
                 source,
             })
         };
+        // A path into the record must start where the record has something to read.
+        let parse_in_record = |text: &str| {
+            let path = parse(text)?;
+            if Section::from_root(path.root()).is_none() {
+                return Err(call_error(format!(
+                    "path `{text}` starts at `{}`, which is not a part of a CloudTrail record tfdrift reads",
+                    path.root()
+                )));
+            }
+            Ok(path)
+        };
         if doc.targets.is_empty() {
             return Err(call_error("no targets".into()));
         }
@@ -296,7 +308,7 @@ impl Catalog {
             let ids = target
                 .id
                 .iter()
-                .map(|p| parse(p))
+                .map(|p| parse_in_record(p))
                 .collect::<Result<Vec<_>, _>>()?;
             // A join attribute must be indexed, so it becomes one of the type's keys.
             let default_keys = || vec!["id".to_owned(), "arn".to_owned()];
@@ -324,7 +336,7 @@ impl Catalog {
             .iter()
             .map(|(from, attr)| {
                 Ok(AttrMapping {
-                    from: parse(from)?,
+                    from: parse_in_record(from)?,
                     attr: parse(attr)?,
                     attr_name: attr.as_str().into(),
                 })
@@ -539,6 +551,10 @@ targets = [{ type = "aws_vpc", id = ["requestParameters.VpcId"] }]
         let bad_path = FILE.replace("requestParameters.vpcId", "requestParameters..vpcId");
         let err = Catalog::from_files(&[("x.toml".into(), bad_path)]).unwrap_err();
         assert!(err.to_string().contains("DeleteVpc"), "{err}");
+
+        let bad_root = FILE.replace("requestParameters.vpcId", "requestParams.vpcId");
+        let err = Catalog::from_files(&[("x.toml".into(), bad_root)]).unwrap_err();
+        assert!(err.to_string().contains("requestParams"), "{err}");
 
         let no_targets = FILE.replace(
             "targets = [{ type = \"aws_vpc\", id = [\"requestParameters.vpcId\"] }]",

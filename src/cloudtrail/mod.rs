@@ -95,13 +95,16 @@ pub struct SessionIssuer<'a> {
     pub user_name: Str<'a>,
 }
 
-/// Where a path's first step points in the record.
+/// Where a path's first step points in the record: a free-form section, or a top-level field (per-region
+/// settings such as EBS default encryption are identified by the record's region).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Section {
     RequestParameters,
     ResponseElements,
     Resources,
     AdditionalEventData,
+    AwsRegion,
+    RecipientAccountId,
 }
 
 impl Section {
@@ -111,6 +114,8 @@ impl Section {
             "responseElements" => Some(Section::ResponseElements),
             "resources" => Some(Section::Resources),
             "additionalEventData" => Some(Section::AdditionalEventData),
+            "awsRegion" => Some(Section::AwsRegion),
+            "recipientAccountId" => Some(Section::RecipientAccountId),
             _ => None,
         }
     }
@@ -176,14 +181,19 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// The raw JSON text of one of the free-form sections.
-    pub fn section(&self, section: Section) -> Option<&'a RawValue> {
-        match section {
+    /// One section of the record as a JSON value (free-form sections are parsed here; callers cache).
+    pub fn section_value(&self, section: Section) -> Option<serde_json::Value> {
+        let raw = match section {
             Section::RequestParameters => self.request_parameters,
             Section::ResponseElements => self.response_elements,
             Section::Resources => self.resources,
             Section::AdditionalEventData => self.additional_event_data,
-        }
+            Section::AwsRegion => return self.aws_region.get().map(|s| s.to_owned().into()),
+            Section::RecipientAccountId => {
+                return self.recipient_account_id.get().map(|s| s.to_owned().into());
+            }
+        };
+        raw.and_then(|raw| serde_json::from_str(raw.get()).ok())
     }
 }
 
@@ -217,8 +227,12 @@ mod tests {
             Some("arn:aws:iam::111122223333:role/Admin")
         );
         assert_eq!(
-            record.section(Section::RequestParameters).unwrap().get(),
-            r#"{"groupId":"sg-1"}"#
+            record.section_value(Section::RequestParameters),
+            Some(serde_json::json!({"groupId": "sg-1"}))
+        );
+        assert_eq!(
+            record.section_value(Section::AwsRegion),
+            Some(serde_json::json!("us-east-1"))
         );
     }
 

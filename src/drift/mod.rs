@@ -96,7 +96,7 @@ fn find_again<'s>(snapshot: &'s Snapshot, m: &Match) -> Option<Hit<'s>> {
 /// The record's free-form sections, each parsed at most once and only when asked for.
 struct Sections<'r, 'a> {
     record: &'r Record<'a>,
-    parsed: [OnceCell<Option<Value>>; 4],
+    parsed: [OnceCell<Option<Value>>; 6],
 }
 
 impl<'r, 'a> Sections<'r, 'a> {
@@ -113,13 +113,11 @@ impl<'r, 'a> Sections<'r, 'a> {
             Section::ResponseElements => 1,
             Section::Resources => 2,
             Section::AdditionalEventData => 3,
+            Section::AwsRegion => 4,
+            Section::RecipientAccountId => 5,
         };
         self.parsed[slot]
-            .get_or_init(|| {
-                self.record
-                    .section(section)
-                    .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            })
+            .get_or_init(|| self.record.section_value(section))
             .as_ref()
     }
 }

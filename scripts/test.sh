@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of tfdrift on a fresh machine: installs what the tests need, checks formatting and lints,
+# then runs the whole test suite (unit tests, the catalog check, end-to-end tests through the C ABI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The catalog check reads the AWS API models from botocore.
+if ! python3 -c 'import botocore' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check botocore
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked

@@ -1,0 +1,100 @@
+//! The embedded catalog: it loads, it covers what tfdrift promises, and every entry passes the check against
+//! the AWS API models (botocore) and the AWS provider schema (`scripts/check_catalog.py`).
+
+use std::process::Command;
+use tfdrift::catalog::Catalog;
+use tfdrift::state::KeySpec;
+
+#[test]
+fn embedded_catalog_loads_and_covers_the_core_services() {
+    let catalog = Catalog::embedded().expect("the embedded catalog loads");
+    assert!(
+        catalog.calls().len() >= 80,
+        "{} calls",
+        catalog.calls().len()
+    );
+    for source in [
+        "ec2.amazonaws.com",
+        "iam.amazonaws.com",
+        "s3.amazonaws.com",
+        "rds.amazonaws.com",
+        "lambda.amazonaws.com",
+        "kms.amazonaws.com",
+        "cloudtrail.amazonaws.com",
+    ] {
+        assert!(
+            catalog.event_sources().contains(&source),
+            "{source} missing"
+        );
+    }
+    // Real event names, as CloudTrail writes them.
+    for (source, name, resource_type) in [
+        (
+            "lambda.amazonaws.com",
+            "UpdateFunctionConfiguration20150331v2",
+            "aws_lambda_function",
+        ),
+        (
+            "lambda.amazonaws.com",
+            "UpdateFunctionCode20150331v2",
+            "aws_lambda_function",
+        ),
+        (
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress",
+            "aws_security_group",
+        ),
+        (
+            "s3.amazonaws.com",
+            "PutBucketPolicy",
+            "aws_s3_bucket_policy",
+        ),
+        (
+            "iam.amazonaws.com",
+            "AttachRolePolicy",
+            "aws_iam_role_policy_attachment",
+        ),
+    ] {
+        let call = catalog
+            .lookup(source, name)
+            .unwrap_or_else(|| panic!("{source} {name} is not in the catalog"));
+        assert!(
+            call.targets
+                .iter()
+                .any(|t| &*t.resource_type == resource_type),
+            "{name} does not target {resource_type}"
+        );
+    }
+    // An event name of one service is not found under another.
+    assert!(
+        catalog
+            .lookup("kms.amazonaws.com", "UpdateFunctionConfiguration20150331v2")
+            .is_none()
+    );
+    // Name keys reach the index (a role is found by its name, a DB instance by its identifier).
+    let role_keys: Vec<&str> = catalog.keys("aws_iam_role").iter().map(|k| &**k).collect();
+    assert!(role_keys.contains(&"name"), "{role_keys:?}");
+    let db_keys: Vec<&str> = catalog
+        .keys("aws_db_instance")
+        .iter()
+        .map(|k| &**k)
+        .collect();
+    assert!(db_keys.contains(&"identifier"), "{db_keys:?}");
+}
+
+/// Runs the catalog check. It needs python3 and botocore (`scripts/test.sh` installs it).
+#[test]
+fn catalog_passes_the_check_against_aws_models_and_provider_schema() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = Command::new("python3")
+        .arg(format!("{root}/scripts/check_catalog.py"))
+        .output()
+        .expect("python3 runs (scripts/test.sh sets up what the tests need)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "scripts/check_catalog.py failed (is botocore installed? scripts/test.sh installs it):\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("resolved in the API model"), "{stdout}");
+}
