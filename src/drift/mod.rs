@@ -231,8 +231,13 @@ fn find_matches(
         }
         for id in &ids {
             for hit in snapshot.index.lookup(&target.resource_type, id) {
+                // The index keeps one entry per instance, under the first key that matched; an instance whose
+                // `id` equals its join attribute is found under `id`, so check the join attribute's value.
                 if let Some(join) = &target.join
-                    && !join.iter().any(|attr| **attr == *hit.key)
+                    && !join.iter().any(|attr| {
+                        **attr == *hit.key
+                            || hit.instance.string_attribute(attr).as_deref() == Some(id.as_str())
+                    })
                 {
                     continue;
                 }

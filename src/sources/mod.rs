@@ -185,12 +185,8 @@ impl Reloader {
         let thread = std::thread::Builder::new()
             .name("tfdrift-reload".into())
             .spawn(move || {
-                loop {
-                    match stopped.recv_timeout(interval) {
-                        Err(RecvTimeoutError::Timeout) => {}
-                        // A message or a dropped sender: the plugin is going away.
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-                    }
+                // Any message, or the sender dropped, means the plugin is going away.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     // A panic while reloading must not take the process down nor stop future reloads.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let (changed, _) = sources.refresh();

@@ -1,0 +1,219 @@
+//! State files that change while events flow: the reload thread swaps the new index in without a torn read,
+//! and a broken file keeps the last good index. Extraction stays on the test thread (the runner is not
+//! `Send`); only the file writes happen elsewhere.
+
+mod common;
+
+use common::*;
+use falco_plugin_runner::CapturingPluginRunner;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const SG_ID: &str = "sg-003dc7f1f1c686164";
+
+/// What one event says: the address, the serial and a state attribute, which must all come from one state.
+type Answer = (Option<String>, Option<u64>, Option<String>);
+
+fn sg_record() -> String {
+    stratus_record(
+        "aws.exfiltration.ec2-security-group-open-port-22-ingress.json",
+        "AuthorizeSecurityGroupIngress",
+    )
+}
+
+/// A state holding the security group at `module.name`, with the serial and the group's name tied to it.
+fn state(serial: u64, module: &str, name: &str) -> Value {
+    state_v4(
+        serial,
+        vec![resource(
+            module,
+            "aws_security_group",
+            name,
+            json!({"id": SG_ID, "name": format!("{name}-{serial}"), "ingress": []}),
+        )],
+    )
+}
+
+fn answer_for(serial: u64, module: &str, name: &str) -> Answer {
+    let address = if module.is_empty() {
+        format!("aws_security_group.{name}")
+    } else {
+        format!("{module}.aws_security_group.{name}")
+    };
+    (
+        Some(address),
+        Some(serial),
+        Some(format!("{name}-{serial}")),
+    )
+}
+
+fn next_answer(capture: &mut CapturingPluginRunner) -> Answer {
+    let event = next(capture).expect("the source has more events");
+    let r = extract_all(
+        capture,
+        &event,
+        &[
+            "tfdrift.resource_address",
+            "tfdrift.state_serial",
+            "tfdrift.attr[name]",
+        ],
+    );
+    (
+        r.str("tfdrift.resource_address"),
+        r.u64("tfdrift.state_serial"),
+        r.str("tfdrift.attr[name]"),
+    )
+}
+
+/// Reads answers until `target` is seen (then a little longer, to see it stay), failing on any answer that
+/// is not one of `allowed` and when `target` is not seen within `within`.
+fn watch_until(
+    capture: &mut CapturingPluginRunner,
+    target: &Answer,
+    allowed: &[&Answer],
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    let mut seen_at: Option<Instant> = None;
+    loop {
+        let answer = next_answer(capture);
+        match seen_at {
+            Some(_) => assert_eq!(&answer, target, "went back after {target:?} was seen"),
+            None => {
+                assert!(
+                    answer == *target || allowed.contains(&&answer),
+                    "unexpected (torn?) answer {answer:?}"
+                );
+                if answer == *target {
+                    seen_at = Some(Instant::now());
+                }
+            }
+        }
+        if let Some(at) = seen_at
+            && at.elapsed() > Duration::from_millis(300)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{target:?} not seen within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reads answers for `duration`; every one must be `expected`.
+fn hold(capture: &mut CapturingPluginRunner, expected: &Answer, duration: Duration) {
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        assert_eq!(&next_answer(capture), expected);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Writes `bytes` next to `path` and renames it over, as Terraform and most tools replace a file.
+fn replace(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn start_on(path: &Path, extra: Value) -> CapturingPluginRunner {
+    let mut extra = extra;
+    extra["refresh_interval"] = json!(1);
+    start(
+        &[sg_record()],
+        1_000_000,
+        0,
+        &config(&[("net", path)], extra),
+    )
+    .expect("tfdrift starts")
+}
+
+#[test]
+fn renamed_over_state_swaps_without_torn_reads_and_survives_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_state(dir.path(), "net.tfstate", &state(1, "", "x_address"));
+    let x = answer_for(1, "", "x_address");
+    let y = answer_for(2, "module.moved", "y_address_longer");
+    let z = answer_for(3, "", "z");
+    let mut capture = start_on(&path, json!({}));
+    assert_eq!(next_answer(&mut capture), x);
+
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            replace(
+                &path,
+                &serde_json::to_vec(&state(2, "module.moved", "y_address_longer")).unwrap(),
+            );
+        })
+    };
+    watch_until(&mut capture, &y, &[&x], Duration::from_secs(5));
+    writer.join().unwrap();
+
+    // A broken file keeps the last good index...
+    replace(
+        &path,
+        b"{\"version\": 4, \"serial\": 3, \"resources\": [ {\"type\": ",
+    );
+    hold(&mut capture, &y, Duration::from_millis(2500));
+    // ...and a good one after it is taken.
+    replace(&path, &serde_json::to_vec(&state(3, "", "z")).unwrap());
+    watch_until(&mut capture, &z, &[&y], Duration::from_secs(5));
+}
+
+#[test]
+fn rewritten_in_place_state_swaps_without_torn_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_state(dir.path(), "net.tfstate", &state(1, "", "x_address"));
+    let x = answer_for(1, "", "x_address");
+    let y = answer_for(2, "module.moved", "y_address_longer");
+    let mut capture = start_on(&path, json!({}));
+    assert_eq!(next_answer(&mut capture), x);
+
+    // Rewritten in place, slowly, in pieces: the reload thread may read a truncated or half-written file.
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            std::thread::sleep(Duration::from_millis(300));
+            let bytes =
+                serde_json::to_vec_pretty(&state(2, "module.moved", "y_address_longer")).unwrap();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&path)
+                .unwrap();
+            for chunk in bytes.chunks(bytes.len() / 3 + 1) {
+                file.write_all(chunk).unwrap();
+                file.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(700));
+            }
+        })
+    };
+    watch_until(&mut capture, &y, &[&x], Duration::from_secs(8));
+    writer.join().unwrap();
+
+    // A broken file written in place keeps the last good index.
+    std::fs::write(&path, b"not a state").unwrap();
+    hold(&mut capture, &y, Duration::from_millis(2500));
+}
+
+#[test]
+fn a_state_that_appears_later_is_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.tfstate");
+    let mut capture = start_on(&path, json!({"require_state_on_start": false}));
+    let nothing: Answer = (None, None, None);
+    assert_eq!(next_answer(&mut capture), nothing);
+    replace(&path, &serde_json::to_vec(&state(5, "", "late")).unwrap());
+    watch_until(
+        &mut capture,
+        &answer_for(5, "", "late"),
+        &[&nothing],
+        Duration::from_secs(5),
+    );
+}
