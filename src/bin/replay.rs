@@ -244,6 +244,7 @@ fn to_json(v: &Verdict, record: Option<&Record>) -> serde_json::Value {
         "ct.src": record.map(|r| r.event_source()),
         "ct.id": record.and_then(|r| r.event_id.get()),
         "tfdrift.covered": v.covered,
+        "tfdrift.match": v.match_kind.map(|k| k.as_str()),
         "tfdrift.managed": v.managed,
         "tfdrift.drift": v.drift,
         "tfdrift.unmanaged": v.unmanaged,

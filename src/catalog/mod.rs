@@ -99,7 +99,14 @@ pub struct Call {
     /// The call's own resource type first.
     pub targets: Box<[Target]>,
     pub attrs: Box<[AttrMapping]>,
+    /// Whether the other top-level request parameters set the attributes named by their snake_case form.
+    pub auto_attrs: bool,
+    /// Top-level request parameters that name the resource or are mapped explicitly: never automatic.
+    pub explicit_params: Box<[Box<str>]>,
 }
+
+/// An id prefix (`sg-`) and the resource types it names.
+type IdPrefix = (Box<str>, Box<[Box<str>]>);
 
 /// Why a catalog file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -132,12 +139,17 @@ pub enum CatalogError {
     },
 }
 
-/// The whole catalog, indexed for lookups by `(eventSource, operation name)`.
+/// The whole catalog, indexed for lookups by `(eventSource, operation name)`. Services that share an event
+/// source may both have a call of one name: those are candidates, in file order.
 pub struct Catalog {
     calls: Vec<Call>,
-    by_source: HashMap<Box<str>, HashMap<Box<str>, usize>>,
+    by_source: HashMap<Box<str>, HashMap<Box<str>, Vec<usize>>>,
     keys: HashMap<Box<str>, Box<[Box<str>]>>,
     default_keys: Box<[Box<str>]>,
+    /// Resource id prefixes (`sg-`) and the types they name, for calls outside the catalog.
+    id_prefixes: Vec<IdPrefix>,
+    /// Request parameters that never set an attribute (`applyImmediately`).
+    ignored_params: Vec<Box<str>>,
 }
 
 impl fmt::Debug for Catalog {
@@ -153,11 +165,23 @@ impl fmt::Debug for Catalog {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileDoc {
-    service: ServiceDoc,
+    /// Absent only in a file of `[id_prefixes]` (fallback.toml).
+    service: Option<ServiceDoc>,
     #[serde(default)]
     keys: BTreeMap<String, Vec<String>>,
     #[serde(default, rename = "call")]
     calls: Vec<CallDoc>,
+    #[serde(default)]
+    id_prefixes: BTreeMap<String, Vec<String>>,
+    auto_attrs: Option<AutoAttrsDoc>,
+}
+
+/// `[auto_attrs]` in a catalog-wide file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AutoAttrsDoc {
+    #[serde(default)]
+    ignore: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +190,12 @@ struct ServiceDoc {
     name: String,
     event_source: String,
     severity: Severity,
+    #[serde(default = "default_true")]
+    auto_attrs: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -177,6 +207,7 @@ struct CallDoc {
     targets: Vec<TargetDoc>,
     #[serde(default)]
     attrs: BTreeMap<String, String>,
+    auto_attrs: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -227,6 +258,8 @@ impl Catalog {
             by_source: HashMap::new(),
             keys: HashMap::new(),
             default_keys: vec!["id".into(), "arn".into()].into(),
+            id_prefixes: Vec::new(),
+            ignored_params: Vec::new(),
         };
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (file, text) in files {
@@ -234,6 +267,25 @@ impl Catalog {
                 file: file.clone(),
                 source: Box::new(source),
             })?;
+            for (prefix, types) in doc.id_prefixes {
+                if prefix.is_empty() || types.is_empty() {
+                    return Err(CatalogError::Call {
+                        file: file.clone(),
+                        call: "[id_prefixes]".into(),
+                        what: format!(
+                            "prefix {prefix:?} needs a non-empty name and at least one type"
+                        ),
+                    });
+                }
+                catalog
+                    .id_prefixes
+                    .push((prefix.into(), types.into_iter().map(Into::into).collect()));
+            }
+            if let Some(auto) = doc.auto_attrs {
+                catalog
+                    .ignored_params
+                    .extend(auto.ignore.into_iter().map(Into::into));
+            }
             for (resource_type, attrs) in doc.keys {
                 let entry = keys.entry(resource_type).or_default();
                 for attr in attrs {
@@ -242,16 +294,32 @@ impl Catalog {
                     }
                 }
             }
+            let Some(service) = doc.service else {
+                if doc.calls.is_empty() {
+                    continue;
+                }
+                return Err(CatalogError::Call {
+                    file: file.clone(),
+                    call: doc.calls[0].name.clone(),
+                    what: "a file with calls needs a [service]".into(),
+                });
+            };
             for call in doc.calls {
-                let call = Self::build_call(file, &doc.service, call, &mut keys)?;
-                let slot = catalog
+                let call = Self::build_call(file, &service, call, &mut keys)?;
+                let candidates = catalog
                     .by_source
                     .entry(call.event_source.clone())
+                    .or_default()
+                    .entry(call.name.clone())
                     .or_default();
-                match slot.get(&call.name) {
+                // The same service's call again (an extension file): it replaces the earlier one.
+                match candidates
+                    .iter()
+                    .find(|&&i| catalog.calls[i].service == call.service)
+                {
                     Some(&existing) => catalog.calls[existing] = call,
                     None => {
-                        slot.insert(call.name.clone(), catalog.calls.len());
+                        candidates.push(catalog.calls.len());
                         catalog.calls.push(call);
                     }
                 }
@@ -261,6 +329,10 @@ impl Catalog {
             .into_iter()
             .map(|(t, attrs)| (t.into(), attrs.into_iter().map(Into::into).collect()))
             .collect();
+        // Longest prefix first, so `subnet-` is tried before `s`-anything shorter.
+        catalog
+            .id_prefixes
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         Ok(catalog)
     }
 
@@ -342,6 +414,18 @@ impl Catalog {
                 })
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
+        let mut explicit_params: Vec<Box<str>> = Vec::new();
+        let request_params = targets
+            .iter()
+            .flat_map(|t| t.ids.iter())
+            .chain(attrs.iter().map(|a| &a.from))
+            .filter(|p| p.root() == "requestParameters")
+            .filter_map(|p| p.rest().first());
+        for param in request_params {
+            if !explicit_params.contains(param) {
+                explicit_params.push(param.clone());
+            }
+        }
         Ok(Call {
             service: service.name.as_str().into(),
             event_source: service.event_source.as_str().into(),
@@ -350,16 +434,47 @@ impl Catalog {
             severity: doc.severity.unwrap_or(service.severity),
             targets: targets.into(),
             attrs: attrs.into(),
+            auto_attrs: doc.auto_attrs.unwrap_or(service.auto_attrs)
+                && matches!(doc.change, Change::Create | Change::Modify),
+            explicit_params: explicit_params.into(),
         })
     }
 
-    /// The call for a CloudTrail `eventSource` and `eventName` (version suffixes are stripped first).
+    /// The first call for a CloudTrail `eventSource` and `eventName` (the name as it is, else without its
+    /// version suffix).
     pub fn lookup(&self, event_source: &str, event_name: &str) -> Option<&Call> {
-        let calls = self.by_source.get(event_source)?;
-        let index = calls
-            .get(event_name)
-            .or_else(|| calls.get(strip_version_suffix(event_name)))?;
-        self.calls.get(*index)
+        self.candidates(event_source, event_name).next()
+    }
+
+    /// Every call for a CloudTrail `eventSource` and `eventName`: one, or, for services that share an event
+    /// source, each service's, in file order.
+    pub fn candidates<'c>(
+        &'c self,
+        event_source: &str,
+        event_name: &str,
+    ) -> impl Iterator<Item = &'c Call> + use<'c> {
+        let found = self.by_source.get(event_source).and_then(|calls| {
+            calls
+                .get(event_name)
+                .or_else(|| calls.get(strip_version_suffix(event_name)))
+        });
+        found
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.calls.get(i))
+    }
+
+    /// Whether a request parameter is one that never sets an attribute (`applyImmediately`).
+    pub fn ignores_param(&self, param: &str) -> bool {
+        self.ignored_params.iter().any(|p| **p == *param)
+    }
+
+    /// The resource types an id with a known prefix (`sg-0123`) may name.
+    pub fn types_for_id(&self, id: &str) -> &[Box<str>] {
+        self.id_prefixes
+            .iter()
+            .find(|(prefix, _)| id.starts_with(&**prefix))
+            .map_or(&[], |(_, types)| &**types)
     }
 
     pub fn calls(&self) -> &[Call] {
@@ -381,6 +496,7 @@ impl Catalog {
     /// Every event source the catalog covers, sorted.
     pub fn event_sources(&self) -> Vec<&str> {
         let mut sources: Vec<&str> = self.by_source.keys().map(|s| &**s).collect();
+        sources.retain(|s| !s.is_empty());
         sources.sort_unstable();
         sources
     }
@@ -390,6 +506,36 @@ impl KeySpec for Catalog {
     fn keys(&self, resource_type: &str) -> &[Box<str>] {
         self.keys.get(resource_type).unwrap_or(&self.default_keys)
     }
+}
+
+/// The Terraform attribute name for a request parameter: `memorySize` → `memory_size`,
+/// `dBInstanceClass` → `db_instance_class`, `KMSKeyId` → `kms_key_id`. The first letter counts as uppercase;
+/// then a word starts at an uppercase letter
+/// that follows a lowercase letter or a digit, and at an uppercase letter followed by a lowercase one when an
+/// uppercase letter precedes it; everything is lowercased and words are joined with `_`. The catalog check
+/// (`scripts/check_catalog.py`) applies the same rule.
+pub fn snake_case(name: &str) -> String {
+    // CloudTrail lowercases the first letter of the API's member name (`DBInstanceClass` → `dBInstanceClass`):
+    // read it as the capital it was, so the acronym stays one word.
+    let mut chars: Vec<char> = name.chars().collect();
+    if let Some(first) = chars.first_mut() {
+        *first = first.to_ascii_uppercase();
+    }
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower)
+            {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Strips the API version CloudTrail appends to some event names: `UpdateFunctionCode20150331v2` →
@@ -442,6 +588,89 @@ mod tests {
         assert_eq!(strip_version_suffix("20150331"), "20150331");
         assert_eq!(strip_version_suffix(""), "");
         assert_eq!(strip_version_suffix("v2"), "v2");
+    }
+
+    #[test]
+    fn snake_case_follows_terraform_names() {
+        for (from, to) in [
+            ("memorySize", "memory_size"),
+            ("dBInstanceClass", "db_instance_class"),
+            ("KMSKeyId", "kms_key_id"),
+            ("SSESpecification", "sse_specification"),
+            ("timeout", "timeout"),
+            ("ipv6CidrBlock", "ipv6_cidr_block"),
+            ("enableDnsHostnames", "enable_dns_hostnames"),
+            ("", ""),
+        ] {
+            assert_eq!(snake_case(from), to, "{from}");
+        }
+    }
+
+    #[test]
+    fn services_sharing_an_event_source_are_candidates() {
+        let rest = r#"
+[service]
+name = "apigateway"
+event_source = "apigateway.amazonaws.com"
+severity = "medium"
+[[call]]
+name = "CreateStage"
+change = "create"
+targets = [{ type = "aws_api_gateway_stage", id = ["requestParameters.restApiId"] }]
+"#;
+        let v2 = rest
+            .replace("name = \"apigateway\"", "name = \"apigatewayv2\"")
+            .replace("aws_api_gateway_stage", "aws_apigatewayv2_stage")
+            .replace("restApiId", "apiId");
+        let catalog = Catalog::from_files(&[
+            ("apigateway.toml".into(), rest.into()),
+            ("apigatewayv2.toml".into(), v2),
+        ])
+        .unwrap();
+        let services: Vec<&str> = catalog
+            .candidates("apigateway.amazonaws.com", "CreateStage")
+            .map(|c| &*c.service)
+            .collect();
+        assert_eq!(services, ["apigateway", "apigatewayv2"]);
+        assert_eq!(
+            &*catalog
+                .lookup("apigateway.amazonaws.com", "CreateStage")
+                .unwrap()
+                .service,
+            "apigateway"
+        );
+    }
+
+    #[test]
+    fn id_prefixes_and_auto_attrs() {
+        let fallback = "[auto_attrs]\nignore = [\"applyImmediately\"]\n[id_prefixes]\n\"sg-\" = [\"aws_security_group\"]\n\"s\" = [\"aws_s\"]\n\"subnet-\" = [\"aws_subnet\"]\n";
+        let catalog = Catalog::from_files(&[
+            ("ec2.toml".into(), FILE.into()),
+            ("fallback.toml".into(), fallback.into()),
+        ])
+        .unwrap();
+        assert_eq!(catalog.types_for_id("sg-0123").len(), 1);
+        assert_eq!(&*catalog.types_for_id("subnet-1")[0], "aws_subnet");
+        assert!(catalog.types_for_id("i-0123").is_empty());
+        assert!(catalog.ignores_param("applyImmediately") && !catalog.ignores_param("timeout"));
+        let call = catalog
+            .lookup("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress")
+            .unwrap();
+        assert!(
+            call.auto_attrs,
+            "modify calls map parameters automatically by default"
+        );
+        let explicit: Vec<&str> = call.explicit_params.iter().map(|p| &**p).collect();
+        assert_eq!(explicit, ["groupId", "ipPermissions"]);
+        assert!(
+            !catalog
+                .lookup("ec2.amazonaws.com", "DeleteVpc")
+                .unwrap()
+                .auto_attrs,
+            "not for deletes"
+        );
+        let calls_without_service = "[[call]]\nname = \"X\"\nchange = \"modify\"\ntargets = []\n";
+        assert!(Catalog::from_files(&[("x.toml".into(), calls_without_service.into())]).is_err());
     }
 
     const FILE: &str = r#"

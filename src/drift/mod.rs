@@ -12,7 +12,7 @@ use crate::catalog::path::IdRef;
 use crate::catalog::{Call, Catalog, Change, Severity};
 use crate::cloudtrail::{self, ActorKind, Record, Section, TerraformIdentity};
 use crate::sources::Snapshot;
-use crate::state::{Hit, InstanceStatus};
+use crate::state::{Hit, Instance, InstanceStatus};
 use serde_json::{Map, Value};
 use std::cell::OnceCell;
 use std::sync::Arc;
@@ -38,6 +38,24 @@ pub struct Match {
     lookup_value: String,
 }
 
+/// How a managed resource was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    /// Through the call's catalog entry.
+    Catalog,
+    /// A call outside the catalog whose record names, by ARN or by a known id prefix, a resource a state holds.
+    Fallback,
+}
+
+impl MatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Catalog => "catalog",
+            MatchKind::Fallback => "fallback",
+        }
+    }
+}
+
 /// Everything tfdrift says about one record.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Verdict {
@@ -51,6 +69,8 @@ pub struct Verdict {
     pub managed: Option<bool>,
     /// Every managed instance the call touches, the call's own type first.
     pub matches: Vec<Match>,
+    /// How the matches were found.
+    pub match_kind: Option<MatchKind>,
     /// The call's own resource type and the identifier found for it, when no state holds it.
     pub unmatched_type: Option<String>,
     pub unmatched_id: Option<String>,
@@ -158,26 +178,41 @@ impl Engine {
         if record.read_only() {
             return verdict;
         }
-        let Some(call) = self
+        let mut candidates = self
             .catalog
-            .lookup(record.event_source(), record.event_name())
-        else {
+            .candidates(record.event_source(), record.event_name())
+            .peekable();
+        let Some(&first) = candidates.peek() else {
+            if !record.failed() {
+                fallback(&self.catalog, record, snapshot, &mut verdict);
+                verdict.drift = verdict.managed == Some(true)
+                    && !by_terraform
+                    && actor_kind != ActorKind::AwsService;
+            }
             return verdict;
         };
         verdict.covered = true;
-        verdict.change = Some(call.change);
-        verdict.severity = Some(call.severity);
+        verdict.change = Some(first.change);
+        verdict.severity = Some(first.severity);
         if record.failed() {
             return verdict;
         }
 
         let sections = Sections::new(record);
-        let found_any = find_matches(call, &sections, snapshot, &mut verdict);
-        if !found_any {
+        // Services that share an event source may both have this call: the first whose identifiers are in
+        // the record is the one.
+        let Some(call) =
+            candidates.find(|call| find_matches(call, &sections, snapshot, &mut verdict))
+        else {
             return verdict;
-        }
+        };
+        verdict.change = Some(call.change);
+        verdict.severity = Some(call.severity);
         verdict.managed = Some(!verdict.matches.is_empty());
-        compare_attributes(call, &sections, snapshot, &mut verdict);
+        if !verdict.matches.is_empty() {
+            verdict.match_kind = Some(MatchKind::Catalog);
+        }
+        compare_attributes(&self.catalog, call, &sections, snapshot, &mut verdict);
 
         verdict.drift =
             verdict.managed == Some(true) && !by_terraform && actor_kind != ActorKind::AwsService;
@@ -190,6 +225,59 @@ impl Engine {
                 .as_deref()
                 .is_some_and(|t| snapshot.index.manages_type(t));
         verdict
+    }
+}
+
+/// The most strings of a record the fallback looks at: a hostile record cannot make it scan without end.
+const FALLBACK_MAX_STRINGS: usize = 512;
+
+/// For a successful mutating call outside the catalog: every ARN in the record and every request string with
+/// a known id prefix, looked up in the index.
+fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &mut Verdict) {
+    let mut strings: Vec<String> = Vec::new();
+    for section in [Section::RequestParameters, Section::Resources] {
+        if let Some(value) = record.section_value(section) {
+            collect_strings(&value, &mut strings);
+        }
+    }
+    for text in &strings {
+        if text.starts_with("arn:") {
+            for hit in snapshot.index.lookup_arn(text) {
+                push_match(verdict, hit, text, snapshot);
+            }
+        } else {
+            for resource_type in catalog.types_for_id(text) {
+                for hit in snapshot.index.lookup(resource_type, text) {
+                    push_match(verdict, hit, text, snapshot);
+                }
+            }
+        }
+    }
+    if !verdict.matches.is_empty() {
+        verdict.managed = Some(true);
+        verdict.match_kind = Some(MatchKind::Fallback);
+    }
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    if out.len() >= FALLBACK_MAX_STRINGS {
+        return;
+    }
+    match value {
+        Value::String(s) if !s.is_empty() && !out.contains(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
+    }
+}
+
+fn push_match(verdict: &mut Verdict, hit: Hit, id: &str, snapshot: &Snapshot) {
+    let already = verdict
+        .matches
+        .iter()
+        .any(|m| m.state == *hit.state.name && m.address == *hit.instance.address);
+    if !already {
+        verdict.matches.push(to_match(hit, id, snapshot));
     }
 }
 
@@ -241,13 +329,7 @@ fn find_matches(
                 {
                     continue;
                 }
-                let already = verdict
-                    .matches
-                    .iter()
-                    .any(|m| m.state == *hit.state.name && m.address == *hit.instance.address);
-                if !already {
-                    verdict.matches.push(to_match(hit, id, snapshot));
-                }
+                push_match(verdict, hit, id, snapshot);
             }
         }
     }
@@ -277,16 +359,15 @@ fn to_match(hit: Hit, lookup_value: &str, snapshot: &Snapshot) -> Match {
 }
 
 /// Fills the touched and changed attributes and the diff, against the primary match when it is of the
-/// call's own type.
+/// call's own type: first the catalog's explicit mappings, then (with `auto_attrs`) every other top-level
+/// request parameter whose snake_case name is an attribute the resource has in the state.
 fn compare_attributes(
+    catalog: &Catalog,
     call: &Call,
     sections: &Sections,
     snapshot: &Snapshot,
     verdict: &mut Verdict,
 ) {
-    if call.attrs.is_empty() {
-        return;
-    }
     let own_type = &*call.targets[0].resource_type;
     let instance = verdict
         .primary()
@@ -309,39 +390,80 @@ fn compare_attributes(
             [one] => (*one).clone(),
             many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
         };
-        let name = mapping.attr_name.to_string();
-        if !verdict.touched_attrs.contains(&name) {
-            verdict.touched_attrs.push(name.clone());
-        }
-        let Some(instance) = instance else { continue };
-        let sensitive = instance.is_sensitive(mapping.attr.root());
-        let state_value = instance
-            .attribute(&mapping.attr_name)
-            .unwrap_or(Value::Null);
-        let hidden = compare::hidden_by_cloudtrail(&requested);
-        if hidden || !compare::same(&requested, &state_value) {
-            verdict.changed_attrs.push(name.clone());
-            let show = |v: Value| {
-                if sensitive {
-                    Value::String(REDACTED.into())
-                } else {
-                    v
-                }
-            };
-            let mut entry = Map::new();
-            entry.insert("state".into(), show(state_value));
-            entry.insert(
-                "requested".into(),
-                if hidden {
-                    Value::String("<hidden by CloudTrail>".into())
-                } else {
-                    show(requested)
-                },
-            );
-            diff.insert(name, Value::Object(entry));
+        compare_one(
+            &mapping.attr_name,
+            mapping.attr.root(),
+            requested,
+            instance,
+            verdict,
+            &mut diff,
+        );
+    }
+    if call.auto_attrs
+        && let Some(instance) = instance
+        && let Some(Value::Object(params)) = sections.get(Section::RequestParameters)
+    {
+        for (param, requested) in params {
+            if call.explicit_params.iter().any(|p| **p == *param) || catalog.ignores_param(param) {
+                continue;
+            }
+            let attr = crate::catalog::snake_case(param);
+            if instance.raw_attribute(&attr).is_some() {
+                compare_one(
+                    &attr,
+                    &attr,
+                    requested.clone(),
+                    Some(instance),
+                    verdict,
+                    &mut diff,
+                );
+            }
         }
     }
     if !diff.is_empty() {
         verdict.diff = Some(Value::Object(diff).to_string());
     }
+}
+
+/// Records one attribute the call sets: touched always; changed, with its diff entry, when the state's
+/// value differs (or cannot be known because CloudTrail hides the requested one).
+fn compare_one(
+    name: &str,
+    top: &str,
+    requested: Value,
+    instance: Option<&Instance>,
+    verdict: &mut Verdict,
+    diff: &mut Map<String, Value>,
+) {
+    if !verdict.touched_attrs.iter().any(|t| t == name) {
+        verdict.touched_attrs.push(name.to_owned());
+    }
+    let Some(instance) = instance else { return };
+    let sensitive = instance.is_sensitive(top) || instance.is_sensitive(name);
+    let state_value = instance.attribute(name).unwrap_or(Value::Null);
+    let hidden = compare::hidden_by_cloudtrail(&requested);
+    if !hidden && compare::same(&requested, &state_value) {
+        return;
+    }
+    if !verdict.changed_attrs.iter().any(|c| c == name) {
+        verdict.changed_attrs.push(name.to_owned());
+    }
+    let show = |v: Value| {
+        if sensitive {
+            Value::String(REDACTED.into())
+        } else {
+            v
+        }
+    };
+    let mut entry = Map::new();
+    entry.insert("state".into(), show(state_value));
+    entry.insert(
+        "requested".into(),
+        if hidden {
+            Value::String("<hidden by CloudTrail>".into())
+        } else {
+            show(requested)
+        },
+    );
+    diff.insert(name.to_owned(), Value::Object(entry));
 }

@@ -324,6 +324,12 @@ impl TfDrift {
         })
     }
 
+    fn extract_match(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.with_verdict(&req, "tfdrift.match", |v, _| {
+            v.match_kind.and_then(|k| text(k.as_str()))
+        })
+    }
+
     fn extract_covered(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
         self.with_verdict(&req, "tfdrift.covered", |v, _| {
             v.parsed.then_some(v.covered)
@@ -393,6 +399,9 @@ impl ExtractPlugin for TfDrift {
         field("tfdrift.covered", &Self::extract_covered)
             .with_display("Covered")
             .with_description("True if the call is in tfdrift's catalog of mutating calls."),
+        field("tfdrift.match", &Self::extract_match)
+            .with_display("Match")
+            .with_description("How the managed resource was found: catalog (the call's catalog entry) or fallback (a call outside the catalog whose record names, by ARN or known id prefix, a resource a state holds)."),
         field("tfdrift.state_serial", &Self::extract_state_serial)
             .with_display("State serial")
             .with_description("Serial of the state version that holds the managed resource."),

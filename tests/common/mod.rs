@@ -449,6 +449,7 @@ pub const ALL_FIELDS: &[&str] = &[
     "tfdrift.actor_kind",
     "tfdrift.severity",
     "tfdrift.covered",
+    "tfdrift.match",
     "tfdrift.state_serial",
     "tfdrift.state_age",
 ];
