@@ -10,10 +10,19 @@ Exit status: 0 when every static check passes, 1 otherwise. In --records mode, r
 does not cover, or whose identifier is absent, are reported with a reason; they are information, not failures.
 
 What is checked (the catalog format is described in catalog/README.md):
-  format    only the documented keys; `change` and `severity` values; path syntax; no (event_source, name)
-            twice; [keys] for a type declared once (or identically) across files, and only for a type some
-            call targets; event_source matches the botocore service's endpoint prefix; no call that is also
-            listed in NOT_IN_CATALOG (the calls deliberately left out, with the reason).
+  format    only the documented keys; `change` and `severity` values; `auto_attrs` a bool; path syntax; no
+            (event_source, service, name) twice; [keys] for a type declared once (or identically) across
+            files, and only for a type some call targets; event_source matches the botocore service's endpoint
+            prefix (SHARED_SOURCES: services that log under another's); no call that is also listed in
+            NOT_IN_CATALOG (the calls deliberately left out, with the reason).
+  shared    calls of the same (event_source, name) in different services (apigateway/apigatewayv2,
+            elb/elbv2) must not share an identifier path: tfdrift tries them in file-name order and takes the
+            first whose identifier paths find a value, and so does --records.
+  fallback  catalog/common.toml (optional, not a service file): only [id_prefixes], each prefix a
+            non-empty string naming a non-empty list of provider resource types.
+  auto      for create/modify calls with auto_attrs on (the default), the top-level request members that
+            no identifier path or explicit mapping uses and whose snake_case form (snake_case()) is an
+            attribute of the first target's type: counted, and listed by -v.
   names     every call `name` is an operation of the file's botocore service (or a CloudTrail event name
             listed in EVENT_NAME_ALIASES with the operation it logs), is not a read-only name
             (Get/List/Describe/Head...), and does not end in what tfdrift would take for a CloudTrail
@@ -55,6 +64,8 @@ How CloudTrail writes parameter names, per botocore protocol (the normalisation 
               of scalars ends in `content` (DeleteFlowLogsRequest.FlowLogId.content).
             wrapped, response: responseElements.<Op>Response, then `locationName`s; lists as `item`
               (CreateNatGatewayResponse.natGateway.natGatewayId, CreateFlowLogsResponse.flowLogIdSet.item).
+  rest-xml, cloudfront and route53 (XML_AS_JSON)
+            as json above: lowercase-first member names at every level, lists as arrays.
   rest-xml (s3)
             the `Bucket` URI member is `bucketName`; other URI, query-string and header members by their
             `locationName` (x-amz-acl) or lowercase-first member name (key); the XML body by its element
@@ -84,10 +95,29 @@ DEFAULT_STATES = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "tf
 
 CHANGES = {"create", "modify", "delete", "attach", "detach", "tag", "untag"}
 SEVERITIES = {"critical", "high", "medium", "low"}
-SERVICE_KEYS = {"name", "event_source", "severity"}
-CALL_KEYS = {"name", "change", "severity", "targets", "attrs"}
+SERVICE_KEYS = {"name", "event_source", "severity"}          # required, strings
+SERVICE_OPTIONAL = {"auto_attrs"}                             # optional, bool
+CALL_KEYS = {"name", "change", "severity", "targets", "attrs", "auto_attrs", "sets"}
+# An attrs value may be a table {attr, as, op}: how the values compare and what the call does to them.
+ATTR_TABLE_KEYS = {"attr", "as", "op"}
+COMPARE_KINDS = {"value", "policy", "tags", "security_group_rules"}
+COMPARE_OPS = {"set", "add", "remove"}
 TARGET_KEYS = {"type", "id", "join"}
 TOP_KEYS = {"service", "keys", "call"}
+AUTO_ATTR_CHANGES = {"create", "modify"}  # changes for which auto_attrs maps request members to attributes
+# catalog/common.toml: not a service file; only [id_prefixes] ("sg-" = ["aws_security_group"]).
+FALLBACK_FILE = "common.toml"
+FALLBACK_KEYS = {"id_prefixes", "auto_attrs"}
+# Event sources under which more than one botocore service logs (catalog/README.md, "Services that share an
+# event source"). A call is keyed by (event_source, service, name); tfdrift tries the candidates of a shared
+# (event_source, name) in file-name order and takes the first whose identifier paths find a value.
+# Event sources that are not the endpoint prefix + ".amazonaws.com" (ECR's endpoint is api.ecr; CloudTrail
+# logs ecr.amazonaws.com, as the real records in ../shared/data/cloudtrail show).
+EVENT_SOURCES = {"ecr": "ecr.amazonaws.com"}
+SHARED_SOURCES = {
+    "apigateway.amazonaws.com": {"apigateway", "apigatewayv2"},
+    "elasticloadbalancing.amazonaws.com": {"elb", "elbv2"},
+}
 DEFAULT_KEYS = ["id", "arn"]
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
 
@@ -113,6 +143,9 @@ SCHEMA_GAPS = {
     "aws_s3_bucket_website_configuration": {"index_document", "error_document", "redirect_all_requests_to"},
     "aws_s3_bucket_acl": {"access_control_policy"},
     "aws_s3_bucket_inventory": {"destination"},
+    "aws_apigatewayv2_api": {"cors_configuration"},
+    "aws_wafv2_web_acl": {"default_action", "visibility_config"},
+    "aws_wafv2_rule_group": {"visibility_config"},
 }
 
 # Attribute names that are never strings in the AWS provider (maps, blocks, sets, numbers, booleans).
@@ -151,6 +184,35 @@ NOT_IN_CATALOG = {
     ("iam", "UpdateAccountPasswordPolicy"): "aws_iam_account_password_policy has a constant id that no record "
                                             "field gives",
     ("iam", "DeleteAccountPasswordPolicy"): "see UpdateAccountPasswordPolicy",
+    ("ssm", "SendCommand"): "runs a document on instances: a use of resources, not a change to one",
+    ("ssm", "StartSession"): "opens a shell on an instance: a use, not a change",
+    ("ssm", "ResumeSession"): "see StartSession",
+    ("ssm", "TerminateSession"): "ends a session: changes no Terraform argument",
+    ("ssm", "UpdateInstanceInformation"): "the SSM agent's heartbeat",
+    ("ssm", "StartAutomationExecution"): "runs an automation document: a use, not a change",
+    ("ssm", "StartAssociationsOnce"): "runs existing associations now: changes no argument",
+    ("acm", "ExportCertificate"): "reads out a private certificate and key: no argument changes",
+    ("acm", "ResendValidationEmail"): "changes nothing",
+    ("sqs", "SendMessage"): "a data-plane use of a queue",
+    ("sqs", "PurgeQueue"): "deletes messages, not configuration",
+    ("sns", "Publish"): "a data-plane use of a topic",
+}
+
+# REST-XML services that CloudTrail writes as it writes JSON APIs, unlike S3: every member (URI, header and
+# body alike) by its member name, first letter lowercased, and lists as arrays without the XML element step
+# (CloudFront: distributionConfig.origins.items[].domainName, ifMatch; Route 53: hostedZoneId,
+# changeBatch.changes[].resourceRecordSet.tTL).
+XML_AS_JSON = {"cloudfront", "route53"}
+
+# JSON services whose CloudTrail names lowercase a leading acronym whole (ARN -> arn, not aRN), as real records
+# show (Secrets Manager PutResourcePolicy: responseElements {"arn", "name"}).
+LOWER_CAMEL = {"secretsmanager"}
+
+# Real records whose identifying parameters the test author removed (detection-rule test logs): they show the
+# call's shape but cannot give an identifier, so the "identifier found on a real record" rule skips them.
+# --records still lists them.
+SANITISED_RECORDS = {
+    "panther-analysis.jsonl:438": "SetQueueAttributes test log with only `attributes` (no queueUrl)",
 }
 
 # Services whose CloudTrail responseElements give the members of a single-structure result directly
@@ -166,6 +228,59 @@ VERSION_SUFFIX = re.compile(r"(?<=[A-Za-z])([0-9_]+)(v[0-9]+)?$")
 
 def lcfirst(s: str) -> str:
     return s[:1].lower() + s[1:] if s else s
+
+
+def lower_camel(name: str) -> str:
+    """ARN -> arn, KMSKeyId -> kmsKeyId, SecretId -> secretId: the leading run of capitals lowercased, but for the
+    capital that starts the next word."""
+    i = 0
+    while i < len(name) and name[i].isupper():
+        i += 1
+    if 1 < i < len(name) and name[i].islower():
+        i -= 1
+    return name[:i].lower() + name[i:]
+
+
+assert lower_camel("ARN") == "arn" and lower_camel("KMSKeyId") == "kmsKeyId" and lower_camel("SecretId") == "secretId"
+
+
+def snake_case(name: str) -> str:
+    """A request member name as CloudTrail writes it -> the Terraform attribute name auto_attrs tries.
+
+    The rule (tfdrift applies the same one at run time, so it must stay exactly this), on the name with its
+    first letter uppercased (CloudTrail lowercases the API's first letter: DBInstanceClass -> dBInstanceClass;
+    the rule applies to the API's own name, or `dB` would split):
+      - split before an uppercase letter that follows a lowercase letter or a digit (memorySize -> memory|Size);
+      - split before an uppercase letter that is followed by a lowercase letter, when it follows an uppercase
+        letter (KMSKeyId -> KMS|Key|Id: a run of capitals is one word, its last capital starts the next word);
+      - lowercase everything and join the parts with `_`.
+    Nothing else splits: digits stay with what precedes them (ipv6CidrBlock -> ipv6_cidr_block), `-` and `_`
+    are kept as they are.
+    """
+    name = name[:1].upper() + name[1:]
+    out = []
+    for i, c in enumerate(name):
+        if i > 0 and c.isupper():
+            prev = name[i - 1]
+            nxt = name[i + 1] if i + 1 < len(name) else ""
+            if prev.islower() or prev.isdigit() or (prev.isupper() and nxt.islower()):
+                out.append("_")
+        out.append(c.lower())
+    return "".join(out)
+
+
+assert snake_case("memorySize") == "memory_size"
+assert snake_case("dBInstanceClass") == "db_instance_class"
+assert snake_case("KMSKeyId") == "kms_key_id"
+assert snake_case("SSESpecification") == "sse_specification"
+assert snake_case("kmsKeyId") == "kms_key_id"
+assert snake_case("description") == "description"
+assert snake_case("uUID") == "uuid"
+assert snake_case("ipv6CidrBlock") == "ipv6_cidr_block"
+assert snake_case("http2Enabled") == "http2_enabled"
+assert snake_case("eTag") == "e_tag"
+assert snake_case("ARN") == "arn"
+assert snake_case("") == ""
 
 
 def strip_version(name: str) -> str:
@@ -240,6 +355,12 @@ class Resolver:
         self.m = model
         self.service = service
         self.proto = model["metadata"]["protocol"]
+        # CloudWatch's model now prefers the CBOR RPC protocol; CloudTrail still writes its parameters as for
+        # the JSON/query protocols it also speaks (lowercase-first member names).
+        if self.proto == "smithy-rpc-v2-cbor":
+            self.proto = "json"
+        if service in XML_AS_JSON:
+            self.proto = "rest-json"
         self.shapes = model["shapes"]
 
     # -- member names as CloudTrail writes them
@@ -250,6 +371,8 @@ class Resolver:
         out: set[str] = set()
         if p in ("json", "rest-json", "query"):
             out.add(lcfirst(name))
+            if self.service in LOWER_CAMEL:
+                out.add(lower_camel(name))
             if ref.get("location") in ("uri", "querystring", "header") and loc:
                 out |= {loc, lcfirst(loc)}
         elif p == "ec2":
@@ -474,7 +597,11 @@ class Checker:
         self.records = load_records(args.records_dir) if os.path.isdir(args.records_dir) else []
         self.state_types = state_value_types(args.states_dir) if os.path.isdir(args.states_dir) else {}
         self.keys: dict[str, list[str]] = {}
-        self.calls: dict[tuple[str, str], tuple[str, dict, dict]] = {}  # (source, name) -> file, service, call
+        # (source, service, name) -> file, service, call
+        self.calls: dict[tuple[str, str, str], tuple[str, dict, dict]] = {}
+        self.fallback: dict | None = None  # catalog/common.toml, when present
+        self.auto_ignore: set = set()  # common.toml [auto_attrs] ignore: parameters never mapped automatically
+        self.auto: list[str] = []  # automatic attribute mappings, listed by -v
         self.stats = defaultdict(int)
         self.string_checked: set[tuple[str, str]] = set()
 
@@ -489,12 +616,39 @@ class Checker:
         return [(k, r) for k, r in self.records
                 if r.get("eventSource") == source and strip_version(str(r.get("eventName", ""))) == name]
 
+    def candidates(self) -> dict[tuple[str, str], list[tuple[str, dict, dict]]]:
+        """(event_source, name) -> the calls of that name, in file-name order (the order tfdrift tries them)."""
+        out: dict[tuple[str, str], list[tuple[str, dict, dict]]] = defaultdict(list)
+        for (src, _, name), entry in sorted(self.calls.items(), key=lambda kv: (kv[1][0], kv[0])):
+            out[(src, name)].append(entry)
+        return out
+
+    @staticmethod
+    def id_paths(call: dict) -> list[str]:
+        return [p for t in call.get("targets", []) if isinstance(t, dict)
+                for p in t.get("id", []) if isinstance(p, str)]
+
+    def pick(self, cands: list[tuple[str, dict, dict]], rec: dict) -> tuple[tuple[str, dict, dict], dict]:
+        """As tfdrift does: the first candidate whose identifier paths find a value (else the first), and the
+        values found per target type."""
+        for entry in cands:
+            values = {}
+            for t in entry[2]["targets"]:
+                for p in t["id"]:
+                    v = eval_path(rec, p)
+                    if v:
+                        values.setdefault(t["type"], v)
+            if values:
+                return entry, values
+        return cands[0], {}
+
     # -- string-ness of an identifying attribute
     def check_string_attr(self, where: str, rtype: str, attr: str):
         if (rtype, attr) in self.string_checked:
             return
         self.string_checked.add((rtype, attr))
-        if attr in NOT_STRING_NAMES:
+        # aws_cloudwatch_event_target.rule is the rule's name (a string), not a `rule` block as in S3 or WAF.
+        if attr in NOT_STRING_NAMES and (rtype, attr) != ("aws_cloudwatch_event_target", "rule"):
             self.err(where, f"{rtype}.{attr} is not a string attribute")
             return
         kinds = self.state_types.get((rtype, attr))
@@ -520,7 +674,42 @@ class Checker:
             except tomllib.TOMLDecodeError as e:
                 self.err(fn, f"not valid TOML: {e}")
 
+    def check_fallback(self, fn: str, doc: dict):
+        """catalog/common.toml, no [service]: [auto_attrs] ignore (request parameter names) and [id_prefixes],
+        each a non-empty prefix naming provider resource types."""
+        for k in doc:
+            if k not in FALLBACK_KEYS:
+                self.err(fn, f"unknown top-level key {k!r} ({fn} has only [auto_attrs] and [id_prefixes])")
+        auto = doc.get("auto_attrs", {"ignore": []})
+        ignore = auto.get("ignore") if isinstance(auto, dict) else None
+        if not isinstance(auto, dict) or set(auto) - {"ignore"} or not isinstance(ignore, list) \
+                or not all(isinstance(p, str) and p for p in ignore):
+            self.err(fn, "[auto_attrs] has only `ignore`, a list of request parameter names")
+        else:
+            self.auto_ignore = set(ignore)
+        prefixes = doc.get("id_prefixes", {})
+        if not isinstance(prefixes, dict):
+            self.err(fn, "[id_prefixes] must be a table")
+            return
+        for prefix, types in prefixes.items():
+            where = f"{fn} [id_prefixes] {prefix!r}"
+            if not isinstance(prefix, str) or not prefix.strip():
+                self.err(where, "a prefix must be a non-empty string")
+            if not (isinstance(types, list) and types and all(isinstance(t, str) for t in types)):
+                self.err(where, "must be a non-empty list of resource types")
+                continue
+            if len(set(types)) != len(types):
+                self.err(where, "lists a type twice")
+            for t in types:
+                if t not in self.schema:
+                    self.err(where, f"{t!r} is not a resource type of the provider schema")
+            self.stats["fallback_prefixes"] += 1
+        self.fallback = prefixes
+
     def check_file(self, fn: str, doc: dict):
+        if fn == FALLBACK_FILE:
+            self.check_fallback(fn, doc)
+            return
         for k in doc:
             if k not in TOP_KEYS:
                 self.err(fn, f"unknown top-level key {k!r}")
@@ -529,19 +718,22 @@ class Checker:
             self.err(fn, "missing [service]")
             return
         for k in svc:
-            if k not in SERVICE_KEYS:
+            if k not in SERVICE_KEYS | SERVICE_OPTIONAL:
                 self.err(fn, f"[service]: unknown key {k!r}")
         for k in SERVICE_KEYS:
             if not isinstance(svc.get(k), str):
                 self.err(fn, f"[service]: {k} must be a string")
+        if "auto_attrs" in svc and not isinstance(svc["auto_attrs"], bool):
+            self.err(fn, "[service]: auto_attrs must be true or false")
         if svc.get("severity") not in SEVERITIES:
             self.err(fn, f"[service]: severity {svc.get('severity')!r} not in {sorted(SEVERITIES)}")
         model = self.models.get(svc.get("name", ""))
         if model is None:
             self.err(fn, f"[service]: botocore has no service {svc.get('name')!r}")
         else:
-            want = model["metadata"]["endpointPrefix"] + ".amazonaws.com"
-            if svc.get("event_source") != want:
+            want = EVENT_SOURCES.get(svc.get("name"), model["metadata"]["endpointPrefix"] + ".amazonaws.com")
+            shared = SHARED_SOURCES.get(svc.get("event_source"), set())
+            if svc.get("event_source") != want and svc.get("name") not in shared:
                 self.err(fn, f"[service]: event_source {svc.get('event_source')!r}, botocore says {want!r}")
 
         keys = doc.get("keys", {})
@@ -590,13 +782,15 @@ class Checker:
             self.err(where, f"change {call.get('change')!r} not in {sorted(CHANGES)}")
         if "severity" in call and call["severity"] not in SEVERITIES:
             self.err(where, f"severity {call['severity']!r} not in {sorted(SEVERITIES)}")
+        if "auto_attrs" in call and not isinstance(call["auto_attrs"], bool):
+            self.err(where, "auto_attrs must be true or false")
         if name.startswith(READ_PREFIXES):
             self.err(where, "a read-only operation name")
         if strip_version(name) != name:
             self.err(where, "ends in what tfdrift would strip as a version suffix")
-        key = (svc.get("event_source"), name)
+        key = (svc.get("event_source"), svc.get("name"), name)
         if key in self.calls:
-            self.err(where, f"duplicate of {self.calls[key][0]}")
+            self.err(where, f"duplicate of a call in {self.calls[key][0]}")
         self.calls[key] = (fn, svc, call)
         op = name
         alias = EVENT_NAME_ALIASES.get(svc.get("name"), {}).get(name)
@@ -656,9 +850,28 @@ class Checker:
             self.err(where, "attrs must be a table")
             attrs = {}
         first = targets[0].get("type") if isinstance(targets[0], dict) else None
+        sets = call.get("sets", {})
+        if not isinstance(sets, dict):
+            self.err(where, "sets must be a table of attribute = value")
+            sets = {}
+        for attr_path in sets:
+            if not path_ok(attr_path):
+                self.err(f"{where} sets[{attr_path!r}]", "bad attribute path")
+            elif first in self.schema and split_path(attr_path)[0] not in self.attrs_of(first):
+                self.err(f"{where} sets[{attr_path!r}]", f"not an attribute or block of {first}")
+            else:
+                self.stats["implied"] += 1
         for rec_path, attr_path in attrs.items():
             awhere = f"{where} attrs[{rec_path!r}]"
             self.check_path(awhere, resolver, op, rec_path, recs, identifier=False)
+            if isinstance(attr_path, dict):
+                if set(attr_path) - ATTR_TABLE_KEYS or "attr" not in attr_path:
+                    self.err(awhere, f"a table needs `attr` and may have `as` and `op`, not {sorted(attr_path)}")
+                if attr_path.get("as", "value") not in COMPARE_KINDS:
+                    self.err(awhere, f"as {attr_path.get('as')!r} not in {sorted(COMPARE_KINDS)}")
+                if attr_path.get("op", "set") not in COMPARE_OPS:
+                    self.err(awhere, f"op {attr_path.get('op')!r} not in {sorted(COMPARE_OPS)}")
+                attr_path = attr_path.get("attr")
             if not isinstance(attr_path, str) or not path_ok(attr_path):
                 self.err(awhere, f"bad attribute path {attr_path!r}")
                 continue
@@ -670,17 +883,71 @@ class Checker:
                 else:
                     self.err(awhere, f"{head!r} is not an attribute or block of {first}")
             self.stats["attrs"] += 1
-        # a call with real successful records must find an identifier on at least one of them
-        # (records with neither requestParameters nor responseElements are sanitised: they carry nothing)
-        ok_recs = [(k, r) for k, r in recs if is_success(r) and is_mutating(r)
-                   and (r.get("requestParameters") is not None or r.get("responseElements") is not None)]
-        if ok_recs and isinstance(targets, list):
-            found = any(eval_path(r, p) for _, r in ok_recs for t in targets if isinstance(t, dict)
-                        for p in t.get("id", []) if isinstance(p, str))
-            if not found:
-                self.err(where, f"no identifier found on any of its {len(ok_recs)} real successful records")
-            else:
-                self.stats["calls_with_records"] += 1
+        auto = call.get("auto_attrs", svc.get("auto_attrs", True))
+        if auto is True and call.get("change") in AUTO_ATTR_CHANGES and resolver and first in self.schema:
+            self.auto_attrs(where, resolver, op, call, first)
+
+    def auto_attrs(self, where: str, resolver: "Resolver", op: str, call: dict, rtype: str):
+        """The automatic mappings of a create/modify call (catalog/README.md, "Attributes set by a call"): each
+        top-level request member, as CloudTrail names it, that no identifier path and no explicit mapping uses,
+        whose snake_case form is an attribute of the first target's type."""
+        o = resolver.m["operations"][op]
+        if "input" not in o:
+            return
+        used = {split_path(p)[1] for p in list(self.id_paths(call)) + list(call.get("attrs", {}))
+                if isinstance(p, str) and len(split_path(p)) > 1 and split_path(p)[0] == "requestParameters"}
+        attrs = self.attrs_of(rtype)
+        shape = resolver.shapes[o["input"]["shape"]]
+        mode = "in"
+        if resolver.proto == "ec2":
+            # a wrapped call's only top-level member is <Op>Request, which names no attribute
+            if ec2_wrapped(resolver.m, op):
+                return
+            mode = "in-flat"
+        seen = set()
+        for mname, ref in shape.get("members", {}).items():
+            names = resolver.member_names(mname, ref, mode, True)
+            if names & used or names & self.auto_ignore:
+                continue
+            # CloudTrail's usual spelling (lowercase-first member name) first, then locationName variants
+            for n in sorted(names, key=lambda n: (n != lcfirst(mname), n)):
+                a = snake_case(n)
+                if a in attrs and a not in seen:
+                    seen.add(a)
+                    self.stats["auto_attrs"] += 1
+                    self.auto.append(f"{where}: requestParameters.{n} -> {rtype}.{a}")
+                    break
+
+    def check_record_evidence(self):
+        """A call with real successful records must find an identifier on at least one of them. Records with
+        neither requestParameters nor responseElements are sanitised: they carry nothing. Of a shared
+        (event_source, name), a candidate is judged on the records no earlier candidate takes."""
+        for (src, name), cands in self.candidates().items():
+            recs = [(k, r) for k, r in self.records_for(src, name) if is_success(r) and is_mutating(r)
+                    and (r.get("requestParameters") is not None or r.get("responseElements") is not None)
+                    and k not in SANITISED_RECORDS]
+            for i, (fn, _, call) in enumerate(cands):
+                mine = [(k, r) for k, r in recs
+                        if not any(eval_path(r, p) for c in cands[:i] for p in self.id_paths(c[2]))]
+                if not mine:
+                    continue
+                if any(eval_path(r, p) for _, r in mine for p in self.id_paths(call)):
+                    self.stats["calls_with_records"] += 1
+                else:
+                    self.err(f"{fn} {name}", f"no identifier found on any of its {len(mine)} real successful "
+                                             f"records")
+
+    def check_shared(self):
+        """Candidates of one (event_source, name) must be told apart by their identifier paths."""
+        for (src, name), cands in self.candidates().items():
+            for i, (fn_a, _, a) in enumerate(cands):
+                for fn_b, _, b in cands[i + 1:]:
+                    common = set(self.id_paths(a)) & set(self.id_paths(b))
+                    if common:
+                        self.err(f"{fn_a} / {fn_b} {name}",
+                                 f"both use identifier path(s) {sorted(common)}: {src} records of {name} cannot "
+                                 f"be told apart (the first file would always win)")
+                    self.stats["shared_pairs"] += 1
 
     def check_path(self, where, resolver, op, path, recs, identifier=True):
         if not isinstance(path, str) or not path_ok(path):
@@ -715,11 +982,16 @@ class Checker:
 
     def run_static(self):
         self.load()
-        for fn, doc in self.files.items():
+        # the catalog-wide file first: its [auto_attrs] ignore applies to every service file
+        for fn, doc in sorted(self.files.items(), key=lambda kv: kv[0] != FALLBACK_FILE):
             self.check_file(fn, doc)
+        self.check_shared()
+        self.check_record_evidence()
         types = {t["type"] for _, _, c in self.calls.values() for t in c.get("targets", []) if isinstance(t, dict)}
         self.stats["types"] = len(types)
         for fn, doc in self.files.items():
+            if fn == FALLBACK_FILE:
+                continue
             for rtype in doc.get("keys", {}) if isinstance(doc.get("keys"), dict) else {}:
                 if rtype not in types:
                     self.err(f"{fn} [keys] {rtype}", "no call targets this type")
@@ -730,16 +1002,18 @@ class Checker:
                 if isinstance(t, dict) and t.get("type") in self.keys:
                     if t["type"] not in self.files[fn].get("keys", {}):
                         self.notes.append(f"{fn}: {t['type']} uses [keys] declared in another file")
-        for (src, name) in self.calls:
-            svc = next((d["service"]["name"] for d in self.files.values()
-                        if d.get("service", {}).get("event_source") == src), None)
+        for (src, svc, name) in self.calls:
             if (svc, name) in NOT_IN_CATALOG:
                 self.err(f"{src} {name}", "is listed in NOT_IN_CATALOG; remove it from one of the two")
 
     # -- records
     def run_records(self):
-        sources = {svc["event_source"]: svc["name"] for doc in self.files.values()
-                   if isinstance((svc := doc.get("service")), dict) and "event_source" in svc}
+        sources: dict[str, list[str]] = defaultdict(list)  # event_source -> service names, file-name order
+        for fn, doc in sorted(self.files.items()):
+            svc = doc.get("service")
+            if isinstance(svc, dict) and "event_source" in svc and svc.get("name") not in sources[svc["event_source"]]:
+                sources[svc["event_source"]].append(svc.get("name"))
+        cands_by = self.candidates()
         mutating_ok = covered = found = 0
         misses: list[tuple[int, str]] = []  # (order, line): the catalog's own services first
         by_source = defaultdict(lambda: [0, 0, 0])
@@ -750,38 +1024,34 @@ class Checker:
             src = rec.get("eventSource")
             raw = str(rec.get("eventName", ""))
             # as tfdrift does: the event name as it is, then without a version suffix
-            name = raw if (src, raw) in self.calls else strip_version(raw)
+            name = raw if (src, raw) in cands_by else strip_version(raw)
             by_source[src][0] += 1
-            entry = self.calls.get((src, name))
-            if entry is None:
+            cands = cands_by.get((src, name))
+            if not cands:
                 if src not in sources:
                     order, reason = 3, f"eventSource {src} has no catalog file"
                 else:
-                    model = self.models.get(sources[src])
-                    if model and name not in model["operations"] and name not in EVENT_NAME_ALIASES.get(
-                            sources[src], {}):
-                        order, reason = 2, (f"{name} is not an operation of {sources[src]}: a record whose "
+                    svcs = sources[src]
+                    known = [s for s in svcs if (m := self.models.get(s)) is None or name in m["operations"]
+                             or name in EVENT_NAME_ALIASES.get(s, {})]
+                    left = [s for s in svcs if (s, name) in NOT_IN_CATALOG]
+                    if not known:
+                        order, reason = 2, (f"{name} is not an operation of {'/'.join(svcs)}: a record whose "
                                             f"eventSource does not match its call's service")
-                    elif (sources[src], name) in NOT_IN_CATALOG:
-                        order, reason = 1, "left out: " + NOT_IN_CATALOG[(sources[src], name)]
+                    elif left:
+                        order, reason = 1, "left out: " + NOT_IN_CATALOG[(left[0], name)]
                     else:
                         order, reason = 1, f"{name} is not in the catalog"
                 misses.append((order, f"  {key}: {src} {raw}: not covered: {reason}"))
                 continue
             covered += 1
             by_source[src][1] += 1
-            _, _, call = entry
-            values = {}
-            for t in call["targets"]:
-                for p in t["id"]:
-                    v = eval_path(rec, p)
-                    if v:
-                        values.setdefault(t["type"], v)
+            (_, _, call), values = self.pick(cands, rec)
             if values:
                 found += 1
                 by_source[src][2] += 1
                 continue
-            tried = sorted({p for t in call["targets"] for p in t["id"]})
+            tried = sorted({p for c in cands for p in self.id_paths(c[2])})
             rp, re_ = rec.get("requestParameters"), rec.get("responseElements")
             if rp is None and re_ is None:
                 why = "the record has no requestParameters and no responseElements (sanitised)"
@@ -789,6 +1059,8 @@ class Checker:
                 why = "none of " + ", ".join(tried) + " is in the record"
                 if isinstance(rp, dict):
                     why += f" (requestParameters keys: {sorted(rp)[:8]})"
+            if key in SANITISED_RECORDS:
+                why += f"; sanitised: {SANITISED_RECORDS[key]}"
             misses.append((0, f"  {key}: {src} {raw}: covered, no identifier: {why}"))
         print(f"\nrecords: {len(self.records)} read from {self.args.records_dir}")
         print(f"  mutating and successful: {mutating_ok}")
@@ -835,17 +1107,25 @@ def main(argv=None) -> int:
     c = Checker(args)
     c.run_static()
     s = c.stats
-    per_file = {fn: len(doc.get("call", [])) for fn, doc in sorted(c.files.items())}
+    per_file = {fn: len(doc.get("call", [])) for fn, doc in sorted(c.files.items()) if fn != FALLBACK_FILE}
     print("catalog:", ", ".join(f"{fn} {n}" for fn, n in per_file.items()), f"= {s['calls']} calls,",
           f"{s['targets']} targets over {s['types']} resource types, {s['attrs']} attrs")
     print(f"paths: {s['paths']} checked: {s['paths_model']} resolved in the API model, "
           f"{s['paths_record']} accepted on record evidence only, {s['paths_envelope']} envelope fields")
+    print(f"attributes: {s['auto_attrs']} mapped automatically, {s['attrs']} explicitly")
     print(f"calls with real successful records, identifier found on one: {s['calls_with_records']}")
+    shared = {(src, n): cs for (src, n), cs in c.candidates().items() if len(cs) > 1}
+    print(f"shared event sources: {len(shared)} call names with more than one candidate; "
+          + (f"{FALLBACK_FILE}: {s['fallback_prefixes']} id prefixes, {len(c.auto_ignore)} parameters ignored by "
+             f"auto_attrs" if c.fallback is not None else f"no {FALLBACK_FILE}"))
     print(f"key/join attributes: {s['string_verified']} checked as strings in real states, "
           f"{s['string_unverified']} not in any real state; {s['schema_gap']} attrs via SCHEMA_GAPS")
     if args.verbose:
         print("\naccepted on weaker evidence:")
         for n in c.notes:
+            print("  " + n)
+        print("\nattributes mapped automatically (auto_attrs):")
+        for n in c.auto:
             print("  " + n)
     if args.records:
         c.run_records()

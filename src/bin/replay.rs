@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tfdrift::catalog::Catalog;
 use tfdrift::cloudtrail::{Record, TerraformIdentity};
-use tfdrift::drift::{Engine, Verdict};
+use tfdrift::drift::{Engine, Policy, Verdict};
+use tfdrift::plugin::config::Config;
 use tfdrift::sources::local::LocalFile;
 use tfdrift::sources::{StateSource, load_once};
 use tfdrift::state::Limits;
@@ -21,8 +22,12 @@ use tfdrift::state::Limits;
 #[command(version, about)]
 struct Args {
     /// A Terraform state file, as NAME=PATH or PATH (named after the file). Repeatable.
-    #[arg(long = "state", short = 's', required = true)]
+    #[arg(long = "state", short = 's', required_unless_present = "config")]
     states: Vec<String>,
+    /// The plugin's configuration (the JSON of `init_config`): its states, Terraform principals, ignored
+    /// principals, severity overrides and maintenance windows. `--state` adds states to it.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// CloudTrail log files ({"Records":[...]}, a JSON array, or one record per line; .json or .json.gz),
     /// or folders of them.
     #[arg(required = true)]
@@ -53,32 +58,61 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
 
-    let catalog = Arc::new(Catalog::with_extensions(&args.catalog_files)?);
-    let sources: Vec<Box<dyn StateSource>> = args
-        .states
-        .iter()
-        .map(|spec| {
-            let (name, path) = match spec.split_once('=') {
-                Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
-                None => {
-                    let path = PathBuf::from(spec);
-                    let name = path
-                        .file_stem()
-                        .map_or_else(|| spec.clone(), |s| s.to_string_lossy().into_owned());
-                    (name, path)
-                }
-            };
-            Box::new(LocalFile::new(name, path)) as Box<dyn StateSource>
-        })
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(Config::parse(&text)?)
+        }
+        None => None,
+    };
+    let mut catalog_files = args.catalog_files.clone();
+    let mut named: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(config) = &config {
+        catalog_files.extend(config.catalog_files.iter().cloned());
+        named.extend(
+            config
+                .states
+                .iter()
+                .map(|s| (s.name.clone(), s.path.clone())),
+        );
+    }
+    for spec in &args.states {
+        named.push(match spec.split_once('=') {
+            Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
+            None => {
+                let path = PathBuf::from(spec);
+                let name = path
+                    .file_stem()
+                    .map_or_else(|| spec.clone(), |s| s.to_string_lossy().into_owned());
+                (name, path)
+            }
+        });
+    }
+    let catalog = Arc::new(Catalog::with_extensions(&catalog_files)?);
+    let sources: Vec<Box<dyn StateSource>> = named
+        .into_iter()
+        .map(|(name, path)| Box::new(LocalFile::new(name, path)) as Box<dyn StateSource>)
         .collect();
     let (snapshot, failures) = load_once(sources, Arc::clone(&catalog), Limits::default());
     if !failures.is_empty() {
         bail!("cannot load every state: {}", failures.join("; "));
     }
-    let engine = Engine::new(
-        catalog,
-        TerraformIdentity::new(&args.terraform_principals, !args.no_trust_user_agent),
-    );
+    let mut policy = match &config {
+        Some(config) => config.policy()?,
+        None => Policy::default(),
+    };
+    if config.is_none() || !args.terraform_principals.is_empty() || args.no_trust_user_agent {
+        let trust = config.as_ref().is_none_or(|c| c.terraform.trust_user_agent)
+            && !args.no_trust_user_agent;
+        let mut principals = config
+            .as_ref()
+            .map(|c| c.terraform.principals.clone())
+            .unwrap_or_default();
+        principals.extend(args.terraform_principals.iter().cloned());
+        policy.terraform = TerraformIdentity::new(&principals, trust);
+    }
+    let engine = Engine::new(catalog, policy);
 
     let mut files = Vec::new();
     for input in &args.inputs {
@@ -262,6 +296,8 @@ fn to_json(v: &Verdict, record: Option<&Record>) -> serde_json::Value {
         "tfdrift.changed_attrs": v.changed_attrs,
         "tfdrift.diff": v.diff.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()),
         "tfdrift.actor": v.actor,
+        "tfdrift.in_maintenance": v.in_maintenance,
+        "tfdrift.maintenance_window": v.maintenance_window,
         "tfdrift.actor_kind": v.actor_kind.map(|k| k.as_str()),
     })
 }

@@ -8,6 +8,7 @@
 pub mod path;
 
 use crate::cloudtrail::Section;
+pub use crate::drift::compare::{Kind, Op};
 use crate::state::KeySpec;
 use path::{Path, PathError};
 use serde::Deserialize;
@@ -86,6 +87,34 @@ pub struct AttrMapping {
     pub attr: Path,
     /// The attribute's name as written in the catalog, for fields.
     pub attr_name: Box<str>,
+    /// How its values compare.
+    pub kind: Kind,
+    /// What the call does to the value.
+    pub op: Op,
+}
+
+/// A value the call implies for an attribute (`StopLogging` sets `enable_logging` to false).
+#[derive(Debug)]
+pub struct ImpliedValue {
+    pub attr: Box<str>,
+    pub value: serde_json::Value,
+}
+
+/// How an attribute compares when the catalog does not say: tags key by key, everything else by value.
+pub fn default_kind(attr: &str) -> Kind {
+    match attr.split('.').next().unwrap_or(attr) {
+        "tags" | "tags_all" => Kind::Tags,
+        _ => Kind::Value,
+    }
+}
+
+/// What a call does to a value when the catalog does not say: tag calls add, untag calls remove.
+pub fn default_op(change: Change) -> Op {
+    match change {
+        Change::Tag => Op::Add,
+        Change::Untag => Op::Remove,
+        _ => Op::Set,
+    }
 }
 
 /// One CloudTrail call the catalog understands.
@@ -99,10 +128,14 @@ pub struct Call {
     /// The call's own resource type first.
     pub targets: Box<[Target]>,
     pub attrs: Box<[AttrMapping]>,
+    /// Values the call implies, whatever its parameters.
+    pub sets: Box<[ImpliedValue]>,
     /// Whether the other top-level request parameters set the attributes named by their snake_case form.
     pub auto_attrs: bool,
     /// Top-level request parameters that name the resource or are mapped explicitly: never automatic.
     pub explicit_params: Box<[Box<str>]>,
+    /// An explicit mapping reads the whole request (security group rules): every parameter is accounted for.
+    pub whole_request_mapped: bool,
 }
 
 /// An id prefix (`sg-`) and the resource types it names.
@@ -206,8 +239,27 @@ struct CallDoc {
     severity: Option<Severity>,
     targets: Vec<TargetDoc>,
     #[serde(default)]
-    attrs: BTreeMap<String, String>,
+    attrs: BTreeMap<String, AttrDoc>,
+    #[serde(default)]
+    sets: BTreeMap<String, serde_json::Value>,
     auto_attrs: Option<bool>,
+}
+
+/// An attribute mapping: the attribute's path, or a table that also says how to compare.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AttrDoc {
+    Attr(String),
+    Detailed(AttrDetail),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttrDetail {
+    attr: String,
+    #[serde(rename = "as")]
+    kind: Option<Kind>,
+    op: Option<Op>,
 }
 
 #[derive(Deserialize)]
@@ -406,11 +458,28 @@ impl Catalog {
         let attrs = doc
             .attrs
             .iter()
-            .map(|(from, attr)| {
+            .map(|(from, mapping)| {
+                let (attr, kind, op) = match mapping {
+                    AttrDoc::Attr(attr) => (attr, None, None),
+                    AttrDoc::Detailed(d) => (&d.attr, d.kind, d.op),
+                };
                 Ok(AttrMapping {
                     from: parse_in_record(from)?,
                     attr: parse(attr)?,
                     attr_name: attr.as_str().into(),
+                    kind: kind.unwrap_or_else(|| default_kind(attr)),
+                    op: op.unwrap_or_else(|| default_op(doc.change)),
+                })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        let sets = doc
+            .sets
+            .iter()
+            .map(|(attr, value)| {
+                parse(attr)?;
+                Ok(ImpliedValue {
+                    attr: attr.as_str().into(),
+                    value: value.clone(),
                 })
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
@@ -426,6 +495,9 @@ impl Catalog {
                 explicit_params.push(param.clone());
             }
         }
+        let whole_request_mapped = attrs
+            .iter()
+            .any(|a| a.from.root() == "requestParameters" && a.from.rest().is_empty());
         Ok(Call {
             service: service.name.as_str().into(),
             event_source: service.event_source.as_str().into(),
@@ -434,9 +506,11 @@ impl Catalog {
             severity: doc.severity.unwrap_or(service.severity),
             targets: targets.into(),
             attrs: attrs.into(),
+            sets: sets.into(),
             auto_attrs: doc.auto_attrs.unwrap_or(service.auto_attrs)
                 && matches!(doc.change, Change::Create | Change::Modify),
             explicit_params: explicit_params.into(),
+            whole_request_mapped,
         })
     }
 
@@ -604,6 +678,50 @@ mod tests {
         ] {
             assert_eq!(snake_case(from), to, "{from}");
         }
+    }
+
+    #[test]
+    fn attribute_tables_and_implied_values() {
+        let text = r#"
+[service]
+name = "ec2"
+event_source = "ec2.amazonaws.com"
+severity = "critical"
+[[call]]
+name = "RevokeSecurityGroupIngress"
+change = "modify"
+targets = [{ type = "aws_security_group", id = ["requestParameters.groupId"] }]
+[call.attrs]
+"requestParameters" = { attr = "ingress", as = "security_group_rules", op = "remove" }
+[[call]]
+name = "CreateTags"
+change = "tag"
+targets = [{ type = "aws_instance", id = ["requestParameters.resourcesSet.items.resourceId"] }]
+[call.attrs]
+"requestParameters.tagSet.items" = "tags"
+[call.sets]
+"monitoring" = true
+"#;
+        let catalog = Catalog::from_files(&[("ec2.toml".into(), text.into())]).unwrap();
+        let revoke = catalog
+            .lookup("ec2.amazonaws.com", "RevokeSecurityGroupIngress")
+            .unwrap();
+        assert_eq!(
+            (revoke.attrs[0].kind, revoke.attrs[0].op),
+            (Kind::SecurityGroupRules, Op::Remove)
+        );
+        assert_eq!(revoke.attrs[0].from.rest().len(), 0, "the whole request");
+        let tags = catalog.lookup("ec2.amazonaws.com", "CreateTags").unwrap();
+        assert_eq!(
+            (tags.attrs[0].kind, tags.attrs[0].op),
+            (Kind::Tags, Op::Add)
+        );
+        assert_eq!(
+            (&*tags.sets[0].attr, &tags.sets[0].value),
+            ("monitoring", &serde_json::json!(true))
+        );
+        let bad = text.replace("op = \"remove\"", "op = \"explode\"");
+        assert!(Catalog::from_files(&[("ec2.toml".into(), bad)]).is_err());
     }
 
     #[test]

@@ -27,36 +27,30 @@ impl ActorKind {
     }
 }
 
-/// How Terraform's own calls are recognised.
-#[derive(Debug, Clone)]
-pub struct TerraformIdentity {
-    principals: Vec<WildMatch>,
-    trust_user_agent: bool,
+/// ARN patterns (`*` and `?` wildcards) matched against the caller's ARN and, for an assumed role, the
+/// role's ARN.
+#[derive(Debug, Clone, Default)]
+pub struct Principals {
+    patterns: Vec<WildMatch>,
 }
 
-impl Default for TerraformIdentity {
-    fn default() -> Self {
-        Self::new::<&str>(&[], true)
-    }
-}
-
-impl TerraformIdentity {
-    /// `principals`: ARNs or `*`/`?` patterns of the identities that run Terraform (a CI role, say), matched
-    /// against the caller's ARN and, for assumed roles, the role's ARN. `trust_user_agent`: whether
-    /// Terraform's user agent alone marks a call as Terraform's.
-    pub fn new<S: AsRef<str>>(principals: &[S], trust_user_agent: bool) -> Self {
+impl Principals {
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
         Self {
-            principals: principals
+            patterns: patterns
                 .iter()
                 .map(|p| WildMatch::new(p.as_ref()))
                 .collect(),
-            trust_user_agent,
         }
     }
 
-    /// Whether the caller is one of the configured Terraform principals.
-    pub fn principal_matches(&self, record: &Record) -> bool {
-        if self.principals.is_empty() {
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether the record's caller is one of these principals.
+    pub fn matches(&self, record: &Record) -> bool {
+        if self.patterns.is_empty() {
             return false;
         }
         let identity = &record.user_identity;
@@ -68,7 +62,38 @@ impl TerraformIdentity {
         [identity.arn.get(), issuer]
             .into_iter()
             .flatten()
-            .any(|arn| self.principals.iter().any(|p| p.matches(arn)))
+            .any(|arn| self.patterns.iter().any(|p| p.matches(arn)))
+    }
+}
+
+/// How Terraform's own calls are recognised: by the principals that run it first, then by its user agent
+/// when that is trusted.
+#[derive(Debug, Clone)]
+pub struct TerraformIdentity {
+    principals: Principals,
+    trust_user_agent: bool,
+}
+
+impl Default for TerraformIdentity {
+    fn default() -> Self {
+        Self::new::<&str>(&[], true)
+    }
+}
+
+impl TerraformIdentity {
+    /// `principals`: ARNs or patterns of the identities that run Terraform (a CI role, say).
+    /// `trust_user_agent`: whether Terraform's user agent alone marks a call as Terraform's; off, only the
+    /// principals do (user agents can be forged).
+    pub fn new<S: AsRef<str>>(principals: &[S], trust_user_agent: bool) -> Self {
+        Self {
+            principals: Principals::new(principals),
+            trust_user_agent,
+        }
+    }
+
+    /// Whether the caller is one of the configured Terraform principals.
+    pub fn principal_matches(&self, record: &Record) -> bool {
+        self.principals.matches(record)
     }
 
     /// Whether Terraform made the call.
@@ -94,8 +119,15 @@ pub fn actor_kind(record: &Record, by_terraform: bool) -> ActorKind {
     }
     let identity = &record.user_identity;
     let user_agent = record.user_agent.get().unwrap_or("");
+    let service_linked_role = identity
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref())
+        .and_then(|i| i.arn.get())
+        .is_some_and(|arn| arn.contains(":role/aws-service-role/"));
     if identity.identity_type.get() == Some("AWSService")
         || identity.invoked_by.get().is_some_and(|s| !s.is_empty())
+        || service_linked_role
         || is_service_host(user_agent)
     {
         return ActorKind::AwsService;
@@ -240,6 +272,11 @@ mod tests {
         );
         assert_eq!(actor(&sourced).as_deref(), Some("carol"));
         assert_eq!(actor_kind(&sourced, false), ActorKind::Unknown);
+
+        let linked = record(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}}},"userAgent":"autoscaling.amazonaws.com"}"#,
+        );
+        assert_eq!(actor_kind(&linked, false), ActorKind::AwsService);
 
         let root = record(r#"{"userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root"}}"#);
         assert_eq!(actor(&root).as_deref(), Some("root"));

@@ -12,7 +12,7 @@ use lenient::{Flag, Str};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-pub use actor::{ActorKind, TerraformIdentity};
+pub use actor::{ActorKind, Principals, TerraformIdentity};
 
 /// The CloudTrail record, as tfdrift reads it.
 #[derive(Debug, Default, Deserialize)]

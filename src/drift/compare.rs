@@ -1,18 +1,102 @@
-//! Comparing a value a call requests with the value the state holds.
+//! Comparing what a call requests with what the state holds, by the meaning of the value.
 //!
-//! Scalars compare by value whatever their JSON type (`"true"` and `true`, `"20"` and `20`); objects and arrays
-//! compare structurally with the same rule at their leaves, and a one-element list equals its element (the
-//! state writes blocks as lists). Anything else counts as different: a false "changed" is better than a missed
-//! drift.
+//! - Scalars compare by value whatever their JSON type (`"true"` and `true`, `"20"` and `20`).
+//! - Policy documents (IAM, bucket, key, queue policies) compare as documents: CloudTrail writes them as JSON
+//!   text, URL-encoded text or objects; statement order, a one-element list against a scalar, and the case of
+//!   action names make no difference.
+//! - Tags compare key by key: tagging changes only the keys it sets, untagging only the keys it removes.
+//! - Security group rules compare as sets of (protocol, ports, source) rules: authorising a rule the state
+//!   already holds changes nothing; revoking one it holds does.
+//! - Objects and arrays otherwise compare structurally, and a one-element list equals its element (the state
+//!   writes blocks as lists).
+//!
+//! What cannot be compared is [`Outcome::Unknown`] with a reason: it counts as a change, since a false
+//! "changed" is better than a missed drift.
 
-use serde_json::Value;
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How the values of an attribute are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// By value, structurally; JSON text that holds a policy compares as a policy.
+    #[default]
+    Value,
+    /// As a policy document.
+    Policy,
+    /// Key by key.
+    Tags,
+    /// As a set of security group rules.
+    SecurityGroupRules,
+}
+
+/// What the call does to the attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Sets the whole value.
+    #[default]
+    Set,
+    /// Adds entries (tags, rules) to it.
+    Add,
+    /// Removes entries from it.
+    Remove,
+}
+
+/// The result of a comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Same,
+    Changed,
+    /// Cannot be compared; counts as changed.
+    Unknown(&'static str),
+}
 
 /// What CloudTrail writes in place of a value it hides.
 pub fn hidden_by_cloudtrail(value: &Value) -> bool {
-    matches!(value, Value::String(s) if s == "HIDDEN_DUE_TO_SECURITY_REASONS"
-        || s == "<sensitiveDataRemoved>"
-        || s == "***"
-        || s.starts_with("<sensitive"))
+    match value {
+        Value::String(s) => {
+            s == "HIDDEN_DUE_TO_SECURITY_REASONS"
+                || s == "<sensitiveDataRemoved>"
+                || s.starts_with("<sensitive")
+                || (!s.is_empty() && s.chars().all(|c| c == '*'))
+        }
+        _ => false,
+    }
+}
+
+/// Compares a requested value with the state's.
+pub fn compare(kind: Kind, op: Op, requested: &Value, state: &Value) -> Outcome {
+    if hidden_by_cloudtrail(requested) {
+        return Outcome::Unknown("CloudTrail hides the requested value");
+    }
+    match kind {
+        Kind::Value => {
+            if same(requested, state) {
+                Outcome::Same
+            } else {
+                Outcome::Changed
+            }
+        }
+        Kind::Policy => match (policy(requested), policy(state)) {
+            (Some(a), Some(b)) => outcome(a == b),
+            (Some(_), None) if state.is_null() || state == "" => Outcome::Changed,
+            (None, _) => Outcome::Unknown("the requested policy is not a JSON document"),
+            (Some(_), None) => Outcome::Unknown("the state's policy is not a JSON document"),
+        },
+        Kind::Tags => compare_tags(op, requested, state),
+        Kind::SecurityGroupRules => compare_rules(op, requested, state),
+    }
+}
+
+fn outcome(same: bool) -> Outcome {
+    if same {
+        Outcome::Same
+    } else {
+        Outcome::Changed
+    }
 }
 
 /// Whether `requested` and `state` mean the same value.
@@ -31,6 +115,13 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         }
         (Value::Null, Value::Null) => true,
         (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),
+        (Value::String(a), Value::String(b)) if a != b => {
+            // JSON text (a policy, a JSON-encoded setting) compares as the document it holds.
+            match (policy(requested), policy(state)) {
+                (Some(x), Some(y)) => x == y,
+                _ => numbers_equal(a, b),
+            }
+        }
         (a, b) => match (scalar_text(a), scalar_text(b)) {
             (Some(x), Some(y)) => x == y || numbers_equal(&x, &y),
             _ => false,
@@ -52,6 +143,379 @@ fn numbers_equal(a: &str, b: &str) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
+}
+
+// ------------------------------------------------------------------------------------------ policies
+
+/// A policy document in canonical form, from JSON text (URL-encoded or not) or an object; `None` when the
+/// value holds no JSON object.
+pub fn policy(value: &Value) -> Option<Value> {
+    let document = match value {
+        Value::Object(_) => value.clone(),
+        Value::String(text) => {
+            let text = text.trim();
+            let decoded;
+            let text = if text.starts_with('%') || (text.contains("%22") && !text.contains('"')) {
+                decoded = percent_decode_str(text).decode_utf8().ok()?;
+                decoded.trim()
+            } else {
+                text
+            };
+            if !text.starts_with('{') {
+                return None;
+            }
+            serde_json::from_str::<Value>(text).ok()?
+        }
+        // A one-element list holding the document.
+        Value::Array(items) if items.len() == 1 => return policy(&items[0]),
+        _ => return None,
+    };
+    document.is_object().then(|| canonical_policy(document))
+}
+
+/// Statement order, scalar-or-list, duplicate entries and the case of actions make no difference.
+fn canonical_policy(document: Value) -> Value {
+    let Value::Object(mut map) = document else {
+        return document;
+    };
+    if let Some(statements) = map.remove("Statement") {
+        let mut list: Vec<Value> = as_list(statements)
+            .into_iter()
+            .map(canonical_statement)
+            .collect();
+        list.sort_by_cached_key(|s| s.to_string());
+        list.dedup();
+        map.insert("Statement".into(), Value::Array(list));
+    }
+    Value::Object(map)
+}
+
+fn canonical_statement(statement: Value) -> Value {
+    let Value::Object(map) = statement else {
+        return statement;
+    };
+    let mut out = Map::new();
+    for (key, value) in map {
+        let value = match key.as_str() {
+            "Action" | "NotAction" => sorted_set(value, true),
+            "Resource" | "NotResource" => sorted_set(value, false),
+            "Principal" | "NotPrincipal" => match value {
+                Value::Object(principals) => Value::Object(
+                    principals
+                        .into_iter()
+                        .map(|(k, v)| (k, sorted_set(v, false)))
+                        .collect(),
+                ),
+                other => other,
+            },
+            "Condition" => match value {
+                Value::Object(operators) => Value::Object(
+                    operators
+                        .into_iter()
+                        .map(|(op, keys)| match keys {
+                            Value::Object(keys) => (
+                                op,
+                                Value::Object(
+                                    keys.into_iter()
+                                        .map(|(k, v)| (k, sorted_set(v, false)))
+                                        .collect(),
+                                ),
+                            ),
+                            other => (op, other),
+                        })
+                        .collect(),
+                ),
+                other => other,
+            },
+            _ => value,
+        };
+        out.insert(key, value);
+    }
+    Value::Object(out)
+}
+
+fn as_list(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    }
+}
+
+fn sorted_set(value: Value, lowercase: bool) -> Value {
+    let mut items: Vec<Value> = as_list(value)
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) if lowercase => Value::String(s.to_ascii_lowercase()),
+            other => other,
+        })
+        .collect();
+    items.sort_by_cached_key(|v| v.to_string());
+    items.dedup();
+    Value::Array(items)
+}
+
+// ---------------------------------------------------------------------------------------------- tags
+
+/// Tags as a map, from a map, a list of `{key, value}` / `{Key, Value}` objects, or (for removals) a list of
+/// key names.
+fn tag_map(value: &Value) -> Option<BTreeMap<String, Option<String>>> {
+    let mut out = BTreeMap::new();
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.insert(k.clone(), scalar_text(v));
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(key) => {
+                        out.insert(key.clone(), None);
+                    }
+                    Value::Object(pair) => {
+                        let key = ["key", "Key", "tagKey", "TagKey"]
+                            .iter()
+                            .find_map(|k| pair.get(*k))?;
+                        let value = ["value", "Value", "tagValue", "TagValue"]
+                            .iter()
+                            .find_map(|k| pair.get(*k));
+                        out.insert(scalar_text(key)?, value.and_then(scalar_text));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        Value::Null => {}
+        _ => return None,
+    }
+    Some(out)
+}
+
+fn compare_tags(op: Op, requested: &Value, state: &Value) -> Outcome {
+    let Some(requested) = tag_map(requested) else {
+        return Outcome::Unknown("the requested tags are not a map or a list of key/value pairs");
+    };
+    if requested
+        .keys()
+        .any(|k| k == "HIDDEN_DUE_TO_SECURITY_REASONS")
+    {
+        return Outcome::Unknown("CloudTrail hides the requested tags");
+    }
+    let Some(state) = tag_map(state) else {
+        return Outcome::Unknown("the state's tags are not a map");
+    };
+    match op {
+        Op::Add => outcome(
+            requested
+                .iter()
+                .all(|(k, v)| state.get(k).is_some_and(|s| s == v)),
+        ),
+        Op::Remove => outcome(requested.keys().all(|k| !state.contains_key(k))),
+        Op::Set => outcome(requested == state),
+    }
+}
+
+// ------------------------------------------------------------------------------ security group rules
+
+/// One rule: protocol, port range, and one source or destination.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Rule {
+    protocol: String,
+    from: i64,
+    to: i64,
+    peer: String,
+}
+
+impl Rule {
+    fn new(protocol: &str, from: Option<i64>, to: Option<i64>, peer: String) -> Rule {
+        let protocol = match protocol.to_ascii_lowercase().as_str() {
+            "-1" | "all" | "" => "-1".to_owned(),
+            "6" => "tcp".to_owned(),
+            "17" => "udp".to_owned(),
+            "1" => "icmp".to_owned(),
+            "58" => "icmpv6".to_owned(),
+            other => other.to_owned(),
+        };
+        // Ports mean nothing for "all protocols"; AWS writes them as -1 or 0 or leaves them out.
+        let (from, to) = if protocol == "-1" {
+            (0, 0)
+        } else {
+            (from.unwrap_or(0), to.unwrap_or(0))
+        };
+        Rule {
+            protocol,
+            from,
+            to,
+            peer,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let ports = if self.protocol == "-1" {
+            String::new()
+        } else if self.from == self.to {
+            format!(" {}", self.from)
+        } else {
+            format!(" {}-{}", self.from, self.to)
+        };
+        let protocol = if self.protocol == "-1" {
+            "all"
+        } else {
+            &self.protocol
+        };
+        format!("{protocol}{ports} {}", self.peer)
+    }
+}
+
+fn int(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn text(value: Option<&Value>) -> Option<String> {
+    value.and_then(scalar_text).filter(|s| !s.is_empty())
+}
+
+/// The items of a CloudTrail EC2 list: `{items: [...]}`, a bare list, or one object.
+fn items(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Object(map)) if map.contains_key("items") => items(map.get("items")),
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(v @ Value::Object(map)) if !map.is_empty() => vec![v],
+        _ => Vec::new(),
+    }
+}
+
+/// Rules of an Authorize/Revoke request: the legacy flat form (`cidrIp`, `fromPort`, ...) and
+/// `ipPermissions.items[]` with their ranges, groups and prefix lists.
+fn requested_rules(request: &Value) -> BTreeSet<Rule> {
+    let mut rules = BTreeSet::new();
+    let Value::Object(map) = request else {
+        return rules;
+    };
+    if let Some(cidr) = text(map.get("cidrIp")) {
+        let protocol = text(map.get("ipProtocol")).unwrap_or_default();
+        rules.insert(Rule::new(
+            &protocol,
+            int(map.get("fromPort")),
+            int(map.get("toPort")),
+            format!("cidr {cidr}"),
+        ));
+    }
+    if let Some(group) = text(map.get("sourceSecurityGroupName")) {
+        let protocol = text(map.get("ipProtocol")).unwrap_or_default();
+        rules.insert(Rule::new(
+            &protocol,
+            int(map.get("fromPort")),
+            int(map.get("toPort")),
+            format!("group-name {group}"),
+        ));
+    }
+    for permission in items(map.get("ipPermissions")) {
+        let protocol = text(permission.get("ipProtocol")).unwrap_or_default();
+        let from = int(permission.get("fromPort"));
+        let to = int(permission.get("toPort"));
+        let mut add = |peer: String| {
+            rules.insert(Rule::new(&protocol, from, to, peer));
+        };
+        for range in items(permission.get("ipRanges")) {
+            if let Some(cidr) = text(range.get("cidrIp")) {
+                add(format!("cidr {cidr}"));
+            }
+        }
+        for range in items(permission.get("ipv6Ranges")) {
+            if let Some(cidr) = text(range.get("cidrIpv6")) {
+                add(format!("cidr {cidr}"));
+            }
+        }
+        for group in items(permission.get("groups")) {
+            if let Some(id) = text(group.get("groupId")) {
+                add(format!("group {}", bare_group(&id)));
+            }
+        }
+        for list in items(permission.get("prefixListIds")) {
+            if let Some(id) = text(list.get("prefixListId")) {
+                add(format!("prefix-list {id}"));
+            }
+        }
+    }
+    rules
+}
+
+/// `123456789012/sg-1` and `sg-1` name the same group.
+fn bare_group(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+/// Rules of the state's `ingress`/`egress` blocks. `self` is the group itself (`own_group`).
+fn state_rules(state: &Value, own_group: Option<&str>) -> Option<BTreeSet<Rule>> {
+    let mut rules = BTreeSet::new();
+    let blocks = match state {
+        Value::Array(blocks) => blocks,
+        Value::Null => return Some(rules),
+        _ => return None,
+    };
+    for block in blocks {
+        let protocol = text(block.get("protocol")).unwrap_or_default();
+        let from = int(block.get("from_port"));
+        let to = int(block.get("to_port"));
+        let mut add = |peer: String| {
+            rules.insert(Rule::new(&protocol, from, to, peer));
+        };
+        for key in ["cidr_blocks", "ipv6_cidr_blocks"] {
+            for cidr in items(block.get(key)) {
+                if let Some(cidr) = scalar_text(cidr) {
+                    add(format!("cidr {cidr}"));
+                }
+            }
+        }
+        for group in items(block.get("security_groups")) {
+            if let Some(id) = scalar_text(group) {
+                add(format!("group {}", bare_group(&id)));
+            }
+        }
+        for list in items(block.get("prefix_list_ids")) {
+            if let Some(id) = scalar_text(list) {
+                add(format!("prefix-list {id}"));
+            }
+        }
+        if block.get("self") == Some(&Value::Bool(true))
+            && let Some(own) = own_group
+        {
+            add(format!("group {own}"));
+        }
+    }
+    Some(rules)
+}
+
+fn compare_rules(op: Op, requested: &Value, state: &Value) -> Outcome {
+    let own_group = requested.get("groupId").and_then(Value::as_str);
+    let wanted = requested_rules(requested);
+    if wanted.is_empty() {
+        return Outcome::Unknown("no rule could be read from the request");
+    }
+    let Some(held) = state_rules(state, own_group) else {
+        return Outcome::Unknown("the state's rules are not a list of blocks");
+    };
+    match op {
+        Op::Add => outcome(wanted.is_subset(&held)),
+        Op::Remove => outcome(wanted.is_disjoint(&held)),
+        Op::Set => outcome(wanted == held),
+    }
+}
+
+/// Readable rules for a diff: `["tcp 22 cidr 0.0.0.0/0"]`. The state's are read the same way, so the two
+/// sides of the diff line up.
+pub fn describe_rules(requested: &Value, state: &Value) -> (Value, Value) {
+    let own_group = requested.get("groupId").and_then(Value::as_str);
+    let show = |rules: BTreeSet<Rule>| {
+        Value::Array(rules.iter().map(|r| Value::String(r.describe())).collect())
+    };
+    let state = state_rules(state, own_group).map_or_else(|| state.clone(), show);
+    (show(requested_rules(requested)), state)
 }
 
 #[cfg(test)]
@@ -86,10 +550,186 @@ mod tests {
 
     #[test]
     fn cloudtrail_hides_some_values() {
-        assert!(hidden_by_cloudtrail(&json!(
-            "HIDDEN_DUE_TO_SECURITY_REASONS"
-        )));
-        assert!(hidden_by_cloudtrail(&json!("<sensitiveDataRemoved>")));
+        for hidden in [
+            "HIDDEN_DUE_TO_SECURITY_REASONS",
+            "<sensitiveDataRemoved>",
+            "****",
+        ] {
+            assert!(hidden_by_cloudtrail(&json!(hidden)), "{hidden}");
+            assert!(matches!(
+                compare(Kind::Value, Op::Set, &json!(hidden), &json!("x")),
+                Outcome::Unknown(_)
+            ));
+        }
         assert!(!hidden_by_cloudtrail(&json!("hello")));
+    }
+
+    const STATE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com"]},"Action":"sts:AssumeRole"},{"Sid":"b","Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}]}"#;
+
+    #[test]
+    fn policies_compare_as_documents() {
+        let reordered = json!(
+            "{\n  \"Statement\": [\n {\"Sid\":\"b\",\"Effect\":\"Allow\",\"Action\":[\"s3:listbucket\",\"s3:GetObject\"],\"Resource\":[\"*\"]},\n {\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},\"Action\":[\"sts:AssumeRole\"]}],\n  \"Version\": \"2012-10-17\"\n}"
+        );
+        assert_eq!(
+            compare(Kind::Policy, Op::Set, &reordered, &json!(STATE_POLICY)),
+            Outcome::Same
+        );
+        let encoded: String = percent_encoding::utf8_percent_encode(
+            reordered.as_str().unwrap(),
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string();
+        assert_eq!(
+            compare(Kind::Policy, Op::Set, &json!(encoded), &json!(STATE_POLICY)),
+            Outcome::Same
+        );
+        let as_object: Value = serde_json::from_str(reordered.as_str().unwrap()).unwrap();
+        assert_eq!(
+            compare(Kind::Policy, Op::Set, &as_object, &json!(STATE_POLICY)),
+            Outcome::Same
+        );
+        // A plain value comparison of JSON text also reads the documents.
+        assert!(same(&reordered, &json!(STATE_POLICY)));
+
+        let widened = json!(STATE_POLICY.replace("s3:ListBucket", "s3:*"));
+        assert_eq!(
+            compare(Kind::Policy, Op::Set, &widened, &json!(STATE_POLICY)),
+            Outcome::Changed
+        );
+        assert!(matches!(
+            compare(
+                Kind::Policy,
+                Op::Set,
+                &json!("not json"),
+                &json!(STATE_POLICY)
+            ),
+            Outcome::Unknown(_)
+        ));
+        assert_eq!(
+            compare(Kind::Policy, Op::Set, &json!(STATE_POLICY), &json!("")),
+            Outcome::Changed
+        );
+    }
+
+    #[test]
+    fn tags_compare_key_by_key() {
+        let state = json!({"team": "net", "env": "prod"});
+        let same_pair = json!([{"key": "team", "value": "net"}]);
+        assert_eq!(
+            compare(Kind::Tags, Op::Add, &same_pair, &state),
+            Outcome::Same
+        );
+        assert_eq!(
+            compare(
+                Kind::Tags,
+                Op::Add,
+                &json!([{"Key": "team", "Value": "web"}]),
+                &state
+            ),
+            Outcome::Changed
+        );
+        assert_eq!(
+            compare(Kind::Tags, Op::Add, &json!({"owner": "alice"}), &state),
+            Outcome::Changed
+        );
+        assert_eq!(
+            compare(Kind::Tags, Op::Remove, &json!(["missing"]), &state),
+            Outcome::Same
+        );
+        assert_eq!(
+            compare(Kind::Tags, Op::Remove, &json!(["env"]), &state),
+            Outcome::Changed
+        );
+        assert_eq!(
+            compare(
+                Kind::Tags,
+                Op::Set,
+                &json!({"team": "net", "env": "prod"}),
+                &state
+            ),
+            Outcome::Same
+        );
+        assert!(matches!(
+            compare(
+                Kind::Tags,
+                Op::Add,
+                &json!([{"key": "HIDDEN_DUE_TO_SECURITY_REASONS", "value": "HIDDEN_DUE_TO_SECURITY_REASONS"}]),
+                &state
+            ),
+            Outcome::Unknown(_)
+        ));
+    }
+
+    fn ingress_state() -> Value {
+        json!([
+            {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": [], "security_groups": [], "prefix_list_ids": [], "self": false},
+            {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": [], "security_groups": ["123456789012/sg-2"], "self": true}
+        ])
+    }
+
+    #[test]
+    fn security_group_rules_compare_as_sets() {
+        // The legacy flat form, as the stratus record writes it.
+        let open_22 = json!({"cidrIp": "208.236.235.254/0", "fromPort": 22, "groupId": "sg-1", "ipPermissions": {}, "ipProtocol": "tcp", "toPort": 22});
+        assert_eq!(
+            compare(
+                Kind::SecurityGroupRules,
+                Op::Add,
+                &open_22,
+                &ingress_state()
+            ),
+            Outcome::Changed
+        );
+        assert_eq!(
+            compare(
+                Kind::SecurityGroupRules,
+                Op::Remove,
+                &open_22,
+                &ingress_state()
+            ),
+            Outcome::Same
+        );
+
+        // ipPermissions.items form, a rule the state already holds.
+        let https = json!({"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "6", "fromPort": 443, "toPort": 443, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "web"}]}}]}});
+        assert_eq!(
+            compare(Kind::SecurityGroupRules, Op::Add, &https, &ingress_state()),
+            Outcome::Same
+        );
+        assert_eq!(
+            compare(
+                Kind::SecurityGroupRules,
+                Op::Remove,
+                &https,
+                &ingress_state()
+            ),
+            Outcome::Changed
+        );
+
+        // All traffic from the group itself (`self`) and from another account's group.
+        let own = json!({"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "-1", "fromPort": -1, "toPort": -1, "groups": {"items": [{"groupId": "sg-1"}, {"groupId": "sg-2", "userId": "123456789012"}]}}]}});
+        assert_eq!(
+            compare(Kind::SecurityGroupRules, Op::Add, &own, &ingress_state()),
+            Outcome::Same
+        );
+
+        assert!(matches!(
+            compare(
+                Kind::SecurityGroupRules,
+                Op::Add,
+                &json!({"groupId": "sg-1"}),
+                &ingress_state()
+            ),
+            Outcome::Unknown(_)
+        ));
+        let (requested, state) = describe_rules(&open_22, &ingress_state());
+        assert_eq!(requested, json!(["tcp 22 cidr 208.236.235.254/0"]));
+        assert!(
+            state
+                .as_array()
+                .unwrap()
+                .contains(&json!("tcp 443 cidr 0.0.0.0/0"))
+        );
     }
 }

@@ -7,14 +7,17 @@
 //! of the same event.
 
 pub mod compare;
+pub mod maintenance;
 
 use crate::catalog::path::IdRef;
-use crate::catalog::{Call, Catalog, Change, Severity};
-use crate::cloudtrail::{self, ActorKind, Record, Section, TerraformIdentity};
+use crate::catalog::{Call, Catalog, Change, Kind, Op, Severity, default_kind, default_op};
+use crate::cloudtrail::{self, ActorKind, Principals, Record, Section, TerraformIdentity};
 use crate::sources::Snapshot;
 use crate::state::{Hit, Instance, InstanceStatus};
+use compare::Outcome;
 use serde_json::{Map, Value};
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -76,6 +79,8 @@ pub struct Verdict {
     pub unmatched_id: Option<String>,
     pub touched_attrs: Vec<String>,
     pub changed_attrs: Vec<String>,
+    /// Request parameters that set something no comparison covered (no mapping, no such attribute).
+    pub uncompared: Vec<String>,
     /// JSON: attribute → {state, requested}, for the changed attributes.
     pub diff: Option<String>,
     pub by_terraform: bool,
@@ -83,9 +88,26 @@ pub struct Verdict {
     pub actor_kind: Option<ActorKind>,
     pub drift: bool,
     pub unmanaged: bool,
+    /// Whether the call was made in a maintenance window (`None`: its time is unknown).
+    pub in_maintenance: Option<bool>,
+    pub maintenance_window: Option<String>,
 }
 
 impl Verdict {
+    /// Whether the call changes the managed resource, as far as can be told: creating, deleting, attaching
+    /// and detaching always do; a modification does unless every value it sets was compared with the state
+    /// and found equal (nothing set, or something set that could not be compared, counts as a change).
+    pub fn changes_something(&self) -> bool {
+        match self.change {
+            Some(Change::Modify | Change::Tag | Change::Untag) => {
+                !self.changed_attrs.is_empty()
+                    || self.touched_attrs.is_empty()
+                    || !self.uncompared.is_empty()
+            }
+            _ => true,
+        }
+    }
+
     pub fn primary(&self) -> Option<&Match> {
         self.matches.first()
     }
@@ -142,15 +164,29 @@ impl<'r, 'a> Sections<'r, 'a> {
     }
 }
 
-/// The fixed part of the per-event work: the catalog and how Terraform is recognised.
+/// What decides a verdict beyond the catalog and the states: whose calls are Terraform's or ignored, whether
+/// AWS services acting for someone count, severities by resource type, maintenance windows.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub terraform: TerraformIdentity,
+    /// Callers whose changes are never drift (service-linked roles, a break-glass automation).
+    pub ignored_principals: Principals,
+    /// Whether a change an AWS service makes on someone's behalf (`invokedBy`, service-linked roles) is drift.
+    pub aws_service_changes_are_drift: bool,
+    /// Severity by resource type, over the catalog's.
+    pub severity_overrides: HashMap<String, Severity>,
+    pub maintenance: maintenance::Windows,
+}
+
+/// The fixed part of the per-event work: the catalog and the policy.
 pub struct Engine {
     catalog: Arc<Catalog>,
-    terraform: TerraformIdentity,
+    policy: Policy,
 }
 
 impl Engine {
-    pub fn new(catalog: Arc<Catalog>, terraform: TerraformIdentity) -> Self {
-        Self { catalog, terraform }
+    pub fn new(catalog: Arc<Catalog>, policy: Policy) -> Self {
+        Self { catalog, policy }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -166,7 +202,7 @@ impl Engine {
     }
 
     pub fn evaluate_record(&self, record: &Record, snapshot: &Snapshot) -> Verdict {
-        let by_terraform = self.terraform.is_terraform(record);
+        let by_terraform = self.policy.terraform.is_terraform(record);
         let actor_kind = cloudtrail::actor::actor_kind(record, by_terraform);
         let mut verdict = Verdict {
             parsed: true,
@@ -175,9 +211,25 @@ impl Engine {
             actor: cloudtrail::actor::actor(record).map(|a| a.into_owned()),
             ..Verdict::default()
         };
+        if !self.policy.maintenance.is_empty()
+            && let Some(at) = record
+                .event_time
+                .get()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        {
+            verdict.maintenance_window = self.policy.maintenance.window_at(at).map(str::to_owned);
+            verdict.in_maintenance = Some(verdict.maintenance_window.is_some());
+        } else if self.policy.maintenance.is_empty() {
+            verdict.in_maintenance = Some(false);
+        }
         if record.read_only() {
             return verdict;
         }
+        // Whoever made the call, is it someone whose changes may be drift at all?
+        let outsider = !by_terraform
+            && !self.policy.ignored_principals.matches(record)
+            && (actor_kind != ActorKind::AwsService || self.policy.aws_service_changes_are_drift);
+
         let mut candidates = self
             .catalog
             .candidates(record.event_source(), record.event_name())
@@ -185,9 +237,7 @@ impl Engine {
         let Some(&first) = candidates.peek() else {
             if !record.failed() {
                 fallback(&self.catalog, record, snapshot, &mut verdict);
-                verdict.drift = verdict.managed == Some(true)
-                    && !by_terraform
-                    && actor_kind != ActorKind::AwsService;
+                verdict.drift = outsider && verdict.managed == Some(true);
             }
             return verdict;
         };
@@ -207,18 +257,24 @@ impl Engine {
             return verdict;
         };
         verdict.change = Some(call.change);
-        verdict.severity = Some(call.severity);
         verdict.managed = Some(!verdict.matches.is_empty());
         if !verdict.matches.is_empty() {
             verdict.match_kind = Some(MatchKind::Catalog);
         }
+        let resource_type = verdict
+            .primary()
+            .map(|m| m.resource_type.as_str())
+            .or(verdict.unmatched_type.as_deref());
+        verdict.severity = Some(
+            resource_type
+                .and_then(|t| self.policy.severity_overrides.get(t).copied())
+                .unwrap_or(call.severity),
+        );
         compare_attributes(&self.catalog, call, &sections, snapshot, &mut verdict);
 
-        verdict.drift =
-            verdict.managed == Some(true) && !by_terraform && actor_kind != ActorKind::AwsService;
-        verdict.unmanaged = verdict.managed == Some(false)
-            && !by_terraform
-            && actor_kind != ActorKind::AwsService
+        verdict.drift = outsider && verdict.managed == Some(true) && verdict.changes_something();
+        verdict.unmanaged = outsider
+            && verdict.managed == Some(false)
             && call.change != Change::Delete
             && verdict
                 .unmatched_type
@@ -359,8 +415,9 @@ fn to_match(hit: Hit, lookup_value: &str, snapshot: &Snapshot) -> Match {
 }
 
 /// Fills the touched and changed attributes and the diff, against the primary match when it is of the
-/// call's own type: first the catalog's explicit mappings, then (with `auto_attrs`) every other top-level
-/// request parameter whose snake_case name is an attribute the resource has in the state.
+/// call's own type: the catalog's explicit mappings, the values the call implies, then (with `auto_attrs`)
+/// every other top-level request parameter whose snake_case name is an attribute the resource has in the
+/// state. Request parameters that set something no comparison covered are counted in `uncompared`.
 fn compare_attributes(
     catalog: &Catalog,
     call: &Call,
@@ -390,33 +447,64 @@ fn compare_attributes(
             [one] => (*one).clone(),
             many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
         };
+        let how = Comparison {
+            kind: mapping.kind,
+            op: mapping.op,
+        };
         compare_one(
             &mapping.attr_name,
             mapping.attr.root(),
             requested,
+            how,
             instance,
             verdict,
             &mut diff,
         );
     }
-    if call.auto_attrs
-        && let Some(instance) = instance
+    for implied in call.sets.iter() {
+        let how = Comparison {
+            kind: default_kind(&implied.attr),
+            op: Op::Set,
+        };
+        let top = implied.attr.split('.').next().unwrap_or(&implied.attr);
+        compare_one(
+            &implied.attr,
+            top,
+            implied.value.clone(),
+            how,
+            instance,
+            verdict,
+            &mut diff,
+        );
+    }
+    if !call.whole_request_mapped
         && let Some(Value::Object(params)) = sections.get(Section::RequestParameters)
     {
         for (param, requested) in params {
-            if call.explicit_params.iter().any(|p| **p == *param) || catalog.ignores_param(param) {
+            if call.explicit_params.iter().any(|p| **p == *param)
+                || catalog.ignores_param(param)
+                || sets_nothing(requested)
+            {
                 continue;
             }
             let attr = crate::catalog::snake_case(param);
-            if instance.raw_attribute(&attr).is_some() {
-                compare_one(
-                    &attr,
-                    &attr,
-                    requested.clone(),
-                    Some(instance),
-                    verdict,
-                    &mut diff,
-                );
+            match instance {
+                Some(instance) if call.auto_attrs && instance.raw_attribute(&attr).is_some() => {
+                    let how = Comparison {
+                        kind: default_kind(&attr),
+                        op: default_op(call.change),
+                    };
+                    compare_one(
+                        &attr,
+                        &attr,
+                        requested.clone(),
+                        how,
+                        Some(instance),
+                        verdict,
+                        &mut diff,
+                    );
+                }
+                _ => verdict.uncompared.push(param.clone()),
             }
         }
     }
@@ -425,12 +513,30 @@ fn compare_attributes(
     }
 }
 
+/// An empty string, or a list of them: CloudTrail writes S3's sub-resource markers (`"policy": [""]`,
+/// `"versioning": ""`) that way, and they set nothing.
+fn sets_nothing(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.iter().all(|v| v.as_str() == Some("")),
+        _ => false,
+    }
+}
+
+/// How one attribute compares.
+#[derive(Clone, Copy)]
+struct Comparison {
+    kind: Kind,
+    op: Op,
+}
+
 /// Records one attribute the call sets: touched always; changed, with its diff entry, when the state's
-/// value differs (or cannot be known because CloudTrail hides the requested one).
+/// value differs or cannot be compared (the entry then says why).
 fn compare_one(
     name: &str,
     top: &str,
     requested: Value,
+    how: Comparison,
     instance: Option<&Instance>,
     verdict: &mut Verdict,
     diff: &mut Map<String, Value>,
@@ -441,13 +547,18 @@ fn compare_one(
     let Some(instance) = instance else { return };
     let sensitive = instance.is_sensitive(top) || instance.is_sensitive(name);
     let state_value = instance.attribute(name).unwrap_or(Value::Null);
-    let hidden = compare::hidden_by_cloudtrail(&requested);
-    if !hidden && compare::same(&requested, &state_value) {
+    let outcome = compare::compare(how.kind, how.op, &requested, &state_value);
+    if outcome == Outcome::Same {
         return;
     }
     if !verdict.changed_attrs.iter().any(|c| c == name) {
         verdict.changed_attrs.push(name.to_owned());
     }
+    let (requested, state_value) = if how.kind == Kind::SecurityGroupRules {
+        compare::describe_rules(&requested, &state_value)
+    } else {
+        (requested, state_value)
+    };
     let show = |v: Value| {
         if sensitive {
             Value::String(REDACTED.into())
@@ -457,13 +568,14 @@ fn compare_one(
     };
     let mut entry = Map::new();
     entry.insert("state".into(), show(state_value));
-    entry.insert(
-        "requested".into(),
-        if hidden {
-            Value::String("<hidden by CloudTrail>".into())
-        } else {
-            show(requested)
-        },
-    );
+    let requested = if compare::hidden_by_cloudtrail(&requested) {
+        Value::String("<hidden by CloudTrail>".into())
+    } else {
+        show(requested)
+    };
+    entry.insert("requested".into(), requested);
+    if let Outcome::Unknown(reason) = outcome {
+        entry.insert("reason".into(), Value::String(reason.into()));
+    }
     diff.insert(name.to_owned(), Value::Object(entry));
 }

@@ -1,10 +1,14 @@
 //! The plugin's configuration (`init_config`): one typed struct whose doc comments become the JSON schema
 //! Falco shows and validates against. Errors name the offending key and value.
 
+use crate::catalog::Severity;
+use crate::cloudtrail::{Principals, TerraformIdentity};
+use crate::drift::Policy;
+use crate::drift::maintenance::{OneOff, Weekly, Windows, parse_weekday};
 use falco_plugin::schemars::{self, JsonSchema};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -33,6 +37,45 @@ pub struct Config {
     #[serde(default = "default_max_state_bytes")]
     #[schemars(range(min = 1))]
     pub max_state_bytes: u64,
+    /// ARNs (with `*` and `?` wildcards) of callers whose changes are never drift: break-glass automation,
+    /// other provisioning tools. Matched like `terraform.principals`.
+    #[serde(default)]
+    pub ignore_principals: Vec<String>,
+    /// Whether a change an AWS service makes on someone's behalf (`invokedBy`, service-linked roles) is drift.
+    #[serde(default)]
+    pub aws_service_changes_are_drift: bool,
+    /// Severity by Terraform resource type, over the catalog's: `{"aws_s3_bucket": "critical"}`.
+    /// Values: critical, high, medium, low.
+    #[serde(default)]
+    pub severity_overrides: BTreeMap<String, String>,
+    /// Maintenance windows: `tfdrift.in_maintenance` is true for calls made inside one (by the record's
+    /// `eventTime`). Weekly: `{"name", "days": ["sat"], "start": "22:00", "end": "02:00", "time_zone":
+    /// "Europe/Paris"}` (an end before the start runs past midnight). One-off: `{"name", "from":
+    /// "2026-12-01T00:00:00Z", "to": "2026-12-03T00:00:00Z"}`.
+    #[serde(default)]
+    pub maintenance_windows: Vec<MaintenanceWindowConfig>,
+}
+
+/// One maintenance window: weekly (`days`, `start`, `end`, `time_zone`) or one-off (`from`, `to`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "falco_plugin::schemars")]
+pub struct MaintenanceWindowConfig {
+    /// Reported in `tfdrift.maintenance_window`.
+    pub name: String,
+    /// Weekly: the days it starts on (`mon` ... `sun`, or full names).
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// Weekly: start time, `HH:MM`, in `time_zone`.
+    pub start: Option<String>,
+    /// Weekly: end time, `HH:MM`, in `time_zone`.
+    pub end: Option<String>,
+    /// Weekly: an IANA time zone (`Europe/Paris`); default `UTC`.
+    pub time_zone: Option<String>,
+    /// One-off: start, RFC 3339 (`2026-12-01T00:00:00Z`).
+    pub from: Option<String>,
+    /// One-off: end (excluded), RFC 3339.
+    pub to: Option<String>,
 }
 
 /// One Terraform state.
@@ -158,8 +201,140 @@ impl Config {
                 );
             }
         }
-        Ok(())
+        for (i, principal) in self.ignore_principals.iter().enumerate() {
+            if principal.trim().is_empty() {
+                return fail(
+                    format!("ignore_principals[{i}]"),
+                    "must not be empty".into(),
+                );
+            }
+        }
+        self.policy().map(|_| ())
     }
+
+    /// What decides verdicts, from this configuration.
+    pub fn policy(&self) -> Result<Policy, ConfigError> {
+        let fail = |key: String, problem: String| ConfigError { key, problem };
+        let mut severity_overrides = HashMap::new();
+        for (resource_type, severity) in &self.severity_overrides {
+            let parsed = match severity.as_str() {
+                "critical" => Severity::Critical,
+                "high" => Severity::High,
+                "medium" => Severity::Medium,
+                "low" => Severity::Low,
+                other => {
+                    return Err(fail(
+                        format!("severity_overrides.{resource_type}"),
+                        format!("{other:?} is not one of critical, high, medium, low"),
+                    ));
+                }
+            };
+            severity_overrides.insert(resource_type.clone(), parsed);
+        }
+        let mut maintenance = Windows::default();
+        for (i, window) in self.maintenance_windows.iter().enumerate() {
+            maintenance_window(i, window, &mut maintenance)?;
+        }
+        Ok(Policy {
+            terraform: TerraformIdentity::new(
+                &self.terraform.principals,
+                self.terraform.trust_user_agent,
+            ),
+            ignored_principals: Principals::new(&self.ignore_principals),
+            aws_service_changes_are_drift: self.aws_service_changes_are_drift,
+            severity_overrides,
+            maintenance,
+        })
+    }
+}
+
+/// Checks one configured maintenance window and adds it to `windows`.
+fn maintenance_window(
+    i: usize,
+    window: &MaintenanceWindowConfig,
+    windows: &mut Windows,
+) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("maintenance_windows[{i}].{field}");
+    let fail = |key: String, problem: String| ConfigError { key, problem };
+    if window.name.trim().is_empty() {
+        return Err(fail(key("name"), "must not be empty".into()));
+    }
+    match (&window.from, &window.to) {
+        (Some(from), Some(to)) => {
+            if !window.days.is_empty() || window.start.is_some() || window.end.is_some() {
+                return Err(fail(
+                    key("from"),
+                    "a window is weekly (days, start, end) or one-off (from, to), not both".into(),
+                ));
+            }
+            let parse = |field: &str, text: &str| {
+                text.parse::<jiff::Timestamp>()
+                    .map_err(|e| fail(key(field), format!("{text:?} is not an RFC 3339 time: {e}")))
+            };
+            let (from, to) = (parse("from", from)?, parse("to", to)?);
+            if to <= from {
+                return Err(fail(key("to"), "must be after `from`".into()));
+            }
+            windows.one_off.push(OneOff {
+                name: window.name.clone(),
+                from,
+                to,
+            });
+        }
+        (None, None) => {
+            if window.days.is_empty() {
+                return Err(fail(
+                    key("days"),
+                    "a weekly window needs at least one day (or use from/to)".into(),
+                ));
+            }
+            let days = window
+                .days
+                .iter()
+                .enumerate()
+                .map(|(d, day)| {
+                    parse_weekday(day).ok_or_else(|| {
+                        fail(key(&format!("days[{d}]")), format!("{day:?} is not a day"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let time = |field: &str, text: &Option<String>| {
+                let text = text
+                    .as_deref()
+                    .ok_or_else(|| fail(key(field), "is required for a weekly window".into()))?;
+                jiff::civil::Time::strptime("%H:%M", text)
+                    .map_err(|_| fail(key(field), format!("{text:?} is not a time as HH:MM")))
+            };
+            let (start, end) = (time("start", &window.start)?, time("end", &window.end)?);
+            let zone_name = window.time_zone.as_deref().unwrap_or("UTC");
+            let time_zone = jiff::tz::TimeZone::get(zone_name).map_err(|_| {
+                fail(
+                    key("time_zone"),
+                    format!("{zone_name:?} is not a known time zone"),
+                )
+            })?;
+            windows.weekly.push(Weekly {
+                name: window.name.clone(),
+                days,
+                start,
+                end,
+                time_zone,
+            });
+        }
+        (Some(_), None) => {
+            return Err(fail(
+                key("to"),
+                "a one-off window needs both `from` and `to`".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(fail(
+                key("from"),
+                "a one-off window needs both `from` and `to`".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The configuration as the SDK receives it (`Json<CheckedConfig>`): deserializing it runs [`Config::parse`]'s
@@ -230,6 +405,60 @@ mod tests {
         assert!(e.contains("states"), "{e}");
         let e = error("[1,2]");
         assert!(e.contains("invalid"), "{e}");
+    }
+
+    #[test]
+    fn policy_options_are_checked() {
+        let base = r#"{"states":[{"name":"a","path":"/x"}],"#;
+        let config = Config::parse(&format!(
+            r#"{base}"severity_overrides":{{"aws_s3_bucket":"critical"}},"ignore_principals":["arn:aws:iam::*:role/breakglass"],
+            "maintenance_windows":[{{"name":"w","days":["sat","sun"],"start":"22:00","end":"02:00","time_zone":"Europe/Paris"}},
+            {{"name":"m","from":"2026-12-01T00:00:00Z","to":"2026-12-03T00:00:00Z"}}]}}"#
+        ))
+        .unwrap();
+        let policy = config.policy().unwrap();
+        assert_eq!(
+            policy.severity_overrides["aws_s3_bucket"],
+            Severity::Critical
+        );
+        assert_eq!(
+            (
+                policy.maintenance.weekly.len(),
+                policy.maintenance.one_off.len()
+            ),
+            (1, 1)
+        );
+
+        for (bad, key) in [
+            (
+                r#""severity_overrides":{"aws_s3_bucket":"urgent"}"#,
+                "severity_overrides.aws_s3_bucket",
+            ),
+            (
+                r#""maintenance_windows":[{"name":"w","days":["someday"],"start":"22:00","end":"02:00"}]"#,
+                "maintenance_windows[0].days[0]",
+            ),
+            (
+                r#""maintenance_windows":[{"name":"w","days":["sat"],"start":"25:00","end":"02:00"}]"#,
+                "maintenance_windows[0].start",
+            ),
+            (
+                r#""maintenance_windows":[{"name":"w","days":["sat"],"start":"22:00","end":"02:00","time_zone":"Mars/Olympus"}]"#,
+                "maintenance_windows[0].time_zone",
+            ),
+            (
+                r#""maintenance_windows":[{"name":"m","from":"2026-12-03T00:00:00Z","to":"2026-12-01T00:00:00Z"}]"#,
+                "maintenance_windows[0].to",
+            ),
+            (
+                r#""maintenance_windows":[{"name":"m","from":"yesterday","to":"2026-12-01T00:00:00Z"}]"#,
+                "maintenance_windows[0].from",
+            ),
+            (r#""ignore_principals":[""]"#, "ignore_principals[0]"),
+        ] {
+            let e = error(&format!("{base}{bad}}}"));
+            assert!(e.contains(key), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -12,7 +12,6 @@ pub mod config;
 pub mod event;
 
 use crate::catalog::Catalog;
-use crate::cloudtrail::TerraformIdentity;
 use crate::drift::{Engine, Verdict};
 use crate::sources::local::LocalFile;
 use crate::sources::{ReloadOptions, Reloader, Snapshot, StateSource};
@@ -87,12 +86,9 @@ impl TfDrift {
                 limits,
             },
         )?;
-        let terraform = TerraformIdentity::new(
-            &config.terraform.principals,
-            config.terraform.trust_user_agent,
-        );
+        let policy = config.policy()?;
         Ok(Self {
-            engine: Engine::new(catalog, terraform),
+            engine: Engine::new(catalog, policy),
             cache: EventCache {
                 key: None,
                 verdict: Verdict::default(),
@@ -324,6 +320,22 @@ impl TfDrift {
         })
     }
 
+    fn extract_in_maintenance(
+        &mut self,
+        req: ExtractRequest<Self>,
+    ) -> anyhow::Result<Option<bool>> {
+        self.with_verdict(&req, "tfdrift.in_maintenance", |v, _| v.in_maintenance)
+    }
+
+    fn extract_maintenance_window(
+        &mut self,
+        req: ExtractRequest<Self>,
+    ) -> anyhow::Result<Option<CString>> {
+        self.with_verdict(&req, "tfdrift.maintenance_window", |v, _| {
+            v.maintenance_window.as_deref().and_then(text)
+        })
+    }
+
     fn extract_match(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
         self.with_verdict(&req, "tfdrift.match", |v, _| {
             v.match_kind.and_then(|k| text(k.as_str()))
@@ -399,6 +411,12 @@ impl ExtractPlugin for TfDrift {
         field("tfdrift.covered", &Self::extract_covered)
             .with_display("Covered")
             .with_description("True if the call is in tfdrift's catalog of mutating calls."),
+        field("tfdrift.in_maintenance", &Self::extract_in_maintenance)
+            .with_display("In maintenance")
+            .with_description("True if the call was made (by the record's eventTime) inside a configured maintenance window; false outside one or when none is configured."),
+        field("tfdrift.maintenance_window", &Self::extract_maintenance_window)
+            .with_display("Maintenance window")
+            .with_description("Name of the maintenance window the call was made in."),
         field("tfdrift.match", &Self::extract_match)
             .with_display("Match")
             .with_description("How the managed resource was found: catalog (the call's catalog entry) or fallback (a call outside the catalog whose record names, by ARN or known id prefix, a resource a state holds)."),

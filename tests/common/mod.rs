@@ -450,6 +450,8 @@ pub const ALL_FIELDS: &[&str] = &[
     "tfdrift.severity",
     "tfdrift.covered",
     "tfdrift.match",
+    "tfdrift.in_maintenance",
+    "tfdrift.maintenance_window",
     "tfdrift.state_serial",
     "tfdrift.state_age",
 ];

@@ -1,0 +1,372 @@
+//! What makes a change drift, through the C ABI on real records: the attribute and its values, silence when
+//! the state already holds the requested value or when Terraform made the call, redaction of secrets in every
+//! field, and the configured policy (severity overrides, ignored principals, AWS services, maintenance).
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use tfdrift::catalog::Catalog;
+use tfdrift::catalog::path::IdRef;
+use tfdrift::cloudtrail::{Record, Section};
+
+const SG_FILE: &str = "aws.exfiltration.ec2-security-group-open-port-22-ingress.json";
+const SG_ID: &str = "sg-003dc7f1f1c686164";
+
+fn sg_record() -> String {
+    stratus_record(SG_FILE, "AuthorizeSecurityGroupIngress")
+}
+
+fn sg_state(ingress: Value) -> Value {
+    state_v4(
+        11,
+        vec![resource(
+            "module.net",
+            "aws_security_group",
+            "web",
+            json!({"id": SG_ID, "name": "web", "ingress": ingress, "egress": [], "tags": {"team": "net"}}),
+        )],
+    )
+}
+
+fn https_rule() -> Value {
+    json!({"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": [], "security_groups": [], "prefix_list_ids": [], "self": false, "description": ""})
+}
+
+/// Every field but the keyed `tfdrift.attr[...]`.
+fn plain_fields() -> Vec<&'static str> {
+    ALL_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| *f != "tfdrift.attr")
+        .collect()
+}
+
+fn run_with(record: &str, state: &Value, extra: Value, fields: &[&str]) -> Fields {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = write_state(dir.path(), "main.tfstate", state);
+    let config = config(&[("main", &path)], extra);
+    run(&[record.to_owned()], &config, fields)
+        .pop()
+        .expect("one event")
+}
+
+#[test]
+fn a_change_outside_terraform_is_drift_with_its_attribute_and_values() {
+    let fields = run_with(
+        &sg_record(),
+        &sg_state(json!([https_rule()])),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(fields.list("tfdrift.changed_attrs"), ["ingress"]);
+    let diff: Value = serde_json::from_str(&fields.str("tfdrift.diff").expect("a diff")).unwrap();
+    assert_eq!(
+        diff["ingress"]["requested"],
+        json!(["tcp 22 cidr 208.236.235.254/0"])
+    );
+    assert_eq!(diff["ingress"]["state"], json!(["tcp 443 cidr 0.0.0.0/0"]));
+    assert_eq!(fields.str("tfdrift.severity").as_deref(), Some("critical"));
+}
+
+#[test]
+fn the_same_change_already_in_the_state_is_not_drift() {
+    let open_22 = json!({"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["208.236.235.254/0"], "self": false});
+    let fields = run_with(
+        &sg_record(),
+        &sg_state(json!([https_rule(), open_22])),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.list("tfdrift.touched_attrs"), ["ingress"]);
+    assert!(fields.list("tfdrift.changed_attrs").is_empty());
+    assert!(fields.is_none("tfdrift.diff"));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+}
+
+/// panther-analysis: PutBucketVersioning enabling versioning with the CLI.
+#[test]
+fn a_bucket_setting_already_in_the_state_is_not_drift() {
+    let record = real_records()
+        .into_iter()
+        .find(|r| {
+            r.value["eventName"] == "PutBucketVersioning"
+                && r.value["eventSource"] == "s3.amazonaws.com"
+                && r.value["errorCode"].is_null()
+                && r.value["requestParameters"]["bucketName"] == "critical-data-bucket"
+        })
+        .expect("the panther PutBucketVersioning record")
+        .text;
+    let versioning = |status: &str| {
+        state_v4(
+            4,
+            vec![resource(
+                "",
+                "aws_s3_bucket_versioning",
+                "data",
+                json!({"id": "critical-data-bucket", "bucket": "critical-data-bucket",
+                       "versioning_configuration": [{"status": status, "mfa_delete": "Disabled"}]}),
+            )],
+        )
+    };
+    let fields = run_with(&record, &versioning("Enabled"), json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.bool("tfdrift.drift"),
+        Some(false),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+
+    let fields = run_with(
+        &record,
+        &versioning("Suspended"),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(
+        fields.list("tfdrift.changed_attrs"),
+        ["versioning_configuration.status"]
+    );
+    let diff: Value = serde_json::from_str(&fields.str("tfdrift.diff").unwrap()).unwrap();
+    assert_eq!(
+        diff["versioning_configuration.status"],
+        json!({"state": "Suspended", "requested": "Enabled"})
+    );
+}
+
+/// A state holding, for every covered record, a resource of each target type keyed by what the record names.
+fn state_naming_every_resource(records: &[&RealRecord]) -> Value {
+    let catalog = Catalog::embedded().expect("the catalog");
+    let mut resources = Vec::new();
+    for (n, record) in records.iter().enumerate() {
+        let Ok(parsed) = Record::parse(record.text.as_bytes()) else {
+            continue;
+        };
+        let Some(call) = catalog.lookup(parsed.event_source(), parsed.event_name()) else {
+            continue;
+        };
+        for target in call.targets.iter() {
+            for path in target.ids.iter() {
+                let Some(root) =
+                    Section::from_root(path.root()).and_then(|s| parsed.section_value(s))
+                else {
+                    continue;
+                };
+                let mut ids = Vec::new();
+                path.identifiers_from(&root, |id| {
+                    ids.push(match id {
+                        IdRef::Str(s) => s.to_owned(),
+                        IdRef::Num(n) => n.to_string(),
+                    })
+                });
+                for (i, id) in ids.into_iter().enumerate() {
+                    let mut attributes = json!({"id": id, "arn": id, "name": id});
+                    for attr in target.join.iter().flatten() {
+                        attributes[&**attr] = json!(id);
+                    }
+                    resources.push(resource(
+                        "",
+                        &target.resource_type,
+                        &format!("r{n}_{i}"),
+                        attributes,
+                    ));
+                }
+            }
+        }
+    }
+    state_v4(1, resources)
+}
+
+#[test]
+fn terraform_made_records_are_never_drift() {
+    let all = real_records();
+    let terraform: Vec<&RealRecord> = all
+        .iter()
+        .filter(|r| {
+            r.value["userAgent"]
+                .as_str()
+                .is_some_and(|ua| ua.contains("Terraform/"))
+        })
+        .collect();
+    assert!(
+        terraform.len() >= 8,
+        "the data has {} Terraform-made records",
+        terraform.len()
+    );
+    let state = state_naming_every_resource(&terraform);
+    let texts: Vec<String> = terraform.iter().map(|r| r.text.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_state(dir.path(), "tf.tfstate", &state);
+    let results = run(
+        &texts,
+        &config(&[("tf", &path)], json!({})),
+        &[
+            "tfdrift.drift",
+            "tfdrift.by_terraform",
+            "tfdrift.managed",
+            "tfdrift.unmanaged",
+        ],
+    );
+    let mut managed = 0;
+    for (record, fields) in terraform.iter().zip(&results) {
+        assert_eq!(
+            fields.bool("tfdrift.by_terraform"),
+            Some(true),
+            "{}",
+            record.origin
+        );
+        assert_eq!(
+            fields.bool("tfdrift.drift"),
+            Some(false),
+            "{}",
+            record.origin
+        );
+        assert_eq!(
+            fields.bool("tfdrift.unmanaged"),
+            Some(false),
+            "{}",
+            record.origin
+        );
+        managed += usize::from(fields.bool("tfdrift.managed") == Some(true));
+    }
+    assert!(
+        managed >= 5,
+        "the state names what they touch ({managed} managed), so the silence is Terraform's"
+    );
+}
+
+/// The stratus record adds a layer to a function whose environment the state marks sensitive.
+#[test]
+fn secrets_are_redacted_in_every_field() {
+    let record = stratus_record(
+        "aws.persistence.lambda-layer-extension.json",
+        "UpdateFunctionConfiguration20150331v2",
+    );
+    let secret = "sk_live_do-not-leak-7f3a";
+    let state = state_v4(
+        2,
+        vec![resource_with_sensitive(
+            "",
+            "aws_lambda_function",
+            "worker",
+            json!({
+                "id": "stratus-red-team-lambda-layer-simpleLambda",
+                "function_name": "stratus-red-team-lambda-layer-simpleLambda",
+                "arn": "arn:aws:lambda:eugov-eastcentral-1r:712967571683:function:stratus-red-team-lambda-layer-simpleLambda",
+                "layers": [],
+                "environment": [{"variables": {"API_TOKEN": secret}}],
+                "timeout": 20,
+            }),
+            &["environment"],
+        )],
+    );
+    let mut fields: Vec<String> = ALL_FIELDS
+        .iter()
+        .filter(|f| **f != "tfdrift.attr")
+        .map(|f| (*f).to_owned())
+        .collect();
+    fields.extend(
+        [
+            "tfdrift.attr[environment]",
+            "tfdrift.attr[layers]",
+            "tfdrift.attr[timeout]",
+        ]
+        .map(String::from),
+    );
+    let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let result = run_with(&record, &state, json!({}), &names);
+    assert_eq!(result.bool("tfdrift.drift"), Some(true));
+    let mut changed = result.list("tfdrift.changed_attrs");
+    changed.sort();
+    assert_eq!(changed, ["environment", "layers"]);
+    let diff: Value = serde_json::from_str(&result.str("tfdrift.diff").unwrap()).unwrap();
+    assert_eq!(
+        diff["environment"],
+        json!({"state": "<redacted>", "requested": "<redacted>"})
+    );
+    assert_eq!(
+        result.str("tfdrift.attr[environment]").as_deref(),
+        Some("<redacted>")
+    );
+    assert_eq!(result.str("tfdrift.attr[timeout]").as_deref(), Some("20"));
+    for name in &names {
+        let text = format!("{:?}", result.get(name));
+        assert!(!text.contains(secret), "{name} leaks the secret: {text}");
+    }
+}
+
+#[test]
+fn severity_overrides_and_ignored_principals() {
+    let state = sg_state(json!([https_rule()]));
+    let fields = run_with(
+        &sg_record(),
+        &state,
+        json!({"severity_overrides": {"aws_security_group": "low"}}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.str("tfdrift.severity").as_deref(), Some("low"));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+
+    let ignore = json!({"ignore_principals": ["arn:aws:iam::*:user/christophe"]});
+    let fields = run_with(&sg_record(), &state, ignore, &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+}
+
+#[test]
+fn changes_by_aws_services_are_not_drift_unless_asked() {
+    let mut record: Value = serde_json::from_str(&sg_record()).unwrap();
+    record["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
+    let record = record.to_string();
+    let state = sg_state(json!([https_rule()]));
+    let fields = run_with(&record, &state, json!({}), &plain_fields());
+    assert_eq!(
+        fields.str("tfdrift.actor_kind").as_deref(),
+        Some("aws_service")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+    let fields = run_with(
+        &record,
+        &state,
+        json!({"aws_service_changes_are_drift": true}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}
+
+/// The record was made on 2024-08-01 at 12:23:55 UTC, a Thursday.
+#[test]
+fn maintenance_windows_by_event_time() {
+    let state = sg_state(json!([https_rule()]));
+    let one_off = json!({"maintenance_windows": [{"name": "network change CHG-1234", "from": "2024-08-01T12:00:00Z", "to": "2024-08-01T13:00:00Z"}]});
+    let fields = run_with(&sg_record(), &state, one_off, &plain_fields());
+    assert_eq!(fields.bool("tfdrift.in_maintenance"), Some(true));
+    assert_eq!(
+        fields.str("tfdrift.maintenance_window").as_deref(),
+        Some("network change CHG-1234")
+    );
+    assert_eq!(
+        fields.bool("tfdrift.drift"),
+        Some(true),
+        "still drift: rules decide what a window silences"
+    );
+
+    // Thursdays 14:00-15:00 in Paris (UTC+2 in August) is 12:00-13:00 UTC.
+    let weekly = json!({"maintenance_windows": [{"name": "thursday", "days": ["thu"], "start": "14:00", "end": "15:00", "time_zone": "Europe/Paris"}]});
+    assert_eq!(
+        run_with(&sg_record(), &state, weekly, &plain_fields()).bool("tfdrift.in_maintenance"),
+        Some(true)
+    );
+    let friday = json!({"maintenance_windows": [{"name": "friday", "days": ["fri"], "start": "14:00", "end": "15:00", "time_zone": "Europe/Paris"}]});
+    let fields = run_with(&sg_record(), &state, friday, &plain_fields());
+    assert_eq!(fields.bool("tfdrift.in_maintenance"), Some(false));
+    assert!(fields.is_none("tfdrift.maintenance_window"));
+    assert_eq!(
+        run_with(&sg_record(), &state, json!({}), &plain_fields()).bool("tfdrift.in_maintenance"),
+        Some(false)
+    );
+}
