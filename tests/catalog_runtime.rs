@@ -236,3 +236,51 @@ fn the_embedded_catalog_reads_the_same_change() {
     changed.sort();
     assert_eq!(changed, ["deletion_protection", "publicly_accessible"]);
 }
+
+/// API Gateway REST and v2 both log as `apigateway.amazonaws.com`, with calls of the same name. Records
+/// shaped like real ones (the stratus record's envelope, API Gateway's request) go to the right service.
+#[test]
+fn services_sharing_an_event_source_are_told_apart_by_their_identifiers() {
+    let envelope: Value = serde_json::from_str(&stratus_record(
+        "aws.exfiltration.ec2-security-group-open-port-22-ingress.json",
+        "AuthorizeSecurityGroupIngress",
+    ))
+    .unwrap();
+    let call = |request: Value| {
+        let mut record = envelope.clone();
+        record["eventSource"] = json!("apigateway.amazonaws.com");
+        record["eventName"] = json!("DeleteStage");
+        record["requestParameters"] = request;
+        record["responseElements"] = Value::Null;
+        record.to_string()
+    };
+    let rest = call(json!({"restApiId": "a1b2c3d4e5", "stageName": "prod"}));
+    let http = call(json!({"apiId": "x9y8z7w6v5", "stageName": "prod"}));
+    let (_dir, config) = with_state(vec![
+        resource(
+            "",
+            "aws_api_gateway_stage",
+            "rest_prod",
+            json!({"id": "ags-a1b2c3d4e5-prod", "rest_api_id": "a1b2c3d4e5", "stage_name": "prod"}),
+        ),
+        resource(
+            "",
+            "aws_apigatewayv2_stage",
+            "http_prod",
+            json!({"id": "prod", "api_id": "x9y8z7w6v5", "name": "prod"}),
+        ),
+    ]);
+    let results = run(&[rest, http], &config, FIELDS);
+    assert_eq!(
+        results[0].str("tfdrift.resource_address").as_deref(),
+        Some("aws_api_gateway_stage.rest_prod")
+    );
+    assert_eq!(
+        results[1].str("tfdrift.resource_address").as_deref(),
+        Some("aws_apigatewayv2_stage.http_prod")
+    );
+    for fields in &results {
+        assert_eq!(fields.str("tfdrift.change").as_deref(), Some("delete"));
+        assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    }
+}

@@ -271,13 +271,8 @@ struct TargetDoc {
     join: Option<Vec<String>>,
 }
 
-static EMBEDDED: LazyLock<Result<Catalog, String>> = LazyLock::new(|| {
-    let files: Vec<(String, String)> = embedded::EMBEDDED
-        .iter()
-        .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
-        .collect();
-    Catalog::from_files(&files).map_err(|e| e.to_string())
-});
+static EMBEDDED: LazyLock<Result<Catalog, String>> =
+    LazyLock::new(|| Catalog::from_files(embedded::EMBEDDED).map_err(|e| e.to_string()));
 
 impl Catalog {
     /// The catalog embedded in the library. Its files are checked by the tests, so an error here is a build
@@ -289,22 +284,30 @@ impl Catalog {
     /// The embedded files followed by extension files; a later file's call replaces an earlier one with the
     /// same event source and name.
     pub fn with_extensions(extra: &[std::path::PathBuf]) -> Result<Catalog, CatalogError> {
-        let mut files: Vec<(String, String)> = embedded::EMBEDDED
-            .iter()
-            .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
-            .collect();
+        let mut extensions = Vec::with_capacity(extra.len());
         for path in extra {
             let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
                 file: path.display().to_string(),
                 source,
             })?;
-            files.push((path.display().to_string(), text));
+            extensions.push((path.display().to_string(), text));
         }
+        let files: Vec<(&str, &str)> = embedded::EMBEDDED
+            .iter()
+            .copied()
+            .chain(
+                extensions
+                    .iter()
+                    .map(|(name, text)| (name.as_str(), text.as_str())),
+            )
+            .collect();
         Catalog::from_files(&files)
     }
 
     /// Builds a catalog from `(file name, TOML text)` pairs.
-    pub fn from_files(files: &[(String, String)]) -> Result<Catalog, CatalogError> {
+    pub fn from_files<N: AsRef<str>, T: AsRef<str>>(
+        files: &[(N, T)],
+    ) -> Result<Catalog, CatalogError> {
         let mut catalog = Catalog {
             calls: Vec::new(),
             by_source: HashMap::new(),
@@ -315,14 +318,15 @@ impl Catalog {
         };
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (file, text) in files {
+            let (file, text) = (file.as_ref(), text.as_ref());
             let doc: FileDoc = toml::from_str(text).map_err(|source| CatalogError::Toml {
-                file: file.clone(),
+                file: file.to_owned(),
                 source: Box::new(source),
             })?;
             for (prefix, types) in doc.id_prefixes {
                 if prefix.is_empty() || types.is_empty() {
                     return Err(CatalogError::Call {
-                        file: file.clone(),
+                        file: file.to_owned(),
                         call: "[id_prefixes]".into(),
                         what: format!(
                             "prefix {prefix:?} needs a non-empty name and at least one type"
@@ -351,7 +355,7 @@ impl Catalog {
                     continue;
                 }
                 return Err(CatalogError::Call {
-                    file: file.clone(),
+                    file: file.to_owned(),
                     call: doc.calls[0].name.clone(),
                     what: "a file with calls needs a [service]".into(),
                 });
@@ -702,7 +706,7 @@ targets = [{ type = "aws_instance", id = ["requestParameters.resourcesSet.items.
 [call.sets]
 "monitoring" = true
 "#;
-        let catalog = Catalog::from_files(&[("ec2.toml".into(), text.into())]).unwrap();
+        let catalog = Catalog::from_files(&[("ec2.toml".to_string(), String::from(text))]).unwrap();
         let revoke = catalog
             .lookup("ec2.amazonaws.com", "RevokeSecurityGroupIngress")
             .unwrap();
@@ -721,7 +725,7 @@ targets = [{ type = "aws_instance", id = ["requestParameters.resourcesSet.items.
             ("monitoring", &serde_json::json!(true))
         );
         let bad = text.replace("op = \"remove\"", "op = \"explode\"");
-        assert!(Catalog::from_files(&[("ec2.toml".into(), bad)]).is_err());
+        assert!(Catalog::from_files(&[("ec2.toml".to_string(), String::from(bad))]).is_err());
     }
 
     #[test]
@@ -741,8 +745,8 @@ targets = [{ type = "aws_api_gateway_stage", id = ["requestParameters.restApiId"
             .replace("aws_api_gateway_stage", "aws_apigatewayv2_stage")
             .replace("restApiId", "apiId");
         let catalog = Catalog::from_files(&[
-            ("apigateway.toml".into(), rest.into()),
-            ("apigatewayv2.toml".into(), v2),
+            ("apigateway.toml".to_string(), String::from(rest)),
+            ("apigatewayv2.toml".to_string(), String::from(v2)),
         ])
         .unwrap();
         let services: Vec<&str> = catalog
@@ -763,8 +767,8 @@ targets = [{ type = "aws_api_gateway_stage", id = ["requestParameters.restApiId"
     fn id_prefixes_and_auto_attrs() {
         let fallback = "[auto_attrs]\nignore = [\"applyImmediately\"]\n[id_prefixes]\n\"sg-\" = [\"aws_security_group\"]\n\"s\" = [\"aws_s\"]\n\"subnet-\" = [\"aws_subnet\"]\n";
         let catalog = Catalog::from_files(&[
-            ("ec2.toml".into(), FILE.into()),
-            ("fallback.toml".into(), fallback.into()),
+            ("ec2.toml".to_string(), String::from(FILE)),
+            ("common.toml".to_string(), String::from(fallback)),
         ])
         .unwrap();
         assert_eq!(catalog.types_for_id("sg-0123").len(), 1);
@@ -788,7 +792,10 @@ targets = [{ type = "aws_api_gateway_stage", id = ["requestParameters.restApiId"
             "not for deletes"
         );
         let calls_without_service = "[[call]]\nname = \"X\"\nchange = \"modify\"\ntargets = []\n";
-        assert!(Catalog::from_files(&[("x.toml".into(), calls_without_service.into())]).is_err());
+        assert!(
+            Catalog::from_files(&[("x.toml".to_string(), String::from(calls_without_service))])
+                .is_err()
+        );
     }
 
     const FILE: &str = r#"
@@ -818,7 +825,7 @@ targets = [{ type = "aws_vpc", id = ["requestParameters.vpcId"] }]
 "#;
 
     fn catalog() -> Catalog {
-        Catalog::from_files(&[("ec2.toml".into(), FILE.into())]).unwrap()
+        Catalog::from_files(&[("ec2.toml".to_string(), String::from(FILE))]).unwrap()
     }
 
     #[test]
@@ -873,8 +880,8 @@ change = "delete"
 targets = [{ type = "aws_vpc", id = ["requestParameters.VpcId"] }]
 "#;
         let catalog = Catalog::from_files(&[
-            ("ec2.toml".into(), FILE.into()),
-            ("mine.toml".into(), extension.into()),
+            ("ec2.toml".to_string(), String::from(FILE)),
+            ("mine.toml".to_string(), String::from(extension)),
         ])
         .unwrap();
         let call = catalog.lookup("ec2.amazonaws.com", "DeleteVpc").unwrap();
@@ -885,29 +892,34 @@ targets = [{ type = "aws_vpc", id = ["requestParameters.VpcId"] }]
     #[test]
     fn refuses_bad_files_with_context() {
         let unknown_key = FILE.replace("change = \"delete\"", "change = \"delete\"\ncolour = 1");
-        let err = Catalog::from_files(&[("x.toml".into(), unknown_key)]).unwrap_err();
+        let err =
+            Catalog::from_files(&[("x.toml".to_string(), String::from(unknown_key))]).unwrap_err();
         assert!(
             err.to_string().contains("x.toml") && err.to_string().contains("colour"),
             "{err}"
         );
 
         let bad_change = FILE.replace("change = \"delete\"", "change = \"explode\"");
-        let err = Catalog::from_files(&[("x.toml".into(), bad_change)]).unwrap_err();
+        let err =
+            Catalog::from_files(&[("x.toml".to_string(), String::from(bad_change))]).unwrap_err();
         assert!(err.to_string().contains("explode"), "{err}");
 
         let bad_path = FILE.replace("requestParameters.vpcId", "requestParameters..vpcId");
-        let err = Catalog::from_files(&[("x.toml".into(), bad_path)]).unwrap_err();
+        let err =
+            Catalog::from_files(&[("x.toml".to_string(), String::from(bad_path))]).unwrap_err();
         assert!(err.to_string().contains("DeleteVpc"), "{err}");
 
         let bad_root = FILE.replace("requestParameters.vpcId", "requestParams.vpcId");
-        let err = Catalog::from_files(&[("x.toml".into(), bad_root)]).unwrap_err();
+        let err =
+            Catalog::from_files(&[("x.toml".to_string(), String::from(bad_root))]).unwrap_err();
         assert!(err.to_string().contains("requestParams"), "{err}");
 
         let no_targets = FILE.replace(
             "targets = [{ type = \"aws_vpc\", id = [\"requestParameters.vpcId\"] }]",
             "targets = []",
         );
-        let err = Catalog::from_files(&[("x.toml".into(), no_targets)]).unwrap_err();
+        let err =
+            Catalog::from_files(&[("x.toml".to_string(), String::from(no_targets))]).unwrap_err();
         assert!(err.to_string().contains("no targets"), "{err}");
     }
 }

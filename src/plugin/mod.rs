@@ -59,13 +59,7 @@ struct EventKey {
 impl TfDrift {
     /// Builds the plugin from a checked configuration: the catalog, the sources, the first load.
     pub fn from_config(config: Config) -> anyhow::Result<Self> {
-        let catalog = if config.catalog_files.is_empty() {
-            Catalog::embedded()
-                .map_err(|e| anyhow::anyhow!("the embedded catalog is invalid: {e}"))?;
-            Arc::new(Catalog::with_extensions(&[])?)
-        } else {
-            Arc::new(Catalog::with_extensions(&config.catalog_files).context("catalog_files")?)
-        };
+        let catalog = Arc::new(Catalog::with_extensions(&config.catalog_files).context("catalog")?);
         let sources: Vec<Box<dyn StateSource>> = config
             .states
             .iter()
