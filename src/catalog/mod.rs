@@ -725,7 +725,7 @@ targets = [{ type = "aws_instance", id = ["requestParameters.resourcesSet.items.
             ("monitoring", &serde_json::json!(true))
         );
         let bad = text.replace("op = \"remove\"", "op = \"explode\"");
-        assert!(Catalog::from_files(&[("ec2.toml".to_string(), String::from(bad))]).is_err());
+        assert!(Catalog::from_files(&[("ec2.toml".to_string(), bad)]).is_err());
     }
 
     #[test]
@@ -746,7 +746,7 @@ targets = [{ type = "aws_api_gateway_stage", id = ["requestParameters.restApiId"
             .replace("restApiId", "apiId");
         let catalog = Catalog::from_files(&[
             ("apigateway.toml".to_string(), String::from(rest)),
-            ("apigatewayv2.toml".to_string(), String::from(v2)),
+            ("apigatewayv2.toml".to_string(), v2),
         ])
         .unwrap();
         let services: Vec<&str> = catalog
@@ -892,34 +892,29 @@ targets = [{ type = "aws_vpc", id = ["requestParameters.VpcId"] }]
     #[test]
     fn refuses_bad_files_with_context() {
         let unknown_key = FILE.replace("change = \"delete\"", "change = \"delete\"\ncolour = 1");
-        let err =
-            Catalog::from_files(&[("x.toml".to_string(), String::from(unknown_key))]).unwrap_err();
+        let err = Catalog::from_files(&[("x.toml".to_string(), unknown_key)]).unwrap_err();
         assert!(
             err.to_string().contains("x.toml") && err.to_string().contains("colour"),
             "{err}"
         );
 
         let bad_change = FILE.replace("change = \"delete\"", "change = \"explode\"");
-        let err =
-            Catalog::from_files(&[("x.toml".to_string(), String::from(bad_change))]).unwrap_err();
+        let err = Catalog::from_files(&[("x.toml".to_string(), bad_change)]).unwrap_err();
         assert!(err.to_string().contains("explode"), "{err}");
 
         let bad_path = FILE.replace("requestParameters.vpcId", "requestParameters..vpcId");
-        let err =
-            Catalog::from_files(&[("x.toml".to_string(), String::from(bad_path))]).unwrap_err();
+        let err = Catalog::from_files(&[("x.toml".to_string(), bad_path)]).unwrap_err();
         assert!(err.to_string().contains("DeleteVpc"), "{err}");
 
         let bad_root = FILE.replace("requestParameters.vpcId", "requestParams.vpcId");
-        let err =
-            Catalog::from_files(&[("x.toml".to_string(), String::from(bad_root))]).unwrap_err();
+        let err = Catalog::from_files(&[("x.toml".to_string(), bad_root)]).unwrap_err();
         assert!(err.to_string().contains("requestParams"), "{err}");
 
         let no_targets = FILE.replace(
             "targets = [{ type = \"aws_vpc\", id = [\"requestParameters.vpcId\"] }]",
             "targets = []",
         );
-        let err =
-            Catalog::from_files(&[("x.toml".to_string(), String::from(no_targets))]).unwrap_err();
+        let err = Catalog::from_files(&[("x.toml".to_string(), no_targets)]).unwrap_err();
         assert!(err.to_string().contains("no targets"), "{err}");
     }
 }
