@@ -18,8 +18,9 @@ What is checked (the catalog format is described in catalog/README.md):
   shared    calls of the same (event_source, name) in different services (apigateway/apigatewayv2,
             elb/elbv2) must not share an identifier path: tfdrift tries them in file-name order and takes the
             first whose identifier paths find a value, and so does --records.
-  fallback  catalog/common.toml (optional, not a service file): only [id_prefixes], each prefix a
-            non-empty string naming a non-empty list of provider resource types.
+  common    catalog/common.toml (optional, no [service], not a service file): [auto_attrs] ignore (request
+            parameter names left out of every automatic mapping) and [id_prefixes], each prefix a non-empty
+            string naming a non-empty list of provider resource types.
   auto      for create/modify calls with auto_attrs on (the default), the top-level request members that
             no identifier path or explicit mapping uses and whose snake_case form (snake_case()) is an
             attribute of the first target's type: counted, and listed by -v.
@@ -40,12 +41,16 @@ What is checked (the catalog format is described in catalog/README.md):
             that call (evidence beats the model); otherwise it is an error. Paths on the record envelope
             (awsRegion, recipientAccountId, resources.ARN, userIdentity...) are not in any API model; they are
             accepted from a fixed list and reported. For every call that has real successful records (not
-            sanitised to no parameters at all), at least one record must give an identifier.
+            sanitised to no parameters at all, nor listed in SANITISED_RECORDS), at least one record must give
+            an identifier; of a shared (event_source, name), each candidate on the records earlier candidates
+            do not take.
 
 How CloudTrail writes parameter names, per botocore protocol (the normalisation used here):
   json, rest-json (kms, cloudtrail, lambda), query (iam, rds)
             member name with the first letter lowercased (KeyId -> keyId, DBInstanceIdentifier ->
             dBInstanceIdentifier, UUID -> uUID); lists are JSON arrays (no extra step); maps take any key.
+            LOWER_CAMEL services lowercase a leading acronym whole (Secrets Manager: ARN -> arn).
+            CloudWatch's model speaks smithy-rpc-v2-cbor first; it is read as json.
             Outputs: RDS writes the members of a single-structure result directly (the DBInstance members
             of CreateDBInstance are under responseElements, not responseElements.dBInstance); see
             FLATTENED_OUTPUT.
@@ -64,7 +69,7 @@ How CloudTrail writes parameter names, per botocore protocol (the normalisation 
               of scalars ends in `content` (DeleteFlowLogsRequest.FlowLogId.content).
             wrapped, response: responseElements.<Op>Response, then `locationName`s; lists as `item`
               (CreateNatGatewayResponse.natGateway.natGatewayId, CreateFlowLogsResponse.flowLogIdSet.item).
-  rest-xml, cloudfront and route53 (XML_AS_JSON)
+  rest-xml: cloudfront and route53 (XML_AS_JSON)
             as json above: lowercase-first member names at every level, lists as arrays.
   rest-xml (s3)
             the `Bucket` URI member is `bucketName`; other URI, query-string and header members by their
@@ -143,6 +148,9 @@ SCHEMA_GAPS = {
     "aws_s3_bucket_website_configuration": {"index_document", "error_document", "redirect_all_requests_to"},
     "aws_s3_bucket_acl": {"access_control_policy"},
     "aws_s3_bucket_inventory": {"destination"},
+    "aws_s3_bucket_analytics_configuration": {"filter", "storage_class_analysis"},
+    "aws_s3_bucket_metric": {"filter"},
+    "aws_s3_bucket_intelligent_tiering_configuration": {"filter"},
     "aws_apigatewayv2_api": {"cors_configuration"},
     "aws_wafv2_web_acl": {"default_action", "visibility_config"},
     "aws_wafv2_rule_group": {"visibility_config"},
@@ -151,7 +159,7 @@ SCHEMA_GAPS = {
 # Attribute names that are never strings in the AWS provider (maps, blocks, sets, numbers, booleans).
 NOT_STRING_NAMES = {"tags", "tags_all", "timeouts", "ingress", "egress", "route", "rule", "policy_arns",
                     "policy_names", "subnet_ids", "vpc_security_group_ids", "security_groups", "users",
-                    "roles", "groups", "enabled", "port"}
+                    "roles", "groups", "enabled", "port", "attachment", "vpc", "listener"}
 
 # CloudTrail event names that are not botocore operation names. tfdrift looks a call up by the event name,
 # so the catalog names these calls as CloudTrail does; their paths are checked against the operation here.

@@ -4,10 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The catalog check reads the AWS API models from botocore.
-if ! python3 -c 'import botocore' 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check botocore
-fi
+# The catalog check reads the AWS API models from botocore; the S3 tests run moto's S3-compatible server.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r scripts/requirements-test.txt
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

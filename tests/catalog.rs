@@ -82,6 +82,41 @@ fn embedded_catalog_loads_and_covers_the_core_services() {
     assert!(db_keys.contains(&"identifier"), "{db_keys:?}");
 }
 
+/// The breadth the catalog promises: calls, services, resource types.
+#[test]
+fn catalog_breadth() {
+    let catalog = Catalog::embedded().expect("the embedded catalog loads");
+    let services: std::collections::HashSet<&str> =
+        catalog.calls().iter().map(|c| &*c.service).collect();
+    assert!(
+        catalog.calls().len() >= 700,
+        "{} calls",
+        catalog.calls().len()
+    );
+    assert!(services.len() >= 40, "{} services", services.len());
+    assert!(
+        catalog.resource_types().len() >= 300,
+        "{} resource types",
+        catalog.resource_types().len()
+    );
+}
+
+/// docs/COVERAGE.md is generated from the catalog and the AWS API models and must be current.
+#[test]
+fn coverage_report_is_current() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = Command::new("python3")
+        .args([format!("{root}/scripts/coverage.py"), "--check".into()])
+        .output()
+        .expect("python3 runs (scripts/test.sh sets up what the tests need)");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Runs the catalog check. It needs python3 and botocore (`scripts/test.sh` installs it).
 #[test]
 fn catalog_passes_the_check_against_aws_models_and_provider_schema() {
