@@ -168,7 +168,7 @@ fn request_parameters_set_attributes_by_their_snake_case_names() {
             json!({
                 "id": "db-ABCDEFGHIJKLMNOP",
                 "identifier": "customer-database",
-                "arn": "arn:aws:rds:us-east-1:111111111111:db:customer-database",
+                "arn": "arn:aws:rds:us-east-1:123456789012:db:customer-database",
                 "deletion_protection": deletion_protection,
                 "publicly_accessible": publicly_accessible,
                 "apply_immediately": null,

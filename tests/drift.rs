@@ -201,9 +201,12 @@ fn terraform_made_records_are_never_drift() {
     let texts: Vec<String> = terraform.iter().map(|r| r.text.clone()).collect();
     let dir = tempfile::tempdir().unwrap();
     let path = write_state(dir.path(), "tf.tfstate", &state);
+    // The state gathers resources of every account the records come from: not scoped to one.
+    let unscoped =
+        json!({"states": [{"name": "tf", "path": path, "account_id": "*", "region": "*"}]});
     let results = run(
         &texts,
-        &config(&[("tf", &path)], json!({})),
+        &unscoped.to_string(),
         &[
             "tfdrift.drift",
             "tfdrift.by_terraform",

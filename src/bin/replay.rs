@@ -67,16 +67,12 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     let mut catalog_files = args.catalog_files.clone();
-    let mut named: Vec<(String, PathBuf)> = Vec::new();
+    let mut sources: Vec<Box<dyn StateSource>> = Vec::new();
     if let Some(config) = &config {
         catalog_files.extend(config.catalog_files.iter().cloned());
-        named.extend(
-            config
-                .states
-                .iter()
-                .map(|s| (s.name.clone(), s.path.clone())),
-        );
+        sources.extend(config.states.iter().map(tfdrift::plugin::state_source));
     }
+    let mut named: Vec<(String, PathBuf)> = Vec::new();
     for spec in &args.states {
         named.push(match spec.split_once('=') {
             Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
@@ -90,10 +86,11 @@ fn main() -> anyhow::Result<()> {
         });
     }
     let catalog = Arc::new(Catalog::with_extensions(&catalog_files)?);
-    let sources: Vec<Box<dyn StateSource>> = named
-        .into_iter()
-        .map(|(name, path)| Box::new(LocalFile::new(name, path)) as Box<dyn StateSource>)
-        .collect();
+    sources.extend(
+        named
+            .into_iter()
+            .map(|(name, path)| Box::new(LocalFile::new(name, path)) as Box<dyn StateSource>),
+    );
     let (snapshot, failures) = load_once(sources, Arc::clone(&catalog), Limits::default());
     if !failures.is_empty() {
         bail!("cannot load every state: {}", failures.join("; "));

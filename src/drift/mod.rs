@@ -299,12 +299,16 @@ fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &m
     for text in &strings {
         if text.starts_with("arn:") {
             for hit in snapshot.index.lookup_arn(text) {
-                push_match(verdict, hit, text, snapshot);
+                if in_scope(&hit, record) {
+                    push_match(verdict, hit, text, snapshot);
+                }
             }
         } else {
             for resource_type in catalog.types_for_id(text) {
                 for hit in snapshot.index.lookup(resource_type, text) {
-                    push_match(verdict, hit, text, snapshot);
+                    if in_scope(&hit, record) {
+                        push_match(verdict, hit, text, snapshot);
+                    }
                 }
             }
         }
@@ -325,6 +329,14 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
         _ => {}
     }
+}
+
+/// Whether the hit's state covers the record's account and region: a state of another account never
+/// matches (see [`crate::state::Scope::accepts`]).
+fn in_scope(hit: &Hit, record: &Record) -> bool {
+    hit.state
+        .scope
+        .accepts(hit.instance, record.account_id(), record.aws_region.get())
 }
 
 fn push_match(verdict: &mut Verdict, hit: Hit, id: &str, snapshot: &Snapshot) {
@@ -360,8 +372,16 @@ fn find_matches(
                     IdRef::Str(s) => s.to_owned(),
                     IdRef::Num(n) => n.to_string(),
                 };
-                if !ids.contains(&text) {
-                    ids.push(text);
+                // Route 53 answers with path-like ids (`/hostedzone/Z123`) where the state keeps `Z123`.
+                let bare = text
+                    .strip_prefix('/')
+                    .and_then(|rest| rest.rsplit('/').next())
+                    .filter(|last| !last.is_empty())
+                    .map(str::to_owned);
+                for candidate in std::iter::once(text).chain(bare) {
+                    if !ids.contains(&candidate) {
+                        ids.push(candidate);
+                    }
                 }
             });
         }
@@ -375,6 +395,9 @@ fn find_matches(
         }
         for id in &ids {
             for hit in snapshot.index.lookup(&target.resource_type, id) {
+                if !in_scope(&hit, sections.record) {
+                    continue;
+                }
                 // The index keeps one entry per instance, under the first key that matched; an instance whose
                 // `id` equals its join attribute is found under `id`, so check the join attribute's value.
                 if let Some(join) = &target.join

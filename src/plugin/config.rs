@@ -19,7 +19,8 @@ use std::sync::LazyLock;
 pub struct Config {
     /// The Terraform states to index. Each has a unique `name`, reported in `tfdrift.state`.
     pub states: Vec<StateConfig>,
-    /// Seconds between checks of the states for changes (an unchanged state costs a `stat`, not a parse).
+    /// Seconds between checks of the states for changes (an unchanged state costs a `stat` or one
+    /// conditional request, not a download nor a parse).
     #[serde(default = "default_refresh_interval")]
     #[schemars(range(min = 1, max = 86400))]
     pub refresh_interval: u64,
@@ -33,7 +34,8 @@ pub struct Config {
     /// Extra catalog files (TOML, the format of the embedded catalog) that add calls or replace embedded ones.
     #[serde(default)]
     pub catalog_files: Vec<PathBuf>,
-    /// The largest state file accepted, in bytes; a larger one is refused and the last good version kept.
+    /// The largest state accepted (file, object or download), in bytes; a larger one is refused and the
+    /// last good version kept.
     #[serde(default = "default_max_state_bytes")]
     #[schemars(range(min = 1))]
     pub max_state_bytes: u64,
@@ -78,15 +80,132 @@ pub struct MaintenanceWindowConfig {
     pub to: Option<String>,
 }
 
-/// One Terraform state.
+/// One Terraform state (or, with workspace discovery or HCP Terraform tags, a family of states): a unique
+/// `name` and exactly one of `path`, `s3`, `http`, `hcp`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(crate = "falco_plugin::schemars")]
 pub struct StateConfig {
-    /// A short unique name for this state (`prod-network`), reported in `tfdrift.state`.
+    /// A short unique name for this state (`prod-network`), reported in `tfdrift.state`. A state found by
+    /// workspace discovery or by HCP Terraform tags is reported as `name/workspace`.
     pub name: String,
     /// Path of a local state file (`terraform.tfstate`), reloaded when it changes.
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A state in S3 (Terraform's `s3` backend), or an S3-compatible store.
+    #[serde(default)]
+    pub s3: Option<S3StateConfig>,
+    /// A state served over HTTP (Terraform's `http` backend, GitLab-managed Terraform state).
+    #[serde(default)]
+    pub http: Option<HttpStateConfig>,
+    /// The current state version of HCP Terraform or Terraform Enterprise workspaces.
+    #[serde(default)]
+    pub hcp: Option<HcpStateConfig>,
+    /// The AWS account (12 digits) the state's resources live in: a call only matches states of its
+    /// account. Default: inferred from the ARNs in the state when they all name one account. `"*"`: any.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The AWS region (`eu-west-1`) of the state's regional resources: a call in another region does not
+    /// match them (global resources, such as IAM, always do). Default: inferred from the ARNs in the state
+    /// when they all name one region. `"*"`: any.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// A state in S3. Credentials come from the AWS SDK's default chain (environment, shared profile, web
+/// identity for Kubernetes service accounts, container and instance metadata), never from this file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "falco_plugin::schemars")]
+pub struct S3StateConfig {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key of the state object, as in the backend's `key` (`network/terraform.tfstate`).
+    pub key: String,
+    /// The bucket's region. Default: the SDK's (`AWS_REGION`, the profile).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Endpoint URL of an S3-compatible store (`https://minio.example.com:9000`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Address objects as `endpoint/bucket/key` rather than `bucket.endpoint/key`. Default: true with a
+    /// custom `endpoint`, false otherwise.
+    #[serde(default)]
+    pub use_path_style: Option<bool>,
+    /// ARN of a role to assume (with the default chain's credentials) to read the state.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// Where other workspaces' states live, as in the backend: `<prefix>/<workspace>/<key>`. Default `env:`.
+    #[serde(default)]
+    pub workspace_key_prefix: Option<String>,
+    /// Workspace discovery: `"*"` or a list of patterns (`["prod-*", "default"]`, `*` and `?` wildcards).
+    /// Every matching workspace under `workspace_key_prefix` (and `default`, the state at `key` itself) is
+    /// loaded as the state `name/workspace`; new and removed workspaces are picked up on refresh.
+    #[serde(default)]
+    pub workspaces: Option<Workspaces>,
+}
+
+/// `"*"`, one pattern, or a list of patterns.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(crate = "falco_plugin::schemars")]
+pub enum Workspaces {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Workspaces {
+    pub fn patterns(&self) -> Vec<String> {
+        match self {
+            Workspaces::One(one) => vec![one.clone()],
+            Workspaces::Many(many) => many.clone(),
+        }
+    }
+}
+
+/// A state over HTTP: `GET url`, conditional on the ETag or Last-Modified the server gave.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "falco_plugin::schemars")]
+pub struct HttpStateConfig {
+    /// URL of the state (`https://gitlab.example.com/api/v4/projects/42/terraform/state/production`).
+    pub url: String,
+    /// User name for basic authentication (GitLab: any user name, with a token as the password).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Name of the environment variable holding the basic-authentication password (required with
+    /// `username`).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Name of the environment variable holding a bearer token (instead of basic authentication).
+    #[serde(default)]
+    pub token_env: Option<String>,
+}
+
+/// HCP Terraform or Terraform Enterprise: the current state version of one workspace, or of every
+/// workspace with the given tags.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "falco_plugin::schemars")]
+pub struct HcpStateConfig {
+    /// Base URL of HCP Terraform or of a Terraform Enterprise installation.
+    #[serde(default = "default_hcp_address")]
+    pub address: String,
+    /// Organization name.
+    pub organization: String,
+    /// Workspace name (or use `tags`).
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// Every workspace with all these tags, each loaded as the state `name/workspace` (or use `workspace`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Name of the environment variable holding an API token (a team or user token that can read state
+    /// versions).
+    pub token_env: String,
+}
+
+fn default_hcp_address() -> String {
+    "https://app.terraform.io".into()
 }
 
 /// How Terraform's calls are recognised.
@@ -177,9 +296,16 @@ impl Config {
                     format!("{:?} is already the name of another state", state.name),
                 );
             }
-            if state.path.as_os_str().is_empty() {
-                return fail(format!("states[{i}].path"), "must not be empty".into());
+            if state.name.contains('/') {
+                return fail(
+                    format!("states[{i}].name"),
+                    format!(
+                        "{:?} contains `/`, which separates a state's name from a discovered workspace's",
+                        state.name
+                    ),
+                );
             }
+            check_state(i, state)?;
         }
         if !(1..=86400).contains(&self.refresh_interval) {
             return fail(
@@ -246,6 +372,232 @@ impl Config {
             maintenance,
         })
     }
+}
+
+/// Checks where one state comes from: exactly one source, each with usable values; secrets only by the
+/// name of an environment variable.
+fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("states[{i}].{field}");
+    let fail = |key: String, problem: &str| {
+        Err(ConfigError {
+            key,
+            problem: problem.to_owned(),
+        })
+    };
+    let given: Vec<&str> = [
+        ("path", state.path.is_some()),
+        ("s3", state.s3.is_some()),
+        ("http", state.http.is_some()),
+        ("hcp", state.hcp.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    if given.len() != 1 {
+        return fail(
+            format!("states[{i}]"),
+            &if given.is_empty() {
+                "needs one of `path`, `s3`, `http`, `hcp`".to_owned()
+            } else {
+                format!(
+                    "needs exactly one of `path`, `s3`, `http`, `hcp`, not {}",
+                    given.join(" and ")
+                )
+            },
+        );
+    }
+    if let Some(path) = &state.path
+        && path.as_os_str().is_empty()
+    {
+        return fail(key("path"), "must not be empty");
+    }
+    if let Some(s3) = &state.s3 {
+        let key = |field: &str| key(&format!("s3.{field}"));
+        if s3.bucket.trim().is_empty() {
+            return fail(key("bucket"), "must not be empty");
+        }
+        if s3.key.trim().is_empty() || s3.key.starts_with('/') || s3.key.ends_with('/') {
+            return fail(
+                key("key"),
+                "must be an object key, neither empty nor starting or ending with `/`",
+            );
+        }
+        if s3.region.as_deref().is_some_and(|r| !is_region(r)) {
+            return fail(key("region"), "is not a region name such as `eu-west-1`");
+        }
+        if let Some(endpoint) = &s3.endpoint {
+            check_url(endpoint).map_err(|problem| ConfigError {
+                key: key("endpoint"),
+                problem,
+            })?;
+        }
+        if s3
+            .role_arn
+            .as_deref()
+            .is_some_and(|arn| !arn.starts_with("arn:"))
+        {
+            return fail(
+                key("role_arn"),
+                "is not an ARN (`arn:aws:iam::123456789012:role/name`)",
+            );
+        }
+        if let Some(prefix) = &s3.workspace_key_prefix
+            && (prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/'))
+        {
+            return fail(
+                key("workspace_key_prefix"),
+                "must be a key prefix, neither empty nor starting or ending with `/`",
+            );
+        }
+        if let Some(workspaces) = &s3.workspaces {
+            let patterns = workspaces.patterns();
+            if patterns.is_empty() {
+                return fail(
+                    key("workspaces"),
+                    "must name at least one pattern (`*` for all)",
+                );
+            }
+            if let Some(w) = patterns
+                .iter()
+                .position(|p| p.trim().is_empty() || p.contains('/'))
+            {
+                return fail(
+                    key(&format!("workspaces[{w}]")),
+                    "must be a workspace name or pattern, without `/`",
+                );
+            }
+        }
+    }
+    if let Some(http) = &state.http {
+        let key = |field: &str| key(&format!("http.{field}"));
+        check_url(&http.url).map_err(|problem| ConfigError {
+            key: key("url"),
+            problem,
+        })?;
+        match (&http.username, &http.password_env, &http.token_env) {
+            (Some(_), None, _) => {
+                return fail(key("password_env"), "is required with `username`");
+            }
+            (None, Some(_), _) => {
+                return fail(key("username"), "is required with `password_env`");
+            }
+            (Some(_), Some(_), Some(_)) => {
+                return fail(
+                    key("token_env"),
+                    "use basic authentication (`username`, `password_env`) or a token, not both",
+                );
+            }
+            _ => {}
+        }
+        for (field, name) in [
+            ("password_env", &http.password_env),
+            ("token_env", &http.token_env),
+        ] {
+            if let Some(name) = name
+                && !is_env_name(name)
+            {
+                return fail(
+                    key(field),
+                    "must be the name of an environment variable (the secret itself never goes in the configuration)",
+                );
+            }
+        }
+    }
+    if let Some(hcp) = &state.hcp {
+        let key = |field: &str| key(&format!("hcp.{field}"));
+        check_url(&hcp.address).map_err(|problem| ConfigError {
+            key: key("address"),
+            problem,
+        })?;
+        if hcp.organization.trim().is_empty() {
+            return fail(key("organization"), "must not be empty");
+        }
+        match (&hcp.workspace, hcp.tags.is_empty()) {
+            (Some(_), false) => {
+                return fail(key("tags"), "use `workspace` or `tags`, not both");
+            }
+            (None, true) => {
+                return fail(
+                    key("workspace"),
+                    "one of `workspace` and `tags` is required",
+                );
+            }
+            (Some(name), true) if name.trim().is_empty() => {
+                return fail(key("workspace"), "must not be empty");
+            }
+            _ => {}
+        }
+        if let Some(t) = hcp
+            .tags
+            .iter()
+            .position(|t| t.trim().is_empty() || t.contains(','))
+        {
+            return fail(
+                key(&format!("tags[{t}]")),
+                "must be a tag name, without `,`",
+            );
+        }
+        if !is_env_name(&hcp.token_env) {
+            return fail(
+                key("token_env"),
+                "must be the name of an environment variable (the token itself never goes in the configuration)",
+            );
+        }
+    }
+    if let Some(account) = &state.account_id
+        && account != "*"
+        && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return fail(
+            key("account_id"),
+            "is not an AWS account id (12 digits) nor `*`",
+        );
+    }
+    if let Some(region) = &state.region
+        && region != "*"
+        && !is_region(region)
+    {
+        return fail(
+            key("region"),
+            "is not a region name such as `eu-west-1`, nor `*`",
+        );
+    }
+    Ok(())
+}
+
+/// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase letters, digits and dashes.
+fn is_region(text: &str) -> bool {
+    !text.is_empty()
+        && text.contains('-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// An `http` or `https` URL with a host, and no credentials in it.
+fn check_url(text: &str) -> Result<(), String> {
+    let uri: http::Uri = text.parse().map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    let Some(authority) = uri.authority() else {
+        return Err("must name a host".into());
+    };
+    if authority.as_str().contains('@') {
+        return Err(
+            "must not carry credentials: name the environment variables that hold them instead"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Checks one configured maintenance window and adds it to `windows`.
@@ -408,6 +760,164 @@ mod tests {
     }
 
     #[test]
+    fn every_source_kind_parses() {
+        let config = Config::parse(
+            r#"{"states":[
+              {"name":"local","path":"/x"},
+              {"name":"net","s3":{"bucket":"b","key":"net/terraform.tfstate","region":"eu-west-1",
+                "endpoint":"http://127.0.0.1:9000","role_arn":"arn:aws:iam::123456789012:role/reader",
+                "workspace_key_prefix":"env:","workspaces":"*"},"account_id":"123456789012","region":"eu-west-1"},
+              {"name":"ws","s3":{"bucket":"b","key":"k","workspaces":["prod-*","default"]},"account_id":"*"},
+              {"name":"gitlab","http":{"url":"https://gitlab.example.com/api/v4/projects/1/terraform/state/prod",
+                "username":"tfdrift","password_env":"GITLAB_TOKEN"}},
+              {"name":"bearer","http":{"url":"http://127.0.0.1:8080/state","token_env":"STATE_TOKEN"}},
+              {"name":"hcp","hcp":{"organization":"acme","workspace":"network","token_env":"TFE_TOKEN"}},
+              {"name":"tagged","hcp":{"address":"https://tfe.example.com","organization":"acme",
+                "tags":["prod","aws"],"token_env":"TFE_TOKEN"}}
+            ]}"#,
+        )
+        .unwrap();
+        let s3 = config.states[1].s3.as_ref().unwrap();
+        assert_eq!(s3.workspaces.as_ref().unwrap().patterns(), ["*"]);
+        assert_eq!(
+            config.states[2]
+                .s3
+                .as_ref()
+                .unwrap()
+                .workspaces
+                .as_ref()
+                .unwrap()
+                .patterns(),
+            ["prod-*", "default"]
+        );
+        assert_eq!(
+            config.states[5].hcp.as_ref().unwrap().address,
+            "https://app.terraform.io"
+        );
+    }
+
+    #[test]
+    fn source_errors_name_the_key() {
+        for (state, key) in [
+            (r#"{"name":"a"}"#, "states[0]"),
+            (
+                r#"{"name":"a","path":"/x","s3":{"bucket":"b","key":"k"}}"#,
+                "states[0]",
+            ),
+            (r#"{"name":"a/b","path":"/x"}"#, "states[0].name"),
+            (r#"{"name":"a","path":""}"#, "states[0].path"),
+            (
+                r#"{"name":"a","s3":{"bucket":"","key":"k"}}"#,
+                "states[0].s3.bucket",
+            ),
+            (r#"{"name":"a","s3":{"key":"k"}}"#, "states[0].s3"),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"/k"}}"#,
+                "states[0].s3.key",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","region":"Europe"}}"#,
+                "states[0].s3.region",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","endpoint":"ftp://x"}}"#,
+                "states[0].s3.endpoint",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","role_arn":"reader"}}"#,
+                "states[0].s3.role_arn",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","workspace_key_prefix":"env:/"}}"#,
+                "states[0].s3.workspace_key_prefix",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","workspaces":[]}}"#,
+                "states[0].s3.workspaces",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","workspaces":["a/b"]}}"#,
+                "states[0].s3.workspaces[0]",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","secret_key":"x"}}"#,
+                "states[0].s3",
+            ),
+            (
+                r#"{"name":"a","http":{"url":"not a url"}}"#,
+                "states[0].http.url",
+            ),
+            (
+                r#"{"name":"a","http":{"url":"https://u:p@example.com/s"}}"#,
+                "states[0].http.url",
+            ),
+            (
+                r#"{"name":"a","http":{"url":"https://example.com/s","username":"u"}}"#,
+                "states[0].http.password_env",
+            ),
+            (
+                r#"{"name":"a","http":{"url":"https://example.com/s","password_env":"P"}}"#,
+                "states[0].http.username",
+            ),
+            (
+                r#"{"name":"a","http":{"url":"https://example.com/s","token_env":"glpat-123 secret"}}"#,
+                "states[0].http.token_env",
+            ),
+            (
+                r#"{"name":"a","http":{"url":"https://example.com/s","username":"u","password_env":"P","token_env":"T"}}"#,
+                "states[0].http.token_env",
+            ),
+            (
+                r#"{"name":"a","http":{"url":"https://example.com/s","password":"hunter2"}}"#,
+                "states[0].http",
+            ),
+            (
+                r#"{"name":"a","hcp":{"organization":"o","token_env":"T"}}"#,
+                "states[0].hcp.workspace",
+            ),
+            (
+                r#"{"name":"a","hcp":{"organization":"o","workspace":"w","tags":["t"],"token_env":"T"}}"#,
+                "states[0].hcp.tags",
+            ),
+            (
+                r#"{"name":"a","hcp":{"organization":"o","tags":["a,b"],"token_env":"T"}}"#,
+                "states[0].hcp.tags[0]",
+            ),
+            (
+                r#"{"name":"a","hcp":{"organization":"","workspace":"w","token_env":"T"}}"#,
+                "states[0].hcp.organization",
+            ),
+            (
+                r#"{"name":"a","hcp":{"organization":"o","workspace":"w"}}"#,
+                "states[0].hcp",
+            ),
+            (
+                r#"{"name":"a","hcp":{"address":"app.terraform.io","organization":"o","workspace":"w","token_env":"T"}}"#,
+                "states[0].hcp.address",
+            ),
+            (
+                r#"{"name":"a","path":"/x","account_id":"12345"}"#,
+                "states[0].account_id",
+            ),
+            (
+                r#"{"name":"a","path":"/x","region":"EU"}"#,
+                "states[0].region",
+            ),
+        ] {
+            let e = error(&format!(r#"{{"states":[{state}]}}"#));
+            assert!(e.contains(key), "{state}: {e}");
+        }
+        // A secret given where the name of a variable belongs is not echoed back.
+        let e = error(
+            r#"{"states":[{"name":"a","http":{"url":"https://example.com/s","token_env":"glpat-123 secret"}}]}"#,
+        );
+        assert!(!e.contains("glpat"), "{e}");
+        let e =
+            error(r#"{"states":[{"name":"a","http":{"url":"https://u:hunter2@example.com/s"}}]}"#);
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
     fn policy_options_are_checked() {
         let base = r#"{"states":[{"name":"a","path":"/x"}],"#;
         let config = Config::parse(&format!(
@@ -473,6 +983,12 @@ mod tests {
             "require_state_on_start",
             "catalog_files",
             "max_state_bytes",
+            "s3",
+            "workspace_key_prefix",
+            "http",
+            "token_env",
+            "hcp",
+            "account_id",
         ] {
             assert!(schema.contains(key), "{key} missing from the schema");
         }

@@ -1,5 +1,6 @@
-//! The Falco adapter: the plugin type, its configuration, its field table and the per-event cache. This is
-//! the only module that knows the SDK; everything it answers comes from [`crate::drift::Verdict`].
+//! The Falco adapter: the plugin type, its configuration, its field table, the per-event cache and the
+//! metrics. This is the only module that knows the SDK; everything it answers comes from
+//! [`crate::drift::Verdict`], and the states come from the sources built here from the configuration.
 //!
 //! Falco asks for one field per call. The first field asked of an event parses the record and computes the
 //! verdict; the others of the same event read the cached verdict. No call here blocks, locks or does I/O:
@@ -13,13 +14,18 @@ pub mod event;
 
 use crate::catalog::Catalog;
 use crate::drift::{Engine, Verdict};
+use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
+use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
-use crate::sources::{ReloadOptions, Reloader, Snapshot, StateSource};
+use crate::sources::s3::{S3Options, S3Source};
+use crate::sources::{
+    ReloadOptions, Reloader, ScopeConfig, ScopeSetting, Snapshot, StateSource, with_scope,
+};
 use crate::state::Limits;
 use anyhow::Context;
-use config::{CheckedConfig, Config};
+use config::{CheckedConfig, Config, StateConfig};
 use event::CloudTrailRecord;
-use falco_plugin::base::{Json, Plugin};
+use falco_plugin::base::{Json, Metric, MetricLabel, MetricValue, Plugin};
 use falco_plugin::event::PluginEvent;
 use falco_plugin::event::events::Event;
 use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin, ExtractRequest, field};
@@ -37,6 +43,21 @@ pub struct TfDrift {
     cache: EventCache,
     /// Fields that have panicked, so each is logged once.
     panicked: HashSet<&'static str>,
+    /// Per-event counters for the metrics: plain integers, only ever touched on the event thread.
+    counts: EventCounts,
+}
+
+/// What the verdicts said, counted once per event.
+#[derive(Debug, Default, Clone, Copy)]
+struct EventCounts {
+    /// Events a verdict was computed for (every event a rule asked a tfdrift field of).
+    events_seen: u64,
+    /// Verdicts that found a managed resource.
+    managed_matches: u64,
+    /// Verdicts of drift.
+    drift_verdicts: u64,
+    /// Verdicts of an unmanaged resource of a managed type.
+    unmanaged_verdicts: u64,
 }
 
 /// The verdict of the last event, and the snapshot it was computed against (so `tfdrift.attr[...]` reads the
@@ -60,13 +81,7 @@ impl TfDrift {
     /// Builds the plugin from a checked configuration: the catalog, the sources, the first load.
     pub fn from_config(config: Config) -> anyhow::Result<Self> {
         let catalog = Arc::new(Catalog::with_extensions(&config.catalog_files).context("catalog")?);
-        let sources: Vec<Box<dyn StateSource>> = config
-            .states
-            .iter()
-            .map(|s| {
-                Box::new(LocalFile::new(s.name.clone(), s.path.clone())) as Box<dyn StateSource>
-            })
-            .collect();
+        let sources: Vec<Box<dyn StateSource>> = config.states.iter().map(state_source).collect();
         let limits = Limits {
             max_bytes: usize::try_from(config.max_state_bytes).unwrap_or(usize::MAX),
             ..Limits::default()
@@ -90,6 +105,7 @@ impl TfDrift {
             },
             reloader,
             panicked: HashSet::new(),
+            counts: EventCounts::default(),
         })
     }
 
@@ -114,6 +130,12 @@ impl TfDrift {
                 self.cache.verdict = self.engine.evaluate(bytes, &snapshot);
                 self.cache.snapshot = snapshot;
                 self.cache.key = Some(key);
+                let verdict = &self.cache.verdict;
+                let counts = &mut self.counts;
+                counts.events_seen += 1;
+                counts.managed_matches += u64::from(verdict.managed == Some(true));
+                counts.drift_verdicts += u64::from(verdict.drift);
+                counts.unmanaged_verdicts += u64::from(verdict.unmanaged);
             }
             answer(&self.cache.verdict, &self.cache.snapshot)
         }));
@@ -133,6 +155,110 @@ impl TfDrift {
             }
             anyhow::anyhow!("tfdrift internal error extracting {name}: {message}")
         })
+    }
+}
+
+/// The source a configured state comes from, with its configured scope. The configuration was checked:
+/// exactly one of `path`, `s3`, `http`, `hcp` is set.
+pub fn state_source(state: &StateConfig) -> Box<dyn StateSource> {
+    let name = state.name.clone();
+    let source: Box<dyn StateSource> = if let Some(s3) = &state.s3 {
+        Box::new(S3Source::new(
+            name,
+            S3Options {
+                bucket: s3.bucket.clone(),
+                key: s3.key.clone(),
+                region: s3.region.clone(),
+                endpoint: s3.endpoint.clone(),
+                path_style: s3.use_path_style,
+                role_arn: s3.role_arn.clone(),
+                workspace_key_prefix: s3
+                    .workspace_key_prefix
+                    .clone()
+                    .unwrap_or_else(|| "env:".into()),
+                workspaces: s3.workspaces.as_ref().map(|w| w.patterns()),
+            },
+        ))
+    } else if let Some(http) = &state.http {
+        let auth = match (&http.username, &http.password_env, &http.token_env) {
+            (Some(username), Some(password_env), _) => HttpAuth::Basic {
+                username: username.clone(),
+                password_env: password_env.clone(),
+            },
+            (_, _, Some(token_env)) => HttpAuth::Bearer {
+                token_env: token_env.clone(),
+            },
+            _ => HttpAuth::None,
+        };
+        Box::new(HttpSource::new(
+            name,
+            HttpOptions {
+                url: http.url.clone(),
+                auth,
+            },
+        ))
+    } else if let Some(hcp) = &state.hcp {
+        Box::new(HcpSource::new(
+            name,
+            HcpOptions {
+                address: hcp.address.clone(),
+                organization: hcp.organization.clone(),
+                selector: match &hcp.workspace {
+                    Some(workspace) => Selector::Workspace(workspace.clone()),
+                    None => Selector::Tags(hcp.tags.clone()),
+                },
+                token_env: hcp.token_env.clone(),
+            },
+        ))
+    } else {
+        Box::new(LocalFile::new(name, state.path.clone().unwrap_or_default()))
+    };
+    with_scope(
+        source,
+        ScopeConfig {
+            account: ScopeSetting::from_config(state.account_id.as_deref()),
+            region: ScopeSetting::from_config(state.region.as_deref()),
+        },
+    )
+}
+
+/// The metrics' names, as Falco shows them prefixed with `tfdrift.` (and, in Prometheus, as
+/// `falcosecurity_plugins_tfdrift_<name>_total`: see docs/SOURCES.md).
+mod metric {
+    use falco_plugin::base::{MetricLabel, MetricType};
+
+    pub fn states_loaded() -> MetricLabel {
+        MetricLabel::new(c"states_loaded", MetricType::NonMonotonic)
+    }
+    pub fn resources_indexed() -> MetricLabel {
+        MetricLabel::new(c"resources_indexed", MetricType::NonMonotonic)
+    }
+    pub fn seconds_since_refresh_max() -> MetricLabel {
+        MetricLabel::new(c"seconds_since_refresh_max", MetricType::NonMonotonic)
+    }
+    pub fn refresh_failures() -> MetricLabel {
+        MetricLabel::new(c"refresh_failures", MetricType::Monotonic)
+    }
+    pub fn rollbacks_refused() -> MetricLabel {
+        MetricLabel::new(c"rollbacks_refused", MetricType::Monotonic)
+    }
+    pub fn state_loads() -> MetricLabel {
+        MetricLabel::new(c"state_loads", MetricType::Monotonic)
+    }
+    pub fn state_checks() -> MetricLabel {
+        MetricLabel::new(c"state_checks", MetricType::Monotonic)
+    }
+    pub fn events_seen() -> MetricLabel {
+        MetricLabel::new(c"events_seen", MetricType::Monotonic)
+    }
+    pub fn managed_matches() -> MetricLabel {
+        MetricLabel::new(c"managed_matches", MetricType::Monotonic)
+    }
+    pub fn drift_verdicts() -> MetricLabel {
+        MetricLabel::new(c"drift_verdicts", MetricType::Monotonic)
+    }
+    pub fn unmanaged_verdicts() -> MetricLabel {
+        MetricLabel::new(c"unmanaged_verdicts", MetricType::Monotonic)
     }
 }
 
@@ -165,6 +291,29 @@ impl Plugin for TfDrift {
         Json(CheckedConfig(config)): Self::ConfigType,
     ) -> anyhow::Result<Self> {
         Self::from_config(config)
+    }
+
+    /// The reload thread's counters (read from atomics it alone writes) and the per-event counters.
+    fn get_metrics(&mut self) -> impl IntoIterator<Item = Metric> {
+        let reload = self.reloader.stats().read();
+        let events = self.counts;
+        let value = |label: MetricLabel, n: u64| label.with_value(MetricValue::U64(n));
+        [
+            value(metric::states_loaded(), reload.states_loaded),
+            value(metric::resources_indexed(), reload.resources_indexed),
+            value(
+                metric::seconds_since_refresh_max(),
+                reload.seconds_since_refresh_max,
+            ),
+            value(metric::refresh_failures(), reload.refresh_failures),
+            value(metric::rollbacks_refused(), reload.rollbacks_refused),
+            value(metric::state_loads(), reload.state_loads),
+            value(metric::state_checks(), reload.state_checks),
+            value(metric::events_seen(), events.events_seen),
+            value(metric::managed_matches(), events.managed_matches),
+            value(metric::drift_verdicts(), events.drift_verdicts),
+            value(metric::unmanaged_verdicts(), events.unmanaged_verdicts),
+        ]
     }
 }
 

@@ -1,6 +1,6 @@
 //! A state in a local file, reloaded when its modification time or size changes.
 
-use super::StateSource;
+use super::{Member, Outcome, PollContext, StateSource};
 use crate::state::{Limits, State, parse};
 use anyhow::Context;
 use std::io::Read;
@@ -21,6 +21,59 @@ impl LocalFile {
             seen: None,
         }
     }
+
+    fn check(&mut self, limits: &Limits) -> Outcome {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                return Outcome::Failed(
+                    anyhow::Error::new(e).context(format!("cannot read {}", self.path.display())),
+                );
+            }
+        };
+        let stamp = (meta.modified().ok(), meta.len());
+        if self.seen == Some(stamp) {
+            return Outcome::Unchanged;
+        }
+        if meta.len() > limits.max_bytes as u64 {
+            // Remember the stamp: a file over the limit is reported once, and read again when it changes.
+            self.seen = Some(stamp);
+            return Outcome::Refused(anyhow::anyhow!(
+                "{} is {} bytes, over the limit of {} bytes",
+                self.path.display(),
+                meta.len(),
+                limits.max_bytes
+            ));
+        }
+        match self.read(meta.len(), limits) {
+            Err(e) => Outcome::Failed(e),
+            Ok(bytes) => {
+                // Remember the stamp even if the content is refused: a broken file is reported once, and
+                // read again when it changes.
+                self.seen = Some(stamp);
+                match self.parse(&bytes, limits) {
+                    Ok(state) => Outcome::Changed(state),
+                    Err(e) => Outcome::Refused(e),
+                }
+            }
+        }
+    }
+
+    fn read(&self, len: u64, limits: &Limits) -> anyhow::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(len.min(limits.max_bytes as u64) as usize);
+        std::fs::File::open(&self.path)
+            .and_then(|file| {
+                file.take(limits.max_bytes as u64 + 1)
+                    .read_to_end(&mut bytes)
+            })
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        Ok(bytes)
+    }
+
+    fn parse(&self, bytes: &[u8], limits: &Limits) -> anyhow::Result<State> {
+        parse(&self.name, bytes, limits)
+            .with_context(|| format!("{} is not a usable Terraform state", self.path.display()))
+    }
 }
 
 impl StateSource for LocalFile {
@@ -32,33 +85,7 @@ impl StateSource for LocalFile {
         self.path.display().to_string()
     }
 
-    fn poll(&mut self, limits: &Limits) -> anyhow::Result<Option<State>> {
-        let meta = std::fs::metadata(&self.path)
-            .with_context(|| format!("cannot read {}", self.path.display()))?;
-        let stamp = (meta.modified().ok(), meta.len());
-        if self.seen == Some(stamp) {
-            return Ok(None);
-        }
-        // Remember the stamp even if the content is refused: a broken file is reported once, and read again
-        // when it changes.
-        self.seen = Some(stamp);
-        if meta.len() > limits.max_bytes as u64 {
-            anyhow::bail!(
-                "{} is {} bytes, over the limit of {} bytes",
-                self.path.display(),
-                meta.len(),
-                limits.max_bytes
-            );
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        std::fs::File::open(&self.path)
-            .and_then(|file| {
-                file.take(limits.max_bytes as u64 + 1)
-                    .read_to_end(&mut bytes)
-            })
-            .with_context(|| format!("cannot read {}", self.path.display()))?;
-        let state = parse(&self.name, &bytes, limits)
-            .with_context(|| format!("{} is not a usable Terraform state", self.path.display()))?;
-        Ok(Some(state))
+    fn poll(&mut self, ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
+        Ok(vec![Member::new(self.name.clone(), self.check(ctx.limits))])
     }
 }

@@ -40,6 +40,150 @@ pub struct State {
     pub terraform_version: Option<String>,
     /// Managed resource instances in file order; data sources are skipped.
     pub instances: Vec<Instance>,
+    /// The account and region the state's resources live in, where known (set by the source that loaded
+    /// it: from the configuration, or inferred from the state's ARNs). Empty after [`parse`].
+    pub scope: Scope,
+}
+
+/// The account and region a state covers: a lookup only matches states of the event's account, so two
+/// accounts with an IAM role of the same name never mix. `None` covers every account (or region).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub account: Option<Box<str>>,
+    pub region: Option<Box<str>>,
+}
+
+/// Resource types whose instances have no region: their calls are recorded in `us-east-1` (or wherever
+/// the caller's endpoint was) whatever region the state is for. Used for instances with no `arn` attribute;
+/// an instance with one is global when its ARN has no region (`arn:aws:iam::1:role/x`, `arn:aws:s3:::b`).
+const GLOBAL_TYPE_PREFIXES: &[&str] = &[
+    "aws_iam_",
+    "aws_s3_",
+    "aws_route53_",
+    "aws_cloudfront_",
+    "aws_organizations_",
+    "aws_shield_",
+];
+
+impl Scope {
+    /// What every ARN of the state agrees on: the one account all `arn` attributes name (ARNs with no
+    /// numeric account, such as AWS-managed ones, are ignored), and the one region all regional ARNs name.
+    /// A state spanning several accounts or regions is not scoped by them.
+    pub fn infer(state: &State) -> Scope {
+        let mut account = Agreement::Nothing;
+        let mut region = Agreement::Nothing;
+        for instance in &state.instances {
+            if account == Agreement::Conflict && region == Agreement::Conflict {
+                break;
+            }
+            let Some(arn) = instance.string_attribute("arn") else {
+                continue;
+            };
+            let Some(parts) = ArnParts::parse(&arn) else {
+                continue;
+            };
+            if is_account_id(parts.account) {
+                account.see(parts.account);
+            }
+            if !parts.region.is_empty() {
+                region.see(parts.region);
+            }
+        }
+        Scope {
+            account: account.value(),
+            region: region.value(),
+        }
+    }
+
+    /// Whether `instance` (of a state with this scope) can be the resource a call made in `account` and
+    /// `region` touched. An unknown account or region (on either side) does not exclude. An instance whose
+    /// own ARN names an account or a region is judged by its ARN; one with no ARN by the state's scope. A
+    /// region never excludes a global resource: one whose ARN has no region, or, with no ARN, of a global
+    /// type (IAM, S3, Route 53, CloudFront, Organizations).
+    pub fn accepts(
+        &self,
+        instance: &Instance,
+        account: Option<&str>,
+        region: Option<&str>,
+    ) -> bool {
+        if self.account.is_none() && self.region.is_none() {
+            return true;
+        }
+        let arn = instance.string_attribute("arn");
+        let own = arn.as_deref().and_then(ArnParts::parse);
+        if let (Some(want), Some(got)) = (self.account.as_deref(), account) {
+            let want = own
+                .as_ref()
+                .map(|p| p.account)
+                .filter(|a| is_account_id(a))
+                .unwrap_or(want);
+            if want != got {
+                return false;
+            }
+        }
+        let (Some(want), Some(got)) = (self.region.as_deref(), region) else {
+            return true;
+        };
+        match own {
+            Some(parts) => parts.region.is_empty() || parts.region == got,
+            None => {
+                want == got
+                    || GLOBAL_TYPE_PREFIXES
+                        .iter()
+                        .any(|prefix| instance.resource_type.starts_with(prefix))
+            }
+        }
+    }
+}
+
+fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether the values seen so far agree.
+#[derive(Debug, PartialEq, Eq)]
+enum Agreement {
+    Nothing,
+    One(Box<str>),
+    Conflict,
+}
+
+impl Agreement {
+    fn see(&mut self, value: &str) {
+        match self {
+            Agreement::Nothing => *self = Agreement::One(value.into()),
+            Agreement::One(seen) if **seen != *value => *self = Agreement::Conflict,
+            _ => {}
+        }
+    }
+
+    fn value(self) -> Option<Box<str>> {
+        match self {
+            Agreement::One(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// The fields of an ARN (`arn:partition:service:region:account:resource`).
+struct ArnParts<'a> {
+    region: &'a str,
+    account: &'a str,
+}
+
+impl<'a> ArnParts<'a> {
+    fn parse(arn: &'a str) -> Option<ArnParts<'a>> {
+        let mut parts = arn.splitn(6, ':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        let _partition = parts.next()?;
+        let _service = parts.next()?;
+        let region = parts.next()?;
+        let account = parts.next()?;
+        parts.next()?;
+        Some(ArnParts { region, account })
+    }
 }
 
 /// One object of a managed resource instance: the current one, or a deposed one.
@@ -327,6 +471,108 @@ mod tests {
             attributes: RawValue::from_string(attrs.to_owned()).expect("test JSON"),
             sensitive_attrs: sensitive.iter().map(|s| Box::<str>::from(*s)).collect(),
         }
+    }
+
+    fn scoped_state(instances: Vec<Instance>) -> State {
+        State {
+            name: Arc::from("s"),
+            format_version: 4,
+            serial: 1,
+            lineage: None,
+            terraform_version: None,
+            instances,
+            scope: Scope::default(),
+        }
+    }
+
+    fn typed(resource_type: &str, attrs: &str) -> Instance {
+        Instance {
+            resource_type: resource_type.into(),
+            ..instance(attrs, &[])
+        }
+    }
+
+    #[test]
+    fn scope_is_inferred_from_arns() {
+        let state = scoped_state(vec![
+            typed(
+                "aws_iam_role",
+                r#"{"arn":"arn:aws:iam::111111111111:role/r"}"#,
+            ),
+            typed(
+                "aws_sqs_queue",
+                r#"{"arn":"arn:aws:sqs:eu-west-1:111111111111:q"}"#,
+            ),
+            typed(
+                "aws_iam_role_policy_attachment",
+                r#"{"policy_arn":"arn:aws:iam::aws:policy/x"}"#,
+            ),
+            typed(
+                "aws_iam_policy",
+                r#"{"arn":"arn:aws:iam::aws:policy/AWSManaged"}"#,
+            ),
+            typed("aws_s3_bucket", r#"{"arn":"arn:aws:s3:::b"}"#),
+            typed("aws_x", r#"{"arn":"not an arn"}"#),
+        ]);
+        let scope = Scope::infer(&state);
+        assert_eq!(scope.account.as_deref(), Some("111111111111"));
+        assert_eq!(scope.region.as_deref(), Some("eu-west-1"));
+
+        let two_accounts = scoped_state(vec![
+            typed(
+                "aws_iam_role",
+                r#"{"arn":"arn:aws:iam::111111111111:role/r"}"#,
+            ),
+            typed(
+                "aws_iam_role",
+                r#"{"arn":"arn:aws:iam::222222222222:role/r"}"#,
+            ),
+        ]);
+        assert_eq!(Scope::infer(&two_accounts), Scope::default());
+        assert_eq!(Scope::infer(&scoped_state(vec![])), Scope::default());
+    }
+
+    #[test]
+    fn scope_accepts_by_account_and_regional_resources_by_region() {
+        let scope = Scope {
+            account: Some("111111111111".into()),
+            region: Some("eu-west-1".into()),
+        };
+        let role = typed(
+            "aws_iam_role",
+            r#"{"arn":"arn:aws:iam::111111111111:role/r"}"#,
+        );
+        let queue = typed(
+            "aws_sqs_queue",
+            r#"{"arn":"arn:aws:sqs:eu-west-1:111111111111:q"}"#,
+        );
+        let other_region = typed(
+            "aws_sqs_queue",
+            r#"{"arn":"arn:aws:sqs:us-east-1:111111111111:q"}"#,
+        );
+        let rule = typed("aws_security_group_rule", r#"{"id":"sgr-1"}"#);
+        let policy = typed("aws_iam_role_policy", r#"{"id":"r:p"}"#);
+        let (a, b) = (Some("111111111111"), Some("222222222222"));
+        let (eu, us) = (Some("eu-west-1"), Some("us-east-1"));
+
+        assert!(scope.accepts(&role, a, us));
+        assert!(!scope.accepts(&role, b, us));
+        assert!(scope.accepts(&role, None, None));
+        assert!(scope.accepts(&queue, a, eu));
+        assert!(!scope.accepts(&queue, a, us));
+        assert!(scope.accepts(&other_region, a, us));
+        assert!(!scope.accepts(&rule, a, us));
+        assert!(scope.accepts(&rule, a, eu));
+        assert!(scope.accepts(&policy, a, us));
+        assert!(Scope::default().accepts(&queue, b, us));
+        // An instance whose ARN names another account is judged by it (a state spanning accounts).
+        let other_account = typed(
+            "aws_sqs_queue",
+            r#"{"arn":"arn:aws:sqs:eu-west-1:222222222222:q"}"#,
+        );
+        assert!(scope.accepts(&other_account, b, eu));
+        assert!(!scope.accepts(&other_account, a, eu));
+        assert!(!scope.accepts(&rule, b, eu));
     }
 
     #[test]

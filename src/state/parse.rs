@@ -120,6 +120,7 @@ pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<State, StateEr
         lineage: header.lineage,
         terraform_version: header.terraform_version,
         instances: b.instances,
+        scope: Default::default(),
     })
 }
 

@@ -594,3 +594,504 @@ pub fn stratus_record(file: &str, event_name: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no {event_name} in {file}"))
 }
+
+// ------------------------------------------------------------------ metrics, servers, the environment
+
+/// tfdrift's metrics now, by name without the `tfdrift.` prefix (only `u64` values, which are all it has).
+pub fn metrics(capture: &mut CapturingPluginRunner) -> HashMap<String, u64> {
+    capture
+        .get_metrics()
+        .into_iter()
+        .filter_map(|m| {
+            let name = m.name.strip_prefix("tfdrift.")?.to_owned();
+            match m.value {
+                falco_plugin_runner::MetricValue::U64(n) => Some((name, n)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// One metric (the test fails if tfdrift does not report it).
+pub fn metric(capture: &mut CapturingPluginRunner, name: &str) -> u64 {
+    *metrics(capture)
+        .get(name)
+        .unwrap_or_else(|| panic!("no metric tfdrift.{name}"))
+}
+
+/// The environment the network sources' tests share, set once per test binary before any source reads it:
+/// fake AWS keys (for the loopback S3 server; never real ones), no instance-metadata probing, no shared AWS
+/// config files, no proxy, and the secrets the HTTP and HCP tests use.
+pub fn test_environment() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let vars = [
+            ("AWS_ACCESS_KEY_ID", "AKIATFDRIFTTESTKEY00"),
+            ("AWS_SECRET_ACCESS_KEY", TEST_AWS_SECRET),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/tfdrift-tests/config"),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/tfdrift-tests/credentials",
+            ),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("no_proxy", "127.0.0.1,localhost"),
+            (TEST_PASSWORD_ENV, TEST_PASSWORD),
+            (TEST_TOKEN_ENV, TEST_TOKEN),
+            (TEST_WRONG_TOKEN_ENV, TEST_WRONG_TOKEN),
+        ];
+        for (name, value) in vars {
+            // SAFETY: set once, under `Once`, by the first test that needs it and before it starts any
+            // plugin; every test that starts a network source calls this first, so no other thread of this
+            // test binary reads the environment meanwhile.
+            unsafe { std::env::set_var(name, value) };
+        }
+        for name in [
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ] {
+            // SAFETY: as above.
+            unsafe { std::env::remove_var(name) };
+        }
+    });
+}
+
+pub const TEST_AWS_SECRET: &str = "tfdriftTestSecretKeyNeverReal0000000000X";
+pub const TEST_PASSWORD_ENV: &str = "TFDRIFT_TEST_HTTP_PASSWORD";
+pub const TEST_PASSWORD: &str = "s3cr3t-http-password-4711";
+pub const TEST_TOKEN_ENV: &str = "TFDRIFT_TEST_TOKEN";
+pub const TEST_TOKEN: &str = "tfdrift-test-token.atlasv1.0123456789";
+pub const TEST_WRONG_TOKEN_ENV: &str = "TFDRIFT_TEST_WRONG_TOKEN";
+pub const TEST_WRONG_TOKEN: &str = "wrong-token.atlasv1.9876543210";
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// Polls `condition` every 50 ms until it holds; fails the test with `what` after `within`.
+pub fn wait_for(what: &str, within: std::time::Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A request a [`TestServer`] received.
+#[derive(Debug, Clone)]
+pub struct TestRequest {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    /// Header names in lowercase.
+    pub headers: HashMap<String, String>,
+}
+
+impl TestRequest {
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+}
+
+/// What a [`TestServer`] answers.
+#[derive(Debug, Clone)]
+pub struct TestReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Cut the body short of its `Content-Length` (a transfer that breaks off).
+    pub truncate: bool,
+}
+
+impl TestReply {
+    pub fn new(status: u16) -> Self {
+        TestReply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            truncate: false,
+        }
+    }
+
+    pub fn json(status: u16, body: &Value) -> Self {
+        TestReply {
+            body: body.to_string().into_bytes(),
+            ..TestReply::new(status)
+        }
+        .header("content-type", "application/json")
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A small HTTP/1.1 server on 127.0.0.1 (one connection at a time, `Connection: close`) that records every
+/// request and answers with `handler`. Stops when dropped.
+pub struct TestServer {
+    pub port: u16,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<TestRequest>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(handler: impl Fn(&TestRequest) -> TestReply + Send + 'static) -> TestServer {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("an address").port();
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let requests = std::sync::Arc::clone(&requests);
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => serve_one(stream, &handler, &requests),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
+                        Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                    }
+                }
+            })
+        };
+        TestServer {
+            port,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<TestRequest> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Requests so far whose path is `path`.
+    pub fn count(&self, path: &str) -> usize {
+        self.requests().iter().filter(|r| r.path() == path).count()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve_one(
+    mut stream: std::net::TcpStream,
+    handler: &impl Fn(&TestRequest) -> TestReply,
+    requests: &std::sync::Mutex<Vec<TestRequest>>,
+) {
+    use std::io::{Read, Write};
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let request = TestRequest {
+        method: first.next().unwrap_or("").to_owned(),
+        target: first.next().unwrap_or("").to_owned(),
+        headers: lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect(),
+    };
+    let reply = handler(&request);
+    if let Ok(mut all) = requests.lock() {
+        all.push(request);
+    }
+    let reason = match reply.status {
+        200 => "OK",
+        304 => "Not Modified",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        _ => "Status",
+    };
+    let mut out = format!("HTTP/1.1 {} {reason}\r\n", reply.status);
+    for (name, value) in &reply.headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if reply.status != 304 {
+        out.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+    }
+    out.push_str("connection: close\r\n\r\n");
+    let body = if reply.truncate {
+        &reply.body[..reply.body.len() / 2]
+    } else {
+        &reply.body[..]
+    };
+    let _ = stream.write_all(out.as_bytes());
+    if reply.status != 304 {
+        let _ = stream.write_all(body);
+    }
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// What moto takes as an authenticated request (it checks no signature; an anonymous one meets the
+/// bucket's ACL). The key id is the fake one of [`test_environment`].
+const MOTO_AUTH: (&str, &str) = (
+    "authorization",
+    "AWS4-HMAC-SHA256 Credential=AKIATFDRIFTTESTKEY00/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+);
+
+/// moto's S3-compatible server (from PyPI, installed by `scripts/test.sh`) on 127.0.0.1, stopped and reaped
+/// when dropped.
+pub struct MotoServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl MotoServer {
+    /// Starts the server and waits until it answers. Fails the test (never skips it) when moto is missing.
+    pub fn start() -> MotoServer {
+        let installed = std::process::Command::new("python3")
+            .args(["-c", "import moto.server, flask, werkzeug"])
+            .output();
+        match installed {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!(
+                "moto's S3 server is not installed ({}): run scripts/test.sh, which installs moto[server]",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => panic!(
+                "python3 is needed to run moto's S3 server ({e}): run scripts/test.sh, which installs moto[server]"
+            ),
+        }
+        let port = free_port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start moto's S3 server: {e}"));
+        let mut server = MotoServer {
+            port,
+            child: Some(child),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok((status, _)) = raw_http(port, "GET", "/moto-api/", &[], b"")
+                && status > 0
+            {
+                return server;
+            }
+            if let Some(child) = server.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "moto's S3 server exited at start ({status}): run scripts/test.sh, which installs moto[server]"
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto's S3 server did not answer on 127.0.0.1:{port} within a minute"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        let (status, body) = raw_http(self.port, "PUT", &format!("/{bucket}"), &[MOTO_AUTH], b"")
+            .expect("moto answers");
+        assert_eq!(status, 200, "create bucket {bucket}: {body}");
+    }
+
+    pub fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        let (status, body) = raw_http(
+            self.port,
+            "PUT",
+            &format!("/{bucket}/{key}"),
+            &[("content-type", "application/octet-stream"), MOTO_AUTH],
+            bytes,
+        )
+        .expect("moto answers");
+        assert_eq!(status, 200, "put {bucket}/{key}: {body}");
+    }
+
+    pub fn delete(&self, bucket: &str, key: &str) {
+        let (status, body) = raw_http(
+            self.port,
+            "DELETE",
+            &format!("/{bucket}/{key}"),
+            &[MOTO_AUTH],
+            b"",
+        )
+        .expect("moto answers");
+        assert!(
+            status == 204 || status == 200,
+            "delete {bucket}/{key}: {body}"
+        );
+    }
+
+    /// Stops the server now (the states it served become unreachable).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One HTTP/1.1 exchange with 127.0.0.1:`port`: the status and the body as text.
+pub fn raw_http(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The security group of [`source_sg_record`].
+pub const SOURCE_SG_ID: &str = "sg-003dc7f1f1c686164";
+
+/// The stratus-red-team record that opens port 22 on [`SOURCE_SG_ID`].
+pub fn source_sg_record() -> String {
+    stratus_record(
+        "aws.exfiltration.ec2-security-group-open-port-22-ingress.json",
+        "AuthorizeSecurityGroupIngress",
+    )
+}
+
+/// A state holding the security group [`SOURCE_SG_ID`] as `aws_security_group.<name>`, at `serial`.
+pub fn security_group_state(serial: u64, name: &str) -> Value {
+    state_v4(
+        serial,
+        vec![resource(
+            "",
+            "aws_security_group",
+            name,
+            json!({"id": SOURCE_SG_ID, "name": format!("{name}-{serial}"), "ingress": []}),
+        )],
+    )
+}
+
+/// What the next event of a capture of [`source_sg_record`] says: the state, the address and the serial.
+pub fn next_sg_answer(
+    capture: &mut CapturingPluginRunner,
+) -> (Option<String>, Option<String>, Option<u64>) {
+    let event = next(capture).expect("the source has more events");
+    let r = extract_all(
+        capture,
+        &event,
+        &[
+            "tfdrift.state",
+            "tfdrift.resource_address",
+            "tfdrift.state_serial",
+        ],
+    );
+    (
+        r.str("tfdrift.state"),
+        r.str("tfdrift.resource_address"),
+        r.u64("tfdrift.state_serial"),
+    )
+}
+
+/// Reads answers until `check` holds for one, failing after `within`.
+pub fn until_answer(
+    capture: &mut CapturingPluginRunner,
+    what: &str,
+    within: std::time::Duration,
+    mut check: impl FnMut(&(Option<String>, Option<String>, Option<u64>)) -> bool,
+) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let answer = next_sg_answer(capture);
+        if check(&answer) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?} (last answer {answer:?})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Starts a capture of [`source_sg_record`] (repeated as long as needed) with tfdrift configured by `config`.
+pub fn start_sg_capture(config: &Value) -> CapturingPluginRunner {
+    start(&[source_sg_record()], 1_000_000, 0, &config.to_string())
+        .unwrap_or_else(|e| panic!("tfdrift failed to start: {e:#}"))
+}
