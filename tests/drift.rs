@@ -373,3 +373,54 @@ fn maintenance_windows_by_event_time() {
         Some(false)
     );
 }
+
+/// panther-analysis #428: PutBucketPolicy, the policy logged as an object; the state keeps JSON text, with its
+/// statement written differently (a list of one action, keys in another order).
+#[test]
+fn a_bucket_policy_logged_as_an_object_compares_with_the_state_text() {
+    let record = real_records()
+        .into_iter()
+        .find(|r| r.origin == "panther-analysis.jsonl#428")
+        .expect("panther-analysis #428")
+        .text;
+    let policy_state = |action: &str| {
+        let text = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Public Access","Resource":"arn:aws:s3:::example-bucket","Principal":{{"AWS":["*"]}},"Effect":"Allow","Action":["{action}"]}}]}}"#
+        );
+        let mut state = state_v4(
+            5,
+            vec![resource(
+                "",
+                "aws_s3_bucket_policy",
+                "public",
+                json!({"id": "example-bucket", "bucket": "example-bucket", "policy": text}),
+            )],
+        );
+        state["resources"][0]["instances"][0]["attributes"]["policy"] = json!(text);
+        state
+    };
+    let scope = json!({});
+    let fields = run_with(
+        &record,
+        &policy_state("s3:GetBucketAcl"),
+        scope.clone(),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.list("tfdrift.touched_attrs"), ["policy"]);
+    assert!(
+        fields.list("tfdrift.changed_attrs").is_empty(),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+
+    let fields = run_with(
+        &record,
+        &policy_state("s3:GetObject"),
+        scope,
+        &plain_fields(),
+    );
+    assert_eq!(fields.list("tfdrift.changed_attrs"), ["policy"]);
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}

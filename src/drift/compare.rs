@@ -115,6 +115,10 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         }
         (Value::Null, Value::Null) => true,
         (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),
+        // A document logged as an object (S3 bucket and KMS key policies) against the state's JSON text.
+        (Value::Object(_), Value::String(_)) | (Value::String(_), Value::Object(_)) => {
+            matches!((policy(requested), policy(state)), (Some(x), Some(y)) if x == y)
+        }
         (Value::String(a), Value::String(b)) if a != b => {
             // JSON text (a policy, a JSON-encoded setting) compares as the document it holds.
             match (policy(requested), policy(state)) {
@@ -585,12 +589,15 @@ mod tests {
             Outcome::Same
         );
         let as_object: Value = serde_json::from_str(reordered.as_str().unwrap()).unwrap();
+        let widened = json!(STATE_POLICY.replace("s3:ListBucket", "s3:*"));
         assert_eq!(
             compare(Kind::Policy, Op::Set, &as_object, &json!(STATE_POLICY)),
             Outcome::Same
         );
-        // A plain value comparison of JSON text also reads the documents.
+        // A plain value comparison of JSON text, or of an object against JSON text, also reads the documents.
         assert!(same(&reordered, &json!(STATE_POLICY)));
+        assert!(same(&as_object, &json!(STATE_POLICY)));
+        assert!(!same(&as_object, &widened));
 
         let widened = json!(STATE_POLICY.replace("s3:ListBucket", "s3:*"));
         assert_eq!(
