@@ -10,3 +10,6 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+# Smoke run of the benchmarks (small inputs, one iteration each: seconds), so that they keep compiling and
+# running; `cargo bench` measures (docs/PERFORMANCE.md).
+cargo test --locked --benches
