@@ -39,6 +39,17 @@ pub struct Config {
     #[serde(default = "default_max_state_bytes")]
     #[schemars(range(min = 1))]
     pub max_state_bytes: u64,
+    /// The most resource instances (deposed objects included) accepted in one state; a state with more is
+    /// refused and the last good version kept. Bounds the index's memory whatever the file holds (an empty
+    /// instance costs about 230 bytes of index).
+    #[serde(default = "default_max_state_instances")]
+    #[schemars(range(min = 1))]
+    pub max_state_instances: u64,
+    /// The largest CloudTrail record tfdrift reads, in bytes: a larger event gets no tfdrift values, and no
+    /// parse. CloudTrail records are a few kilobytes; the limit bounds the cost of a hostile event.
+    #[serde(default = "default_max_record_bytes")]
+    #[schemars(range(min = 1))]
+    pub max_record_bytes: u64,
     /// ARNs (with `*` and `?` wildcards) of callers whose changes are never drift: break-glass automation,
     /// other provisioning tools. Matched like `terraform.principals`.
     #[serde(default)]
@@ -244,6 +255,14 @@ fn default_max_state_bytes() -> u64 {
     512 * 1024 * 1024
 }
 
+fn default_max_state_instances() -> u64 {
+    crate::state::Limits::default().max_instances as u64
+}
+
+fn default_max_record_bytes() -> u64 {
+    4 * 1024 * 1024
+}
+
 /// A configuration error: the key (as a path such as `states[1].name`) and what is wrong with its value.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid tfdrift configuration: {key}: {problem}")]
@@ -318,6 +337,15 @@ impl Config {
         }
         if self.max_state_bytes == 0 {
             return fail("max_state_bytes".into(), "0 is not a usable limit".into());
+        }
+        if self.max_state_instances == 0 {
+            return fail(
+                "max_state_instances".into(),
+                "0 is not a usable limit".into(),
+            );
+        }
+        if self.max_record_bytes == 0 {
+            return fail("max_record_bytes".into(), "0 is not a usable limit".into());
         }
         for (i, principal) in self.terraform.principals.iter().enumerate() {
             if principal.trim().is_empty() {
@@ -697,9 +725,14 @@ pub struct CheckedConfig(pub Config);
 impl<'de> Deserialize<'de> for CheckedConfig {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        Config::from_value(value)
-            .map(CheckedConfig)
-            .map_err(serde::de::Error::custom)
+        // The SDK parses the configuration in `plugin_init`, which catches nothing: a panic in the checks
+        // becomes an error here.
+        match std::panic::catch_unwind(|| Config::from_value(value)) {
+            Ok(checked) => checked.map(CheckedConfig).map_err(serde::de::Error::custom),
+            Err(_) => Err(serde::de::Error::custom(
+                "tfdrift internal error while checking the configuration",
+            )),
+        }
     }
 }
 

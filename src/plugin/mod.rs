@@ -6,8 +6,10 @@
 //! verdict; the others of the same event read the cached verdict. No call here blocks, locks or does I/O:
 //! the index comes from an `ArcSwap` snapshot that the reload thread replaces.
 //!
-//! No panic may cross into Falco: every field runs under `catch_unwind`, and a panic becomes an error for
-//! that field, logged once per field with its context.
+//! No panic may cross into Falco (the SDK's entry points are `C-unwind` and catch nothing): every field, the
+//! plugin's creation, its metrics and its destruction run under `catch_unwind`, and a panic becomes an error
+//! for that call (or no metrics), logged once per entry point with its context. docs/ROBUSTNESS.md lists the
+//! guards and the limits on inputs.
 
 pub mod config;
 pub mod event;
@@ -45,6 +47,53 @@ pub struct TfDrift {
     panicked: HashSet<&'static str>,
     /// Per-event counters for the metrics: plain integers, only ever touched on the event thread.
     counts: EventCounts,
+    /// Records longer than this get no values (`max_record_bytes`).
+    max_record_bytes: usize,
+    /// Debug builds only: where a test asked for a panic to be injected (see [`inject`]).
+    #[cfg(debug_assertions)]
+    inject: inject::Points,
+}
+
+/// Panic injection for the tests of the guards (tests/panic_guard.rs), compiled into debug builds only: a
+/// release build (what Falco loads) has no way to reach it. A state named `tfdrift-test-panic-<point>` in
+/// the configuration makes `<point>` (`init`, `metrics`, `destroy`) panic; the key
+/// `tfdrift.attr[tfdrift-test-panic]` makes that field panic.
+#[cfg(debug_assertions)]
+mod inject {
+    pub const FIELD_KEY: &str = "tfdrift-test-panic";
+
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct Points {
+        pub metrics: bool,
+        pub destroy: bool,
+    }
+
+    pub fn points(config: &super::Config) -> Points {
+        let asked = |point: &str| {
+            config
+                .states
+                .iter()
+                .any(|s| s.name == format!("tfdrift-test-panic-{point}"))
+        };
+        if asked("init") {
+            panic!("injected panic in init (debug builds only)");
+        }
+        Points {
+            metrics: asked("metrics"),
+            destroy: asked("destroy"),
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into its message.
+fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into())
+    })
 }
 
 /// What the verdicts said, counted once per event.
@@ -80,11 +129,13 @@ struct EventKey {
 impl TfDrift {
     /// Builds the plugin from a checked configuration: the catalog, the sources, the first load.
     pub fn from_config(config: Config) -> anyhow::Result<Self> {
+        #[cfg(debug_assertions)]
+        let inject = inject::points(&config);
         let catalog = Arc::new(Catalog::with_extensions(&config.catalog_files).context("catalog")?);
         let sources: Vec<Box<dyn StateSource>> = config.states.iter().map(state_source).collect();
         let limits = Limits {
             max_bytes: usize::try_from(config.max_state_bytes).unwrap_or(usize::MAX),
-            ..Limits::default()
+            max_instances: usize::try_from(config.max_state_instances).unwrap_or(usize::MAX),
         };
         let reloader = Reloader::start(
             sources,
@@ -106,7 +157,32 @@ impl TfDrift {
             reloader,
             panicked: HashSet::new(),
             counts: EventCounts::default(),
+            max_record_bytes: usize::try_from(config.max_record_bytes).unwrap_or(usize::MAX),
+            #[cfg(debug_assertions)]
+            inject,
         })
+    }
+
+    /// Logs a panic caught at `point` once per point, and makes it an error naming the point.
+    fn caught(
+        &mut self,
+        point: &'static str,
+        event: Option<usize>,
+        message: &str,
+    ) -> anyhow::Error {
+        if self.panicked.insert(point) {
+            match event {
+                Some(event) => {
+                    tracing::error!(
+                        field = point,
+                        event,
+                        "internal error extracting {point}: {message}"
+                    )
+                }
+                None => tracing::error!("tfdrift internal error in {point}: {message}"),
+            }
+        }
+        anyhow::anyhow!("tfdrift internal error in {point}: {message}")
     }
 
     /// Runs `answer` on the event's verdict, computing it first if this is a new event. Any panic becomes
@@ -117,17 +193,25 @@ impl TfDrift {
         name: &'static str,
         answer: impl FnOnce(&Verdict, &Snapshot) -> R,
     ) -> anyhow::Result<R> {
-        let event = req.event.event()?;
-        let bytes = event.params.event_data.0;
-        let key = EventKey {
-            number: req.event.event_number(),
-            data: bytes.as_ptr() as usize,
-            len: bytes.len(),
-        };
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let number = req.event.event_number();
+        let max_record_bytes = self.max_record_bytes;
+        let outcome = guarded(|| -> anyhow::Result<R> {
+            // Decoding the event runs this crate's payload type: inside the guard too.
+            let event = req.event.event()?;
+            let bytes = event.params.event_data.0;
+            let key = EventKey {
+                number,
+                data: bytes.as_ptr() as usize,
+                len: bytes.len(),
+            };
             if self.cache.key != Some(key) {
                 let snapshot = self.reloader.snapshot();
-                self.cache.verdict = self.engine.evaluate(bytes, &snapshot);
+                self.cache.verdict = if bytes.len() > max_record_bytes {
+                    // Too large to be a CloudTrail record (max_record_bytes): no values, no parse.
+                    Verdict::default()
+                } else {
+                    self.engine.evaluate(bytes, &snapshot)
+                };
                 self.cache.snapshot = snapshot;
                 self.cache.key = Some(key);
                 let verdict = &self.cache.verdict;
@@ -137,24 +221,35 @@ impl TfDrift {
                 counts.drift_verdicts += u64::from(verdict.drift);
                 counts.unmanaged_verdicts += u64::from(verdict.unmanaged);
             }
-            answer(&self.cache.verdict, &self.cache.snapshot)
-        }));
-        outcome.map_err(|panic| {
-            self.cache.key = None;
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            if self.panicked.insert(name) {
-                tracing::error!(
-                    field = name,
-                    event = key.number,
-                    "internal error extracting {name}: {message}"
-                );
+            Ok(answer(&self.cache.verdict, &self.cache.snapshot))
+        });
+        match outcome {
+            Ok(answer) => answer,
+            Err(message) => {
+                // The cache is only written once a verdict is complete: a panic leaves it consistent.
+                Err(self.caught(name, Some(number), &message))
             }
-            anyhow::anyhow!("tfdrift internal error extracting {name}: {message}")
-        })
+        }
+    }
+}
+
+impl Drop for TfDrift {
+    /// Stops the reload thread (promptly, even mid-download) under the guard: `plugin_destroy` catches
+    /// nothing.
+    fn drop(&mut self) {
+        #[cfg(debug_assertions)]
+        let inject_destroy = self.inject.destroy;
+        #[cfg(not(debug_assertions))]
+        let inject_destroy = false;
+        let reloader = &mut self.reloader;
+        if let Err(message) = guarded(|| {
+            if inject_destroy {
+                panic!("injected panic in destroy (debug builds only)");
+            }
+            reloader.shutdown();
+        }) {
+            tracing::error!("tfdrift internal error in destroy: {message}");
+        }
     }
 }
 
@@ -290,11 +385,34 @@ impl Plugin for TfDrift {
         _input: Option<&TablesInput>,
         Json(CheckedConfig(config)): Self::ConfigType,
     ) -> anyhow::Result<Self> {
-        Self::from_config(config)
+        match guarded(|| Self::from_config(config)) {
+            Ok(plugin) => plugin,
+            Err(message) => {
+                tracing::error!("tfdrift internal error in init: {message}");
+                Err(anyhow::anyhow!("tfdrift internal error in init: {message}"))
+            }
+        }
     }
 
     /// The reload thread's counters (read from atomics it alone writes) and the per-event counters.
+    /// A panic here logs once and reports no metrics.
     fn get_metrics(&mut self) -> impl IntoIterator<Item = Metric> {
+        match guarded(|| self.metrics()) {
+            Ok(metrics) => Vec::from(metrics),
+            Err(message) => {
+                let _ = self.caught("get_metrics", None, &message);
+                Vec::new()
+            }
+        }
+    }
+}
+
+impl TfDrift {
+    fn metrics(&self) -> [Metric; 11] {
+        #[cfg(debug_assertions)]
+        if self.inject.metrics {
+            panic!("injected panic in get_metrics (debug builds only)");
+        }
         let reload = self.reloader.stats().read();
         let events = self.counts;
         let value = |label: MetricLabel, n: u64| label.with_value(MetricValue::U64(n));
@@ -408,7 +526,7 @@ impl TfDrift {
 
     fn extract_diff(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
         self.with_verdict(&req, "tfdrift.diff", |v, _| {
-            v.diff.as_deref().and_then(text)
+            v.diff.text().and_then(text)
         })
     }
 
@@ -419,6 +537,10 @@ impl TfDrift {
     ) -> anyhow::Result<Option<CString>> {
         let name = name.to_str().unwrap_or("");
         self.with_verdict(&req, "tfdrift.attr", |v, snapshot| {
+            #[cfg(debug_assertions)]
+            if name == inject::FIELD_KEY {
+                panic!("injected panic in tfdrift.attr (debug builds only)");
+            }
             v.primary_attribute(snapshot, name).and_then(text)
         })
     }

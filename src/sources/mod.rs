@@ -28,7 +28,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
@@ -689,7 +689,14 @@ impl Reloader {
                 if ready.send(Ok(Arc::clone(&current))).is_err() {
                     return;
                 }
-                while sources.wait(options.interval) {
+                let mut retired = Retired::default();
+                let mut next_refresh = Instant::now() + options.interval;
+                while sources.wait(retired.wait(next_refresh)) {
+                    retired.release();
+                    if Instant::now() < next_refresh {
+                        continue;
+                    }
+                    next_refresh = Instant::now() + options.interval;
                     // A panic while reloading must not take the process down nor stop future reloads.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let refreshed = sources.refresh();
@@ -700,7 +707,7 @@ impl Reloader {
                                 "index swapped in"
                             );
                             sources.publish_stats(Some(&snapshot));
-                            current.store(Arc::new(snapshot));
+                            retired.keep(current.swap(Arc::new(snapshot)));
                         } else {
                             sources.publish_stats(None);
                         }
@@ -740,8 +747,48 @@ impl Reloader {
     }
 }
 
+/// Snapshots swapped out but maybe still in use by the event thread (whose per-event cache keeps the last
+/// event's snapshot). Freeing an index of tens of thousands of instances takes tens of milliseconds; were
+/// the event thread to hold the last reference, that time would be spent on Falco's thread, stalling one
+/// event. So the reload thread keeps every old snapshot until it holds the only reference, checking often
+/// while it has any, and frees it itself.
+#[derive(Default)]
+struct Retired(Vec<Arc<Snapshot>>);
+
+impl Retired {
+    /// How often to look again while an old snapshot is still in use.
+    const POLL: Duration = Duration::from_millis(50);
+
+    fn keep(&mut self, old: Arc<Snapshot>) {
+        self.0.push(old);
+    }
+
+    /// Frees the old snapshots nobody else holds any more.
+    fn release(&mut self) {
+        self.0.retain(|old| Arc::strong_count(old) > 1);
+    }
+
+    /// How long to sleep before the next refresh (due at `next_refresh`) or the next check.
+    fn wait(&self, next_refresh: Instant) -> Duration {
+        let until_refresh = next_refresh.saturating_duration_since(Instant::now());
+        if self.0.is_empty() {
+            until_refresh
+        } else {
+            until_refresh.min(Self::POLL)
+        }
+    }
+}
+
 impl Drop for Reloader {
     fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Reloader {
+    /// Stops the reload thread and waits for it; the next call (and the drop) does nothing. The plugin calls
+    /// it under its panic guard on destroy.
+    pub fn shutdown(&mut self) {
         // Wakes the thread at once, whatever it is waiting for: the interval, or a request.
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);

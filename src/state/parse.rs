@@ -36,7 +36,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bytes: 512 * 1024 * 1024,
-            max_instances: 5_000_000,
+            // An empty instance costs about 230 bytes of index: a million is ~230 MB at worst. Configurable
+            // as `max_state_instances`.
+            max_instances: 1_000_000,
         }
     }
 }
