@@ -1,0 +1,154 @@
+//! What Falco and falcoctl read about the plugin before any event, through the C ABI: name, version (Cargo's),
+//! description, contact, the plugin API version it requires, and the init schema. The documents that state
+//! them (README, the guide, the rules' `required_plugin_versions`, the packaging script) must agree.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn read(file: &str) -> String {
+    std::fs::read_to_string(format!("{ROOT}/{file}")).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+struct Metadata {
+    name: String,
+    version: String,
+    required_api: String,
+    description: String,
+    contact: String,
+}
+
+fn metadata() -> Metadata {
+    let api = load_tfdrift();
+    // SAFETY: the plugin's getters return static strings.
+    unsafe {
+        Metadata {
+            name: text_of(api.get_name.unwrap()()).unwrap(),
+            version: text_of(api.get_version.unwrap()()).unwrap(),
+            required_api: text_of(api.get_required_api_version.unwrap()()).unwrap(),
+            description: text_of(api.get_description.unwrap()()).unwrap(),
+            contact: text_of(api.get_contact.unwrap()()).unwrap(),
+        }
+    }
+}
+
+fn semver(version: &str) -> [u64; 3] {
+    let parts: Vec<u64> = version
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("{version} is not x.y.z"))
+        })
+        .collect();
+    parts
+        .try_into()
+        .unwrap_or_else(|_| panic!("{version} is not x.y.z"))
+}
+
+#[test]
+fn version_is_cargos_and_semantic() {
+    let m = metadata();
+    assert_eq!(m.version, env!("CARGO_PKG_VERSION"));
+    semver(&m.version);
+    assert_eq!(m.name, "tfdrift");
+}
+
+#[test]
+fn required_plugin_api_is_the_one_documented() {
+    let m = metadata();
+    let [major, minor, _] = semver(&m.required_api);
+    // Falco 0.41 loads plugin API 3.11: the SDK's default, the lowest that gives every capability used here.
+    assert_eq!((major, minor), (3, 11), "required API {}", m.required_api);
+    let stated = format!("plugin API {major}.{minor}");
+    for doc in ["README.md", "docs/GUIDE.md"] {
+        assert!(
+            read(doc).contains(&stated),
+            "{doc} does not state the required {stated}"
+        );
+    }
+    // falcoctl checks it before installing the plugin artifact.
+    assert!(
+        read("scripts/package.sh").contains("plugin_api_version"),
+        "package.sh does not declare the plugin API requirement"
+    );
+}
+
+#[test]
+fn description_and_contact_say_what_and_where() {
+    let m = metadata();
+    assert!(m.description.contains("Terraform") && m.description.contains("CloudTrail"));
+    // Falco prints the description in `falco --list-plugins`: one sentence, no line breaks.
+    assert!(!m.description.contains('\n') && m.description.len() < 250);
+    assert!(
+        m.contact.starts_with("https://"),
+        "contact {:?} is no URL",
+        m.contact
+    );
+}
+
+#[test]
+fn the_rules_require_a_version_this_plugin_satisfies() {
+    // Falco refuses the rules when the loaded plugin is older than required_plugin_versions says; a rules
+    // pack that requires a newer tfdrift than this one would never load.
+    let rules = read("rules/tfdrift_rules.yaml");
+    let required = rules
+        .split("- name: tfdrift")
+        .nth(1)
+        .and_then(|rest| rest.split("version:").nth(1))
+        .and_then(|rest| rest.lines().next())
+        .map(|v| v.trim().to_owned())
+        .expect("the rules require a tfdrift version");
+    assert!(semver(&required) <= semver(env!("CARGO_PKG_VERSION")));
+}
+
+/// Every property of a schema node (following `$ref`s into `$defs`) with its path.
+fn properties<'a>(
+    root: &'a Value,
+    node: &'a Value,
+    path: &str,
+    out: &mut Vec<(String, &'a Value)>,
+) {
+    let node = match node["$ref"].as_str() {
+        Some(r) => &root["$defs"][r.trim_start_matches("#/$defs/")],
+        None => node,
+    };
+    for variant in node["anyOf"].as_array().into_iter().flatten() {
+        properties(root, variant, path, out);
+    }
+    if let Some(items) = node.get("items") {
+        properties(root, items, &format!("{path}[]"), out);
+    }
+    for (key, property) in node["properties"].as_object().into_iter().flatten() {
+        let path = format!("{path}.{key}");
+        out.push((path.clone(), property));
+        properties(root, property, &path, out);
+    }
+}
+
+#[test]
+fn every_key_of_the_init_schema_is_described() {
+    let api = load_tfdrift();
+    let mut schema_type = 0u32;
+    // SAFETY: the schema is a static string; schema_type is a valid pointer.
+    let schema = unsafe { text_of(api.get_init_schema.unwrap()(&mut schema_type)) }.unwrap();
+    let schema: Value = serde_json::from_str(&schema).unwrap();
+    let mut all = Vec::new();
+    properties(&schema, &schema, "", &mut all);
+    assert!(all.len() > 30, "only {} keys found", all.len());
+    for (path, property) in &all {
+        let described = property["description"].as_str().or_else(|| {
+            property["$ref"].as_str().and_then(|r| {
+                schema["$defs"][r.trim_start_matches("#/$defs/")]["description"].as_str()
+            })
+        });
+        assert!(
+            described.is_some_and(|d| d.trim().len() > 10),
+            "{path} has no description in the schema Falco shows"
+        );
+    }
+    // Unknown keys are refused, so a typo does not silently fall back to a default.
+    assert_eq!(schema["additionalProperties"], Value::Bool(false));
+}
