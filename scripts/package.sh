@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Builds tfdrift's release artifacts for falcoctl and Helm, in target/package/:
+#   tfdrift-<version>-linux-x86_64.tar.gz    the plugin (libtfdrift.so at the root, as falcoctl installs it)
+#   tfdrift-<version>-linux-aarch64.tar.gz   the same for arm64, when this machine can build it
+#   tfdrift-rules-<version>.tar.gz           rules/tfdrift_rules.yaml
+#   index.yaml                               falcoctl index entries for both artifacts
+#   push.sh                                  the falcoctl commands that push them (not run here)
+#
+# Checks on the way, each failing the script: the .so needs no glibc newer than Falco's image has
+# (MAX_GLIBC, default 2.36: Debian 12, the base of falcosecurity/falco), it exports the plugin API's entry
+# points, and the name, version and required plugin API it reports through the C ABI (read with Python's
+# ctypes from the built file) are Cargo's and what the artifacts declare.
+#
+# Environment: OCI_REGISTRY (default ghcr.io), OCI_REPOSITORY (default acme/falco: the artifacts are pushed to
+# <registry>/<repository>/plugin/tfdrift and .../ruleset/tfdrift-rules), MAX_GLIBC, OUT (default
+# target/package). Not run by the tests: a release build takes minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-target/package}
+MAX_GLIBC=${MAX_GLIBC:-2.36}
+OCI_REGISTRY=${OCI_REGISTRY:-ghcr.io}
+OCI_REPOSITORY=${OCI_REPOSITORY:-acme/falco}
+VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+[ -n "$VERSION" ] || { echo "no version in Cargo.toml" >&2; exit 1; }
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+# The newest GLIBC_x.y symbol version a library needs.
+max_glibc() {
+    local symbols
+    symbols=$(objdump -T "$1")
+    grep -o 'GLIBC_[0-9][0-9.]*' <<<"$symbols" | sed 's/GLIBC_//' | sort -V | tail -n 1
+}
+
+# Checks one built .so and reports what Falco will read from it. Prints the required plugin API version.
+check_so() {
+    local so=$1 arch=$2
+    local needed
+    needed=$(max_glibc "$so")
+    if [ "$(printf '%s\n%s\n' "$needed" "$MAX_GLIBC" | sort -V | tail -n 1)" != "$MAX_GLIBC" ]; then
+        echo "$so needs GLIBC_$needed, newer than Falco's image ($MAX_GLIBC): build on an older distribution" >&2
+        exit 1
+    fi
+    local symbols
+    symbols=$(objdump -T "$so")
+    for symbol in plugin_get_required_api_version plugin_init plugin_get_fields plugin_extract_fields; do
+        grep -qw "$symbol" <<<"$symbols" || { echo "$so does not export $symbol" >&2; exit 1; }
+    done
+    echo "$arch: $(du -h "$so" | cut -f1), needs GLIBC_$needed at most (limit $MAX_GLIBC)" >&2
+    # Only the host's architecture can be loaded here.
+    if [ "$arch" = "$(uname -m)" ]; then
+        python3 - "$so" "$VERSION" <<'EOF'
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+def text(name):
+    f = getattr(lib, name)
+    f.restype = ctypes.c_char_p
+    return f().decode()
+name, version, api = text("plugin_get_name"), text("plugin_get_version"), text("plugin_get_required_api_version")
+if name != "tfdrift" or version != sys.argv[2]:
+    sys.exit(f"the plugin says {name} {version}, Cargo says tfdrift {sys.argv[2]}")
+print(api)
+EOF
+    fi
+}
+
+# The plugin, x86_64 (or whatever the host is: target/release is the host's build).
+echo "building the release library (this takes a few minutes)" >&2
+cargo build --release --locked --lib
+host=$(uname -m)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+strip --strip-debug -o "$stage/libtfdrift.so" target/release/libtfdrift.so
+API=$(check_so "$stage/libtfdrift.so" "$host")
+tar -C "$stage" -czf "$OUT/tfdrift-$VERSION-linux-$host.tar.gz" libtfdrift.so
+platforms=("linux/$( [ "$host" = x86_64 ] && echo amd64 || echo arm64 ):$OUT/tfdrift-$VERSION-linux-$host.tar.gz")
+
+# aarch64 when the toolchain has the target and a cross linker; otherwise say how (docs/GUIDE.md, "Build").
+other=aarch64
+[ "$host" = aarch64 ] && other=x86_64
+if rustup target list --installed 2>/dev/null | grep -qx "$other-unknown-linux-gnu" \
+    && command -v "$other-linux-gnu-gcc" >/dev/null; then
+    linker_var="CARGO_TARGET_$(echo "$other" | tr '[:lower:]' '[:upper:]')_UNKNOWN_LINUX_GNU_LINKER"
+    env "$linker_var=$other-linux-gnu-gcc" cargo build --release --locked --lib --target "$other-unknown-linux-gnu"
+    mkdir -p "$stage/$other"
+    "$other-linux-gnu-strip" --strip-debug -o "$stage/$other/libtfdrift.so" \
+        "target/$other-unknown-linux-gnu/release/libtfdrift.so"
+    check_so "$stage/$other/libtfdrift.so" "$other" >/dev/null
+    tar -C "$stage/$other" -czf "$OUT/tfdrift-$VERSION-linux-$other.tar.gz" libtfdrift.so
+    platforms+=("linux/$( [ "$other" = x86_64 ] && echo amd64 || echo arm64 ):$OUT/tfdrift-$VERSION-linux-$other.tar.gz")
+else
+    echo "no $other-unknown-linux-gnu target or $other-linux-gnu-gcc here: build the $other plugin on" \
+        "a $other host with this script (docs/GUIDE.md, \"Build\")" >&2
+fi
+
+# The rules.
+cp rules/tfdrift_rules.yaml "$stage/"
+tar -C "$stage" -czf "$OUT/tfdrift-rules-$VERSION.tar.gz" tfdrift_rules.yaml
+rules_cloudtrail=$(awk '/- name: cloudtrail/{getline; print $2; exit}' rules/tfdrift_rules.yaml)
+
+# falcoctl index entries: append them to your index.yaml (served over HTTPS) or add the refs directly.
+cat >"$OUT/index.yaml" <<EOF
+- name: tfdrift
+  type: plugin
+  registry: $OCI_REGISTRY
+  repository: $OCI_REPOSITORY/plugin/tfdrift
+  description: Terraform drift for CloudTrail events, as tfdrift.* fields for Falco rules
+  home: https://github.com/tfdrift/tfdrift
+  keywords: [terraform, drift, cloudtrail, aws, iac]
+  license: Apache-2.0
+  maintainers:
+    - name: tfdrift
+      email: tfdrift@users.noreply.github.com
+  sources: [https://github.com/tfdrift/tfdrift]
+- name: tfdrift-rules
+  type: rulesfile
+  registry: $OCI_REGISTRY
+  repository: $OCI_REPOSITORY/ruleset/tfdrift-rules
+  description: Falco rules for Terraform drift, hand-made resources and state bucket tampering
+  home: https://github.com/tfdrift/tfdrift
+  keywords: [terraform, drift, cloudtrail, aws, iac]
+  license: Apache-2.0
+  maintainers:
+    - name: tfdrift
+      email: tfdrift@users.noreply.github.com
+  sources: [https://github.com/tfdrift/tfdrift]
+EOF
+
+# The push commands. falcoctl checks plugin_api_version against the running Falco before installing.
+{
+    echo "#!/usr/bin/env bash"
+    echo "# Pushes tfdrift $VERSION to $OCI_REGISTRY/$OCI_REPOSITORY (log in first: falcoctl registry auth basic ...)."
+    echo "set -euo pipefail"
+    echo "cd \"\$(dirname \"\$0\")\""
+    printf 'falcoctl registry push %s/%s/plugin/tfdrift:%s --type plugin --version %s \\\n' \
+        "$OCI_REGISTRY" "$OCI_REPOSITORY" "$VERSION" "$VERSION"
+    printf '    --requires plugin_api_version:%s --tag %s --tag latest' "$API" "$VERSION"
+    for p in "${platforms[@]}"; do
+        printf ' \\\n    --platform %s' "${p%%:*}"
+    done
+    for p in "${platforms[@]}"; do
+        printf ' \\\n    %s' "$(basename "${p#*:}")"
+    done
+    echo
+    printf 'falcoctl registry push %s/%s/ruleset/tfdrift-rules:%s --type rulesfile --version %s \\\n' \
+        "$OCI_REGISTRY" "$OCI_REPOSITORY" "$VERSION" "$VERSION"
+    printf '    --depends-on "tfdrift:%s|cloudtrail:%s" --tag %s --tag latest tfdrift-rules-%s.tar.gz\n' \
+        "$VERSION" "$rules_cloudtrail" "$VERSION" "$VERSION"
+} >"$OUT/push.sh"
+chmod +x "$OUT/push.sh"
+
+echo "required plugin API: $API" >&2
+ls -l "$OUT" >&2
