@@ -72,12 +72,12 @@ cargo build --release --locked --lib
 host=$(uname -m)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-strip --strip-debug -o "$stage/libtfdrift.so" target/release/libtfdrift.so
+strip --strip-unneeded -o "$stage/libtfdrift.so" target/release/libtfdrift.so
 API=$(check_so "$stage/libtfdrift.so" "$host")
 tar -C "$stage" -czf "$OUT/tfdrift-$VERSION-linux-$host.tar.gz" libtfdrift.so
 platforms=("linux/$( [ "$host" = x86_64 ] && echo amd64 || echo arm64 ):$OUT/tfdrift-$VERSION-linux-$host.tar.gz")
 
-# aarch64 when the toolchain has the target and a cross linker; otherwise say how (docs/GUIDE.md, "Build").
+# aarch64 when the toolchain has the target and a cross linker; otherwise say how (docs/GUIDE.md).
 other=aarch64
 [ "$host" = aarch64 ] && other=x86_64
 if rustup target list --installed 2>/dev/null | grep -qx "$other-unknown-linux-gnu" \
@@ -85,14 +85,14 @@ if rustup target list --installed 2>/dev/null | grep -qx "$other-unknown-linux-g
     linker_var="CARGO_TARGET_$(echo "$other" | tr '[:lower:]' '[:upper:]')_UNKNOWN_LINUX_GNU_LINKER"
     env "$linker_var=$other-linux-gnu-gcc" cargo build --release --locked --lib --target "$other-unknown-linux-gnu"
     mkdir -p "$stage/$other"
-    "$other-linux-gnu-strip" --strip-debug -o "$stage/$other/libtfdrift.so" \
+    "$other-linux-gnu-strip" --strip-unneeded -o "$stage/$other/libtfdrift.so" \
         "target/$other-unknown-linux-gnu/release/libtfdrift.so"
     check_so "$stage/$other/libtfdrift.so" "$other" >/dev/null
     tar -C "$stage/$other" -czf "$OUT/tfdrift-$VERSION-linux-$other.tar.gz" libtfdrift.so
     platforms+=("linux/$( [ "$other" = x86_64 ] && echo amd64 || echo arm64 ):$OUT/tfdrift-$VERSION-linux-$other.tar.gz")
 else
     echo "no $other-unknown-linux-gnu target or $other-linux-gnu-gcc here: build the $other plugin on" \
-        "a $other host with this script (docs/GUIDE.md, \"Build\")" >&2
+        "an $other host with this script (docs/GUIDE.md, \"Build and publish\")" >&2
 fi
 
 # The rules.
