@@ -1,6 +1,11 @@
 //! The fuzz targets' regression inputs (fuzz/regressions/<target>/, inputs that crashed or hung a target once,
 //! and hostile inputs kept beside them), replayed through the same calls as the targets in fuzz/fuzz_targets/,
 //! in a plain `cargo test`: none may panic. docs/ROBUSTNESS.md says how to add one.
+//!
+//! `fuzz/regressions/record/crash-scan-value-end-depth-underflow` was found by the `record` target in the
+//! structural scanner then in the working tree (`src/scan.rs`, `value_end`: `depth -= 1` underflows when the
+//! first bracket found is a closing one, after a stray quote such as `"principalId":Role"`). The scanner
+//! must return `None` there (`depth = depth.checked_sub(1)?;`) before it ships.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
