@@ -10,12 +10,14 @@
 //! - [`state`]: Terraform states and the index over them;
 //! - [`drift`]: the verdict, joining the three;
 //!
-//! and [`sources`] keeps the index current on a background thread.
+//! and [`sources`] keeps the index current on a background thread. [`scan`] delimits JSON members without
+//! parsing them, for the record view and the state's attribute lookups.
 
 pub mod catalog;
 pub mod cloudtrail;
 pub mod drift;
 pub mod plugin;
+pub mod scan;
 pub mod sources;
 pub mod state;
 

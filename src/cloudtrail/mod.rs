@@ -1,98 +1,156 @@
 //! A borrowed, zero-copy view of one CloudTrail record, and who made the call.
 //!
-//! The record is parsed once into [`Record`]: scalar fields borrow from the event bytes, and the free-form
-//! parts (`requestParameters`, `responseElements`, `resources`, `additionalEventData`) stay raw JSON text until
-//! something asks for them. A field of the wrong type reads as absent; only bytes that are not a JSON object
-//! fail the parse. Nothing here allocates unless a string carries escapes.
+//! The record is read once into [`Record`]: its members are delimited by [`scan`] without parsing what they
+//! hold, the scalar fields and `userIdentity` are decoded (borrowing from the event bytes), and the
+//! free-form parts (`requestParameters`, `responseElements`, `resources`, `additionalEventData`) stay JSON
+//! text until something asks for them, which is what makes a read-only or failed call cheap. A field of the
+//! wrong type reads as absent; only bytes that are not a JSON object fail the parse. Nothing here allocates
+//! unless a string carries escapes.
 
 pub mod actor;
 pub mod lenient;
 
+use crate::scan;
 use lenient::{Flag, Str};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 
+pub use crate::scan::ScanError;
 pub use actor::{ActorKind, Principals, TerraformIdentity};
 
+/// Why bytes are not a CloudTrail record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("a CloudTrail record is UTF-8 text: {0}")]
+    NotText(#[from] std::str::Utf8Error),
+    #[error("a CloudTrail record is a JSON object: {0}")]
+    NotAnObject(#[from] ScanError),
+}
+
 /// The CloudTrail record, as tfdrift reads it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Record<'a> {
-    #[serde(borrow, default)]
     pub event_name: Str<'a>,
-    #[serde(borrow, default)]
     pub event_source: Str<'a>,
-    #[serde(borrow, default)]
     pub event_id: Str<'a>,
-    #[serde(borrow, default)]
     pub event_time: Str<'a>,
-    #[serde(borrow, default)]
     pub aws_region: Str<'a>,
-    #[serde(borrow, default)]
     pub recipient_account_id: Str<'a>,
-    #[serde(borrow, default)]
     pub user_agent: Str<'a>,
-    #[serde(borrow, default, rename = "sourceIPAddress")]
     pub source_ip_address: Str<'a>,
-    #[serde(borrow, default)]
     pub error_code: Str<'a>,
-    #[serde(default)]
     pub read_only: Flag,
-    #[serde(default)]
     pub session_credential_from_console: Flag,
-    #[serde(borrow, default, rename = "userIdentity")]
-    user_identity_raw: Option<&'a RawValue>,
-    #[serde(skip)]
     pub user_identity: UserIdentity<'a>,
-    #[serde(borrow, default)]
-    pub request_parameters: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub response_elements: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub resources: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub additional_event_data: Option<&'a RawValue>,
+    /// The free-form sections, as JSON text.
+    pub request_parameters: Option<&'a str>,
+    pub response_elements: Option<&'a str>,
+    pub resources: Option<&'a str>,
+    pub additional_event_data: Option<&'a str>,
 }
 
 /// `userIdentity`: who made the call.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct UserIdentity<'a> {
-    #[serde(borrow, default, rename = "type")]
     pub identity_type: Str<'a>,
-    #[serde(borrow, default)]
     pub principal_id: Str<'a>,
-    #[serde(borrow, default)]
     pub arn: Str<'a>,
-    #[serde(borrow, default)]
     pub account_id: Str<'a>,
-    #[serde(borrow, default)]
     pub user_name: Str<'a>,
-    #[serde(borrow, default)]
     pub invoked_by: Str<'a>,
-    #[serde(borrow, default)]
     pub session_context: Option<SessionContext<'a>>,
 }
 
 /// `userIdentity.sessionContext`: for temporary credentials, the role (or user) that issued them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct SessionContext<'a> {
-    #[serde(borrow, default)]
     pub session_issuer: Option<SessionIssuer<'a>>,
-    #[serde(borrow, default)]
     pub source_identity: Str<'a>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct SessionIssuer<'a> {
-    #[serde(borrow, default, rename = "type")]
     pub issuer_type: Str<'a>,
-    #[serde(borrow, default)]
     pub arn: Str<'a>,
-    #[serde(borrow, default)]
     pub user_name: Str<'a>,
+}
+
+/// A string member: borrowed when it has no escapes, decoded otherwise; any other JSON reads as absent.
+fn text<'a>(member: &scan::Member<'a>) -> Str<'a> {
+    match member.plain_string() {
+        Some(plain) => Str(Some(Cow::Borrowed(plain))),
+        None if member.value.starts_with('"') => serde_json::from_str::<String>(member.value)
+            .map(|s| Str(Some(Cow::Owned(s))))
+            .unwrap_or_default(),
+        None => Str(None),
+    }
+}
+
+fn flag(value: &str) -> Flag {
+    match value {
+        "true" => Flag(Some(true)),
+        "false" => Flag(Some(false)),
+        _ => serde_json::from_str(value).unwrap_or_default(),
+    }
+}
+
+/// The members of a nested object, for the few tfdrift decodes; a nested value that is not an object (or is
+/// malformed) gives none, and hides only itself.
+fn nested(value: &str) -> impl Iterator<Item = scan::Member<'_>> {
+    let object = value.starts_with('{');
+    scan::members(value)
+        .take_while(move |_| object)
+        .map_while(Result::ok)
+}
+
+impl<'a> UserIdentity<'a> {
+    fn decode(value: &'a str) -> Self {
+        let mut identity = UserIdentity::default();
+        for member in nested(value) {
+            match member.key {
+                "type" => identity.identity_type = text(&member),
+                "principalId" => identity.principal_id = text(&member),
+                "arn" => identity.arn = text(&member),
+                "accountId" => identity.account_id = text(&member),
+                "userName" => identity.user_name = text(&member),
+                "invokedBy" => identity.invoked_by = text(&member),
+                "sessionContext" if member.value.starts_with('{') => {
+                    identity.session_context = Some(SessionContext::decode(member.value));
+                }
+                _ => {}
+            }
+        }
+        identity
+    }
+}
+
+impl<'a> SessionContext<'a> {
+    fn decode(value: &'a str) -> Self {
+        let mut context = SessionContext::default();
+        for member in nested(value) {
+            match member.key {
+                "sessionIssuer" if member.value.starts_with('{') => {
+                    let mut issuer = SessionIssuer::default();
+                    for member in nested(member.value) {
+                        match member.key {
+                            "type" => issuer.issuer_type = text(&member),
+                            "arn" => issuer.arn = text(&member),
+                            "userName" => issuer.user_name = text(&member),
+                            _ => {}
+                        }
+                    }
+                    context.session_issuer = Some(issuer);
+                }
+                "sourceIdentity" => context.source_identity = text(&member),
+                _ => {}
+            }
+        }
+        context
+    }
+}
+
+/// A free-form section: kept as text when it is an object or an array (`null` and the like mean absent).
+fn section(value: &str) -> Option<&str> {
+    value.starts_with(['{', '[']).then_some(value)
 }
 
 /// Where a path's first step points in the record: a free-form section, or a top-level field (per-region
@@ -122,26 +180,41 @@ impl Section {
 }
 
 impl<'a> Record<'a> {
-    /// Parses one record. The cloudtrail plugin may leave NUL bytes after the JSON text; they are ignored.
-    pub fn parse(bytes: &'a [u8]) -> Result<Record<'a>, serde_json::Error> {
+    /// Reads one record. The cloudtrail plugin may leave NUL bytes after the JSON text; they are ignored.
+    /// Member names with escapes are not CloudTrail's and are skipped; when a member repeats, the last wins.
+    pub fn parse(bytes: &'a [u8]) -> Result<Record<'a>, RecordError> {
         let end = bytes
             .iter()
             .rposition(|&b| b != 0)
             .map_or(0, |last| last + 1);
-        let text = &bytes[..end];
-        // serde's derived structs also accept arrays (fields by position); a record is an object.
-        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(serde::de::Error::custom(
-                "a CloudTrail record is a JSON object",
-            ));
-        }
-        let mut record: Record<'a> = serde_json::from_slice(text)?;
-        if let Some(raw) = record
-            .user_identity_raw
-            .filter(|raw| raw.get().starts_with('{'))
-        {
-            // A malformed identity hides who called, not the rest of the record.
-            record.user_identity = serde_json::from_str(raw.get()).unwrap_or_default();
+        // One UTF-8 check of the whole record; every span borrowed from it is then a `&str` for free.
+        let text = std::str::from_utf8(&bytes[..end])?;
+        let mut record = Record::default();
+        for member in scan::members(text) {
+            let member = member?;
+            let value = member.value;
+            match member.key {
+                "eventName" => record.event_name = self::text(&member),
+                "eventSource" => record.event_source = self::text(&member),
+                "eventID" => record.event_id = self::text(&member),
+                "eventTime" => record.event_time = self::text(&member),
+                "awsRegion" => record.aws_region = self::text(&member),
+                "recipientAccountId" => record.recipient_account_id = self::text(&member),
+                "userAgent" => record.user_agent = self::text(&member),
+                "sourceIPAddress" => record.source_ip_address = self::text(&member),
+                "errorCode" => record.error_code = self::text(&member),
+                "readOnly" => record.read_only = flag(value),
+                "sessionCredentialFromConsole" => {
+                    record.session_credential_from_console = flag(value);
+                }
+                // A malformed identity hides who called, not the rest of the record.
+                "userIdentity" => record.user_identity = UserIdentity::decode(value),
+                "requestParameters" => record.request_parameters = section(value),
+                "responseElements" => record.response_elements = section(value),
+                "resources" => record.resources = section(value),
+                "additionalEventData" => record.additional_event_data = section(value),
+                _ => {}
+            }
         }
         Ok(record)
     }
@@ -193,7 +266,7 @@ impl<'a> Record<'a> {
                 return self.recipient_account_id.get().map(|s| s.to_owned().into());
             }
         };
-        raw.and_then(|raw| serde_json::from_str(raw.get()).ok())
+        raw.and_then(|raw| serde_json::from_str(raw).ok())
     }
 }
 

@@ -81,8 +81,8 @@ pub struct Verdict {
     pub changed_attrs: Vec<String>,
     /// Request parameters that set something no comparison covered (no mapping, no such attribute).
     pub uncompared: Vec<String>,
-    /// JSON: attribute → {state, requested}, for the changed attributes.
-    pub diff: Option<String>,
+    /// Attribute → {state, requested}, for the changed attributes; rendered as JSON text when asked for.
+    pub diff: Diff,
     pub by_terraform: bool,
     pub actor: Option<String>,
     pub actor_kind: Option<ActorKind>,
@@ -125,6 +125,71 @@ impl Verdict {
             Value::String(s) => Some(s),
             other => Some(other.to_string()),
         }
+    }
+}
+
+/// The changed attributes' values, kept as the comparison found them. Most rules never read `tfdrift.diff`,
+/// so its text (security group rules described one by one, secrets redacted, the JSON written out) is only
+/// made on the first read, and then kept for the other reads of the same event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Diff {
+    entries: Vec<DiffEntry>,
+    text: OnceCell<Option<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct DiffEntry {
+    attr: String,
+    kind: Kind,
+    state: Value,
+    requested: Value,
+    /// Why the values could not be compared, when they could not.
+    reason: Option<&'static str>,
+    sensitive: bool,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// JSON: attribute → {state, requested, reason?}; None when nothing changed.
+    pub fn text(&self) -> Option<&str> {
+        self.text.get_or_init(|| self.render()).as_deref()
+    }
+
+    fn render(&self) -> Option<String> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mut diff = Map::new();
+        for entry in &self.entries {
+            let (requested, state) = if entry.kind == Kind::SecurityGroupRules {
+                compare::describe_rules(&entry.requested, &entry.state)
+            } else {
+                (entry.requested.clone(), entry.state.clone())
+            };
+            let show = |v: Value| {
+                if entry.sensitive {
+                    Value::String(REDACTED.into())
+                } else {
+                    v
+                }
+            };
+            let mut fields = Map::new();
+            fields.insert("state".into(), show(state));
+            let requested = if compare::hidden_by_cloudtrail(&requested) {
+                Value::String("<hidden by CloudTrail>".into())
+            } else {
+                show(requested)
+            };
+            fields.insert("requested".into(), requested);
+            if let Some(reason) = entry.reason {
+                fields.insert("reason".into(), Value::String(reason.into()));
+            }
+            diff.insert(entry.attr.clone(), Value::Object(fields));
+        }
+        Some(Value::Object(diff).to_string())
     }
 }
 
@@ -454,7 +519,6 @@ fn compare_attributes(
         .filter(|m| m.resource_type == own_type)
         .and_then(|m| find_again(snapshot, m))
         .map(|hit| hit.instance);
-    let mut diff = Map::new();
     let mut found = Vec::new();
     for mapping in call.attrs.iter() {
         let Some(section) = Section::from_root(mapping.from.root()) else {
@@ -481,7 +545,6 @@ fn compare_attributes(
             how,
             instance,
             verdict,
-            &mut diff,
         );
     }
     for implied in call.sets.iter() {
@@ -497,7 +560,6 @@ fn compare_attributes(
             how,
             instance,
             verdict,
-            &mut diff,
         );
     }
     if !call.whole_request_mapped
@@ -524,15 +586,11 @@ fn compare_attributes(
                         how,
                         Some(instance),
                         verdict,
-                        &mut diff,
                     );
                 }
                 _ => verdict.uncompared.push(param.clone()),
             }
         }
-    }
-    if !diff.is_empty() {
-        verdict.diff = Some(Value::Object(diff).to_string());
     }
 }
 
@@ -562,13 +620,11 @@ fn compare_one(
     how: Comparison,
     instance: Option<&Instance>,
     verdict: &mut Verdict,
-    diff: &mut Map<String, Value>,
 ) {
     if !verdict.touched_attrs.iter().any(|t| t == name) {
         verdict.touched_attrs.push(name.to_owned());
     }
     let Some(instance) = instance else { return };
-    let sensitive = instance.is_sensitive(top) || instance.is_sensitive(name);
     let state_value = instance.attribute(name).unwrap_or(Value::Null);
     let outcome = compare::compare(how.kind, how.op, &requested, &state_value);
     if outcome == Outcome::Same {
@@ -577,28 +633,15 @@ fn compare_one(
     if !verdict.changed_attrs.iter().any(|c| c == name) {
         verdict.changed_attrs.push(name.to_owned());
     }
-    let (requested, state_value) = if how.kind == Kind::SecurityGroupRules {
-        compare::describe_rules(&requested, &state_value)
-    } else {
-        (requested, state_value)
-    };
-    let show = |v: Value| {
-        if sensitive {
-            Value::String(REDACTED.into())
-        } else {
-            v
-        }
-    };
-    let mut entry = Map::new();
-    entry.insert("state".into(), show(state_value));
-    let requested = if compare::hidden_by_cloudtrail(&requested) {
-        Value::String("<hidden by CloudTrail>".into())
-    } else {
-        show(requested)
-    };
-    entry.insert("requested".into(), requested);
-    if let Outcome::Unknown(reason) = outcome {
-        entry.insert("reason".into(), Value::String(reason.into()));
-    }
-    diff.insert(name.to_owned(), Value::Object(entry));
+    verdict.diff.entries.push(DiffEntry {
+        attr: name.to_owned(),
+        kind: how.kind,
+        state: state_value,
+        requested,
+        reason: match outcome {
+            Outcome::Unknown(reason) => Some(reason),
+            _ => None,
+        },
+        sensitive: instance.is_sensitive(top) || instance.is_sensitive(name),
+    });
 }

@@ -525,9 +525,7 @@ impl TfDrift {
     }
 
     fn extract_diff(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.diff", |v, _| {
-            v.diff.text().and_then(text)
-        })
+        self.with_verdict(&req, "tfdrift.diff", |v, _| v.diff.text().and_then(text))
     }
 
     fn extract_attr(

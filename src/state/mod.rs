@@ -257,12 +257,12 @@ impl Instance {
             return None;
         }
         if let Some(raw) = self.raw_attribute(path) {
-            return serde_json::from_str(raw.get()).ok();
+            return serde_json::from_str(raw).ok();
         }
         if let Some((first, rest)) = path.split_once('.')
             && let Some(raw) = self.raw_attribute(first)
         {
-            let root: Value = serde_json::from_str(raw.get()).ok()?;
+            let root: Value = serde_json::from_str(raw).ok()?;
             let segments: Vec<&str> = rest.split('.').collect();
             let mut found = Vec::new();
             walk(&root, &segments, &mut found);
@@ -274,23 +274,24 @@ impl Instance {
     /// A top-level attribute as text: a string, or a number as written in the state.
     pub fn string_attribute(&self, name: &str) -> Option<String> {
         self.raw_attribute(name)
-            .and_then(scalar_text)
+            .and_then(scalar_json_text)
             .map(Cow::into_owned)
     }
 
-    /// The raw JSON text of a top-level attribute (the first one, should the object repeat a name).
-    pub fn raw_attribute(&self, name: &str) -> Option<&RawValue> {
-        let mut found = None;
-        // The attributes text is ours and always an object, so the scan cannot fail in practice; an error
-        // would only mean "not found".
-        let _ = for_each_member(self.attributes.get(), |key, value| {
-            if key == name {
-                found = Some(value);
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        });
-        found
+    /// The JSON text of a top-level attribute (the first one, should the object repeat a name). The text was
+    /// validated when the state was loaded, so it is only delimited here, not parsed again.
+    pub fn raw_attribute(&self, name: &str) -> Option<&str> {
+        crate::scan::members(self.attributes.get())
+            .map_while(Result::ok)
+            .find(|member| {
+                if member.key_escaped {
+                    serde_json::from_str::<String>(&format!("\"{}\"", member.key))
+                        .is_ok_and(|key| key == name)
+                } else {
+                    member.key == name
+                }
+            })
+            .map(|member| member.value)
     }
 
     /// Whether the value at `name` (an attribute name or a dotted path) must not be shown: the state marks
@@ -321,8 +322,12 @@ impl Instance {
 
 /// Whether an attribute name looks like it holds a secret ([`SECRET_NAME_PARTS`]).
 pub fn name_looks_secret(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SECRET_NAME_PARTS.iter().any(|part| lower.contains(part))
+    // Case-insensitive in place: this runs for every attribute a call sets.
+    let name = name.as_bytes();
+    SECRET_NAME_PARTS.iter().any(|part| {
+        name.windows(part.len())
+            .any(|window| window.eq_ignore_ascii_case(part.as_bytes()))
+    })
 }
 
 fn one_or_array(mut found: Vec<Value>) -> Option<Value> {
@@ -377,7 +382,11 @@ fn flat_key_matches(key: &str, want: &[&str]) -> bool {
 
 /// The text of a JSON string or number; `None` for anything else.
 pub(crate) fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
+    scalar_json_text(raw.get())
+}
+
+/// [`scalar_text`] of JSON text.
+pub(crate) fn scalar_json_text(text: &str) -> Option<Cow<'_, str>> {
     match text.as_bytes().first()? {
         b'"' => serde_json::from_str::<Text<'_>>(text).ok().map(|t| t.0),
         b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
