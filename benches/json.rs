@@ -2,8 +2,8 @@
 //! record of `../shared/data/cloudtrail`.
 //!
 //! - `serde_json::from_slice::<Value>`: the baseline the extraction targets are measured against;
-//! - `Record::parse`: tfdrift's view (serde_json into a struct: strings borrowed, free-form sections kept as
-//!   `RawValue`, `userIdentity` read in a second pass over its raw text);
+//! - `Record::parse`: tfdrift's view (`src/scan.rs` delimits the members with SIMD bit masks, the members
+//!   tfdrift reads are decoded, strings borrowed, free-form sections kept as text);
 //! - `serde_json` into `IgnoredAny`: the floor of any serde_json approach (validation, no output);
 //! - the same borrowed view with sonic-rs (sections as `LazyValue`) and with simd-json (sections parsed
 //!   into `OwnedValue`: simd-json has no raw value; it also needs a mutable copy of the bytes, which Falco
@@ -133,7 +133,7 @@ const CONTENDERS: &[(&str, Parser)] = &[
         black_box(serde_json::from_slice::<serde_json::Value>(b)).is_ok()
     }),
     (
-        "tfdrift Record::parse (serde_json, borrowed + RawValue)",
+        "tfdrift Record::parse (src/scan.rs: SIMD delimiting, members decoded on demand)",
         |b| black_box(Record::parse(b)).is_ok(),
     ),
     ("serde_json into IgnoredAny (floor: validation only)", |b| {
