@@ -1,19 +1,22 @@
-//! Delimiting a JSON object's members without parsing their values.
+//! Reading a JSON object's members without parsing their values.
 //!
 //! A CloudTrail record is mostly free-form sections (`requestParameters`, `responseElements`, `tlsDetails`,
 //! ...) that a read-only or failed call never needs. Full validation of those bytes is what a JSON parser
-//! spends most of its time on, so the record view only *delimits* members here: it finds each key and the
-//! text of its value, and skips strings, objects and arrays by their quotes and brackets. The values tfdrift
-//! reads are then decoded (and so validated) one by one; the others are never looked at again, and a section
-//! that is needed later is parsed in full by `serde_json` at that point.
+//! spends most of its time on, so the record view only *delimits* members here: a [`Scanner`] walks the
+//! text forward once, finds each key and the text of its value, enters the objects its caller wants to read
+//! (`userIdentity`) and skips strings, objects and arrays by their quotes and brackets. The values tfdrift
+//! reads are then decoded (and so validated) one by one; the others are never looked at again, and a
+//! section that is needed later is parsed in full by `serde_json` at that point.
 //!
 //! The state's attributes, kept as compact JSON text that was validated when the state was loaded, are looked
-//! up the same way.
+//! up the same way ([`members`]).
 //!
 //! The scanner works on `&str`, so every span it yields is valid UTF-8, and it only ever cuts at ASCII
 //! structural bytes, so every span is on a character boundary. It never recurses (nesting depth costs
-//! nothing) and never indexes out of bounds: input that is not well-formed ends in an error or, inside a
-//! value it only skips, in a span that fails to decode later.
+//! nothing) and never indexes out of bounds. Input that is not well-formed ends in an error or, inside a
+//! value it only skips, in a span that fails to decode later. Between tokens it takes any byte up to and
+//! including the space (control characters too, which JSON forbids there) as whitespace: that is one
+//! comparison per eight bytes of indentation.
 
 use std::fmt;
 
@@ -56,154 +59,320 @@ impl<'a> Member<'a> {
     }
 }
 
-/// The members of the JSON object `text`, in order. `text` may have whitespace around the object and nothing
-/// else; the iterator yields an error (once, then ends) where it is not an object.
-pub fn members(text: &str) -> Members<'_> {
-    Members {
-        text,
-        structure: Structure::new(text.as_bytes()),
-        pos: 0,
-        state: State::Start,
+/// A key read by [`Scanner::next_key`]: the bytes between its quotes, escapes not decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key<'a> {
+    pub raw: &'a [u8],
+    /// The key contains a backslash, so `raw` is not its decoded form.
+    pub escaped: bool,
+}
+
+/// A value passed over by [`Scanner::value`]: where its JSON text is. Nothing of it is looked at until asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Value<'a> {
+    source: &'a str,
+    start: usize,
+    end: usize,
+    string: bool,
+    /// The text read so far held a backslash somewhere: a string must be looked at for escapes.
+    escapes: bool,
+}
+
+impl<'a> Value<'a> {
+    /// The value's JSON text.
+    #[inline]
+    pub fn text(&self) -> &'a str {
+        self.source.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Whether the value is a string.
+    pub fn is_string(&self) -> bool {
+        self.string
+    }
+
+    /// The value as a string, when it is one without escapes.
+    #[inline(always)]
+    pub fn plain_string(&self) -> Option<&'a str> {
+        if !self.string {
+            return None;
+        }
+        let inner = self
+            .source
+            .get(self.start + 1..self.end.saturating_sub(1))?;
+        (!(self.escapes && inner.contains('\\'))).then_some(inner)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Start,
-    /// After `{` or a member: a key or `}` (`first`), or `,` / `}`.
-    Inside {
-        first: bool,
-    },
-    Done,
-}
-
+/// A forward-only reader of one JSON text. Objects are read key by key ([`Scanner::first_key`],
+/// [`Scanner::next_key`]); after each key the caller either passes over the value ([`Scanner::value`]) or,
+/// when it is an object, enters it. Every byte is classified once, however deep the caller reads.
 #[derive(Debug, Clone)]
-pub struct Members<'a> {
+pub struct Scanner<'a> {
     text: &'a str,
     structure: Structure<'a>,
     pos: usize,
-    state: State,
 }
 
-impl<'a> Members<'a> {
+impl<'a> Scanner<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            structure: Structure::new(text.as_bytes(), 0),
+            pos: 0,
+        }
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
 
-    fn skip_whitespace(&mut self) {
-        let bytes = self.bytes();
-        while let Some(b) = bytes.get(self.pos) {
-            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                break;
-            }
-            self.pos += 1;
-        }
-    }
-
-    fn fail(&mut self, expected: &'static str) -> Option<Result<Member<'a>, ScanError>> {
-        self.state = State::Done;
-        Some(Err(ScanError {
+    fn error(&self, expected: &'static str) -> ScanError {
+        ScanError {
             at: self.pos,
             expected,
-        }))
-    }
-
-    fn expect(&mut self, byte: u8) -> bool {
-        self.skip_whitespace();
-        if self.bytes().get(self.pos) == Some(&byte) {
-            self.pos += 1;
-            true
-        } else {
-            false
         }
     }
 
-    /// The end (just past the closing quote) of the string whose opening quote is at `start`.
-    fn string_end(&mut self, start: usize) -> Option<usize> {
-        let end = self.structure.next(start + 1, Structure::QUOTES)?;
-        Some(end + 1)
+    /// The first byte of the value at the position (after whitespace).
+    #[inline]
+    pub fn peek(&mut self) -> Option<u8> {
+        self.token()
     }
 
-    /// The end of the value starting at `start`: strings end at their closing quote, objects and arrays at
-    /// the bracket that balances their first, anything else (numbers, `true`, `false`, `null`) before the
-    /// next delimiter. None if a string or bracket never closes or there is no value.
-    fn value_end(&mut self, start: usize) -> Option<usize> {
-        let bytes = self.bytes();
-        match *bytes.get(start)? {
-            b'"' => self.string_end(start),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                let mut pos = start;
-                loop {
-                    let at = self.structure.next(pos, Structure::BRACKETS)?;
-                    if matches!(bytes.get(at)?, b'{' | b'[') {
-                        depth += 1;
-                    } else {
-                        // A closing bracket first: the opening one was inside a string (malformed input).
-                        depth = depth.checked_sub(1)?;
-                        if depth == 0 {
-                            return Some(at + 1);
-                        }
-                    }
-                    pos = at + 1;
-                }
-            }
-            b',' | b'}' | b']' | b':' => None,
-            _ => {
-                let len = bytes[start..]
-                    .iter()
-                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                    .unwrap_or(bytes.len() - start);
-                Some(start + len)
-            }
+    /// Enters the object at the position: its first key, with the position left on its value; None if the
+    /// object is empty (its `}` is passed).
+    #[inline(always)]
+    pub fn first_key(&mut self) -> Result<Option<Key<'a>>, ScanError> {
+        if self.token() != Some(b'{') {
+            return Err(self.error("`{`"));
         }
-    }
-
-    fn next_member(&mut self, first: bool) -> Option<Result<Member<'a>, ScanError>> {
-        self.skip_whitespace();
-        match self.bytes().get(self.pos) {
+        self.pos += 1;
+        match self.token() {
             Some(b'}') => {
                 self.pos += 1;
-                self.skip_whitespace();
-                self.state = State::Done;
-                if self.pos != self.text.len() {
-                    return self.fail("the end of the text after the object");
-                }
-                return None;
+                Ok(None)
             }
-            Some(b',') if !first => {
+            Some(b'"') => self.key().map(Some),
+            _ => Err(self.error("a member name")),
+        }
+    }
+
+    /// The next key of the object being read, with the position left on its value; None once the object's
+    /// `}` is passed.
+    #[inline(always)]
+    pub fn next_key(&mut self) -> Result<Option<Key<'a>>, ScanError> {
+        match self.token() {
+            Some(b',') => {
                 self.pos += 1;
-                self.skip_whitespace();
+                if self.token() != Some(b'"') {
+                    return Err(self.error("a member name"));
+                }
+                self.key().map(Some)
             }
-            _ if first => {}
-            _ => return self.fail("`,` or `}`"),
+            Some(b'}') => {
+                self.pos += 1;
+                Ok(None)
+            }
+            _ => Err(self.error("`,` or `}`")),
         }
-        if self.bytes().get(self.pos) != Some(&b'"') {
-            return self.fail("a member name");
-        }
-        let Some(end) = self.string_end(self.pos) else {
-            return self.fail("the end of a member name");
+    }
+
+    /// The key whose opening quote is at the position, and its colon.
+    #[inline(always)]
+    fn key(&mut self) -> Result<Key<'a>, ScanError> {
+        let start = self.pos + 1;
+        let Some(end) = self.structure.next_quote(start) else {
+            return Err(self.error("the end of a member name"));
         };
-        let key = self.text.get(self.pos + 1..end - 1).unwrap_or_default();
-        let key_escaped = self.structure.any_backslash && key.contains('\\');
-        self.pos = end;
-        if !self.expect(b':') {
-            return self.fail("`:`");
+        let raw = self.bytes().get(start..end).unwrap_or_default();
+        self.pos = end + 1;
+        if self.token() != Some(b':') {
+            return Err(self.error("`:`"));
         }
-        self.skip_whitespace();
+        self.pos += 1;
+        Ok(Key {
+            raw,
+            escaped: self.structure.any_backslash && raw.contains(&b'\\'),
+        })
+    }
+
+    /// Passes over the value at the position: strings end at their closing quote, objects and arrays at the
+    /// bracket that balances their first, anything else (numbers, `true`, `false`, `null`) before the next
+    /// delimiter.
+    #[inline(always)]
+    pub fn value(&mut self) -> Result<Value<'a>, ScanError> {
+        let token = self.token();
         let start = self.pos;
-        let Some(end) = self.value_end(start) else {
-            return self.fail("a complete value");
+        let (end, string) = match token {
+            Some(b'"') => (self.structure.next_quote(start + 1).map(|q| q + 1), true),
+            Some(b'{' | b'[') => (self.structure.container_end(start), false),
+            Some(b',' | b'}' | b']' | b':') | None => (None, false),
+            Some(_) => (Some(self.scalar_end(start)), false),
+        };
+        let Some(end) = end else {
+            return Err(self.error("a complete value"));
         };
         self.pos = end;
-        self.state = State::Inside { first: false };
-        let value = self.text.get(start..end).unwrap_or_default();
-        Some(Ok(Member {
-            key,
-            key_escaped,
-            value,
-            plain: value.starts_with('"')
-                && !(self.structure.any_backslash && value.contains('\\')),
+        Ok(Value {
+            source: self.text,
+            start,
+            end,
+            string,
+            escapes: self.structure.any_backslash,
+        })
+    }
+
+    /// Passes over the value at the position, for a caller that does not want it.
+    #[inline(always)]
+    pub fn skip(&mut self) -> Result<(), ScanError> {
+        self.value().map(|_| ())
+    }
+
+    /// The end of a number, `true`, `false` or `null` starting at `start`: the next delimiter.
+    fn scalar_end(&self, start: usize) -> usize {
+        let bytes = self.bytes();
+        let rest = bytes.get(start..).unwrap_or_default();
+        start
+            + rest
+                .iter()
+                .position(|&b| matches!(b, b',' | b'}' | b']') || b <= b' ')
+                .unwrap_or(rest.len())
+    }
+
+    /// Reads the object at the position with `read`, which gets each key and must consume its value (with
+    /// [`Scanner::value`] or by reading it). Should the object turn out malformed inside, it is passed over
+    /// by its brackets instead, and what `read` took from it before stays: a malformed object hides only
+    /// itself. Fails only where the text cannot be delimited at all.
+    pub fn read_object(
+        &mut self,
+        mut read: impl FnMut(&mut Self, Key<'a>) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        self.token();
+        let start = self.pos;
+        let attempt: Result<(), ScanError> = (|| {
+            let mut key = self.first_key()?;
+            while let Some(found) = key {
+                read(self, found)?;
+                key = self.next_key()?;
+            }
+            Ok(())
+        })();
+        if attempt.is_err() {
+            // Classify again from the object's start (outside any string), and pass over it.
+            self.structure = Structure::new(self.bytes(), start);
+            self.pos = start;
+            self.value()?;
+        }
+        Ok(())
+    }
+
+    /// After the outermost value: nothing but whitespace may follow.
+    pub fn finish(&mut self) -> Result<(), ScanError> {
+        match self.token() {
+            None => Ok(()),
+            Some(_) => Err(self.error("the end of the text after the object")),
+        }
+    }
+
+    /// The byte at the position, after whitespace (which the position passes); None at the end. Compact
+    /// records have no whitespace between tokens (one look at one byte); indented ones have a newline and a
+    /// run of spaces before each member, passed eight bytes at a time.
+    #[inline(always)]
+    fn token(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        match bytes.get(self.pos) {
+            Some(&b) if b > b' ' => return Some(b),
+            None => return None,
+            Some(_) => {}
+        }
+        // One space, as after the colons of indented JSON.
+        if bytes.get(self.pos) == Some(&b' ')
+            && let Some(&next) = bytes.get(self.pos + 1)
+            && next > b' '
+        {
+            self.pos += 1;
+            return Some(next);
+        }
+        // Most other runs (a newline and a short indentation) end within one word.
+        if let Some(word) = bytes
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<8>())
+        {
+            let above = bytes_above_space(u64::from_le_bytes(*word));
+            if above != 0 {
+                self.pos += above.trailing_zeros() as usize / 8;
+                return bytes.get(self.pos).copied();
+            }
+        }
+        self.skip_whitespace_run();
+        bytes.get(self.pos).copied()
+    }
+
+    #[inline(never)]
+    fn skip_whitespace_run(&mut self) {
+        let bytes = self.bytes();
+        while let Some(word) = bytes
+            .get(self.pos..)
+            .and_then(|rest| rest.first_chunk::<8>())
+        {
+            let above = bytes_above_space(u64::from_le_bytes(*word));
+            if above != 0 {
+                self.pos += above.trailing_zeros() as usize / 8;
+                return;
+            }
+            self.pos += 8;
+        }
+        while bytes.get(self.pos).is_some_and(|&b| b <= b' ') {
+            self.pos += 1;
+        }
+    }
+}
+
+/// The top bit of every byte of `word` above the space: `(b & 0x7f) + 0x5f` carries into it exactly then,
+/// and bytes from 0x80 have it already.
+#[inline(always)]
+fn bytes_above_space(word: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    (((word & (0x7f * ONES)) + 0x5f * ONES) | word) & (0x80 * ONES)
+}
+
+/// The members of the JSON object `text`, in order. `text` may have whitespace around the object and nothing
+/// else; the iterator yields an error (once, then ends) where it is not an object.
+pub fn members(text: &str) -> Members<'_> {
+    Members {
+        scanner: Scanner::new(text),
+        started: false,
+        done: false,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Members<'a> {
+    scanner: Scanner<'a>,
+    started: bool,
+    done: bool,
+}
+
+impl<'a> Members<'a> {
+    fn member(&mut self) -> Result<Option<Member<'a>>, ScanError> {
+        let scanner = &mut self.scanner;
+        let key = if self.started {
+            scanner.next_key()?
+        } else {
+            self.started = true;
+            scanner.first_key()?
+        };
+        let Some(key) = key else {
+            scanner.finish()?;
+            return Ok(None);
+        };
+        let value = scanner.value()?;
+        Ok(Some(Member {
+            // The key was cut at quotes, which are ASCII: it is a whole `str` of the text.
+            key: std::str::from_utf8(key.raw).unwrap_or_default(),
+            key_escaped: key.escaped,
+            value: value.text(),
+            plain: value.plain_string().is_some(),
         }))
     }
 }
@@ -212,17 +381,14 @@ impl<'a> Iterator for Members<'a> {
     type Item = Result<Member<'a>, ScanError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.state {
-            State::Done => None,
-            State::Start => {
-                if !self.expect(b'{') {
-                    return self.fail("`{`");
-                }
-                self.state = State::Inside { first: true };
-                self.next_member(true)
-            }
-            State::Inside { first } => self.next_member(first),
+        if self.done {
+            return None;
         }
+        let member = self.member();
+        if !matches!(member, Ok(Some(_))) {
+            self.done = true;
+        }
+        member.transpose()
     }
 }
 
@@ -230,16 +396,23 @@ impl<'a> Iterator for Members<'a> {
 /// finds them: one SIMD comparison per byte class gives a bit per byte, escaped quotes are removed, a
 /// prefix XOR of the quote bits marks what is inside strings, and brackets inside strings are dropped. The
 /// scanner then jumps from one interesting byte to the next with `trailing_zeros` instead of looking at
-/// every byte. Blocks are classified in order and on demand (what is inside a string depends on every
-/// block before), so a scan that stops early never classifies the rest.
+/// every byte, and over whole blocks of a nested value by counting its brackets. Blocks are classified in
+/// order and on demand (what is inside a string depends on every block before), so a scan that stops early
+/// never classifies the rest; a block's brackets are found only when a nested value is skipped through it.
 #[derive(Debug, Clone)]
 struct Structure<'a> {
     bytes: &'a [u8],
-    /// Offset of the classified block; `usize::MAX` before the first.
+    /// Where the first block starts (a position outside any string).
+    base: usize,
+    /// Offset of the classified block (the first is classified at once).
     block: usize,
-    /// Bits of the classified block: unescaped quotes, and brackets outside strings.
+    /// Bits of the classified block: unescaped quotes; what is inside strings.
     quotes: u64,
-    brackets: u64,
+    inside: u64,
+    /// Opening and closing brackets outside strings, once `brackets_known`.
+    open: u64,
+    close: u64,
+    brackets_known: bool,
     /// Carried from the classified block into the next: it ends inside a string; its last byte is a
     /// backslash that escapes the next block's first byte.
     in_string: bool,
@@ -250,45 +423,44 @@ struct Structure<'a> {
 }
 
 impl<'a> Structure<'a> {
-    const QUOTES: u8 = 1;
-    const BRACKETS: u8 = 2;
-
-    fn new(bytes: &'a [u8]) -> Self {
-        Structure {
+    fn new(bytes: &'a [u8], base: usize) -> Self {
+        let mut structure = Structure {
             bytes,
-            block: usize::MAX,
+            base,
+            block: base,
             quotes: 0,
-            brackets: 0,
+            inside: 0,
+            open: 0,
+            close: 0,
+            brackets_known: false,
             in_string: false,
             escape: false,
             any_backslash: false,
-        }
+        };
+        structure.classify(base);
+        structure
     }
 
-    /// The first position at or after `from` of a byte of the `wanted` kinds, classifying blocks up to it.
-    #[inline]
-    fn next(&mut self, from: usize, wanted: u8) -> Option<usize> {
+    /// The first unescaped quote at or after `from`. Most strings end in the block they start in: that
+    /// case is a mask and a `trailing_zeros`.
+    #[inline(always)]
+    fn next_quote(&mut self, from: usize) -> Option<usize> {
+        let offset = from.wrapping_sub(self.block);
+        if offset < 64 {
+            let bits = self.quotes & (u64::MAX << offset);
+            if bits != 0 {
+                return Some(self.block + bits.trailing_zeros() as usize);
+            }
+        }
+        self.next_quote_in_later_blocks(from)
+    }
+
+    #[inline(never)]
+    fn next_quote_in_later_blocks(&mut self, from: usize) -> Option<usize> {
         let mut from = from;
         loop {
-            let block = from - from % 64;
-            if block >= self.bytes.len() {
-                return None;
-            }
-            // Blocks are classified in order; a position behind the classified block was passed already
-            // (only malformed input asks for one), and gets the classified block's answer.
-            while self.block == usize::MAX || self.block < block {
-                self.classify_next();
-            }
-            let mut bits = 0;
-            if wanted & Self::QUOTES != 0 {
-                bits |= self.quotes;
-            }
-            if wanted & Self::BRACKETS != 0 {
-                bits |= self.brackets;
-            }
-            if self.block == block {
-                bits &= u64::MAX << (from % 64);
-            }
+            let mask = self.reach(from)?;
+            let bits = self.quotes & mask;
             if bits != 0 {
                 return Some(self.block + bits.trailing_zeros() as usize);
             }
@@ -296,37 +468,132 @@ impl<'a> Structure<'a> {
         }
     }
 
-    #[inline(never)]
-    fn classify_next(&mut self) {
-        let start = if self.block == usize::MAX {
-            0
+    /// Classifies blocks up to the one holding `from`; the mask of the classified block's bits at or after
+    /// `from`. None past the end. A position behind the classified block was passed already (only malformed
+    /// input asks for one), and gets the classified block's answer.
+    #[inline(always)]
+    fn reach(&mut self, from: usize) -> Option<u64> {
+        let block = from - from.checked_sub(self.base)? % 64;
+        if block >= self.bytes.len() {
+            return None;
+        }
+        while self.block < block {
+            self.classify(self.block + 64);
+        }
+        Some(if self.block == block {
+            u64::MAX << (from - block)
         } else {
-            self.block + 64
-        };
-        let padded;
-        let chunk: &[u8; 64] = match self.bytes.get(start..).and_then(|rest| rest.first_chunk()) {
-            Some(full) => full,
-            None => {
-                // The last, partial block: padded with spaces, which are nothing to the scanner.
-                let mut buffer = [b' '; 64];
-                let rest = self.bytes.get(start..).unwrap_or_default();
-                buffer[..rest.len()].copy_from_slice(rest);
-                padded = buffer;
-                &padded
+            u64::MAX
+        })
+    }
+
+    /// Just past the bracket that balances the one at `start` (an opening bracket outside a string): the
+    /// brackets of each block are walked in order, a block without any passed at once.
+    fn container_end(&mut self, start: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        let mut from = start;
+        loop {
+            let mask = self.reach(from)?;
+            let (open, close) = self.brackets();
+            let (open, close) = (open & mask, close & mask);
+            let mut brackets = open | close;
+            while brackets != 0 {
+                let at = brackets.trailing_zeros();
+                if open & (1 << at) != 0 {
+                    depth += 1;
+                } else {
+                    // A closing bracket first: the opening one was inside a string (malformed input).
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(self.block + at as usize + 1);
+                    }
+                }
+                brackets &= brackets - 1;
             }
+            from = self.block + 64;
+        }
+    }
+
+    /// The 64 bytes of the block at `start`, and how many of them lie before it: the last, partial block is
+    /// read as the text's last 64 bytes, the ones already classified with the block before shifted out of
+    /// every mask. None for a text shorter than a block.
+    #[inline(always)]
+    fn chunk(&self, start: usize) -> Option<(&'a [u8; 64], u32)> {
+        match self.bytes.get(start..).and_then(|rest| rest.first_chunk()) {
+            Some(full) => Some((full, 0)),
+            None => match self.bytes.last_chunk::<64>() {
+                Some(last) if start < self.bytes.len() => {
+                    Some((last, (start + 64 - self.bytes.len()) as u32))
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Classifies the block at `start` (the one after the classified block, or the first): its quotes, and
+    /// what is inside strings.
+    #[inline(never)]
+    fn classify(&mut self, start: usize) {
+        let Some((chunk, before)) = self.chunk(start) else {
+            return self.classify_short(start);
         };
-        let (quote, backslash, open, close) = classify(chunk);
-        self.any_backslash |= backslash != 0;
-        let escaped = self.escaped(backslash);
-        let quotes = quote & !escaped;
+        let (quote, backslash) = quotes(chunk);
+        let escaped = if backslash || self.escape {
+            self.any_backslash = true;
+            self.escaped(backslashes(chunk) >> before)
+        } else {
+            0
+        };
+        let quotes = (quote >> before) & !escaped;
         let mut inside = prefix_xor(quotes);
         if self.in_string {
             inside = !inside;
         }
         self.in_string = inside >> 63 == 1;
         self.quotes = quotes;
-        self.brackets = (open | close) & !inside;
+        self.inside = inside;
+        self.brackets_known = false;
         self.block = start;
+    }
+
+    /// The opening and closing brackets outside strings of the classified block.
+    #[inline(always)]
+    fn brackets(&mut self) -> (u64, u64) {
+        if !self.brackets_known {
+            if let Some((chunk, before)) = self.chunk(self.block) {
+                let (open, close) = brackets(chunk);
+                self.open = (open >> before) & !self.inside;
+                self.close = (close >> before) & !self.inside;
+            }
+            self.brackets_known = true;
+        }
+        (self.open, self.close)
+    }
+
+    /// A text shorter than a block, or a block at or past its end: padded with spaces, which are nothing to
+    /// the scanner.
+    #[cold]
+    fn classify_short(&mut self, start: usize) {
+        let mut padded = [b' '; 64];
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        padded[..rest.len()].copy_from_slice(rest);
+        let mut classified = Structure {
+            bytes: &padded,
+            base: 0,
+            block: 0,
+            ..self.clone()
+        };
+        classified.classify(0);
+        let (open, close) = classified.brackets();
+        self.block = start;
+        self.quotes = classified.quotes;
+        self.inside = classified.inside;
+        self.open = open;
+        self.close = close;
+        self.brackets_known = true;
+        self.in_string = classified.in_string;
+        self.escape = classified.escape;
+        self.any_backslash = classified.any_backslash;
     }
 
     /// The bytes a backslash escapes. Backslashes are rare in CloudTrail records (policy documents in a
@@ -353,31 +620,55 @@ impl<'a> Structure<'a> {
     }
 }
 
-/// Bits (byte `i` → bit `i`) of the quotes, backslashes, opening and closing brackets of 64 bytes.
-#[inline]
-fn classify(chunk: &[u8; 64]) -> (u64, u64, u64, u64) {
+/// The bits (byte `i` → bit `i`) of the bytes of `chunk` equal to `byte`, 16 at a time.
+#[inline(always)]
+fn bits_of(chunk: &[u8; 64], hits: impl Fn(wide::u8x16) -> wide::u8x16) -> u64 {
+    let mut bits = 0;
+    for (lane, part) in chunk.as_chunks::<16>().0.iter().enumerate() {
+        bits |= u64::from(hits(wide::u8x16::new(*part)).move_mask() as u16) << (lane * 16);
+    }
+    bits
+}
+
+/// The quotes of 64 bytes, and whether there is a backslash among them.
+#[inline(always)]
+fn quotes(chunk: &[u8; 64]) -> (u64, bool) {
     use wide::u8x16;
     const QUOTE: u8x16 = u8x16::new([b'"'; 16]);
     const BACKSLASH: u8x16 = u8x16::new([b'\\'; 16]);
+    let mut quote = 0;
+    let mut backslash = u8x16::new([0; 16]);
+    for (lane, part) in chunk.as_chunks::<16>().0.iter().enumerate() {
+        let v = u8x16::new(*part);
+        quote |= u64::from(v.cmp_eq(QUOTE).move_mask() as u16) << (lane * 16);
+        backslash |= v.cmp_eq(BACKSLASH);
+    }
+    (quote, backslash.move_mask() != 0)
+}
+
+/// Where the backslashes of 64 bytes are.
+fn backslashes(chunk: &[u8; 64]) -> u64 {
+    const BACKSLASH: wide::u8x16 = wide::u8x16::new([b'\\'; 16]);
+    bits_of(chunk, |v| v.cmp_eq(BACKSLASH))
+}
+
+/// The opening and closing brackets of 64 bytes.
+#[inline(always)]
+fn brackets(chunk: &[u8; 64]) -> (u64, u64) {
+    use wide::u8x16;
     // `[` and `{`, `]` and `}` differ by 0x20 alone: one OR folds each pair.
     const FOLD: u8x16 = u8x16::new([0x20; 16]);
     const OPEN: u8x16 = u8x16::new([b'{'; 16]);
     const CLOSE: u8x16 = u8x16::new([b'}'; 16]);
-    let (mut quote, mut backslash, mut open, mut close) = (0, 0, 0, 0);
-    for (lane, part) in chunk.as_chunks::<16>().0.iter().enumerate() {
-        let v = u8x16::new(*part);
-        let folded = v | FOLD;
-        let bits = |hits: u8x16| u64::from(hits.move_mask() as u16) << (lane * 16);
-        quote |= bits(v.cmp_eq(QUOTE));
-        backslash |= bits(v.cmp_eq(BACKSLASH));
-        open |= bits(folded.cmp_eq(OPEN));
-        close |= bits(folded.cmp_eq(CLOSE));
-    }
-    (quote, backslash, open, close)
+    (
+        bits_of(chunk, |v| (v | FOLD).cmp_eq(OPEN)),
+        bits_of(chunk, |v| (v | FOLD).cmp_eq(CLOSE)),
+    )
 }
 
 /// Bit `i` of the result is the XOR of bits `0..=i`: set from an opening quote up to (not including) its
 /// closing quote.
+#[inline(always)]
 fn prefix_xor(mut bits: u64) -> u64 {
     for shift in [1, 2, 4, 8, 16, 32] {
         bits ^= bits << shift;

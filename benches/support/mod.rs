@@ -104,6 +104,11 @@ pub fn real_records(catalog: &Catalog) -> Vec<RealRecord> {
                 Class::Uncovered
             };
             let event_name = record.event_name().to_owned();
+            let text = if std::env::var_os("TFDRIFT_BENCH_COMPACT").is_some() {
+                compact(&text)
+            } else {
+                text
+            };
             out.push(RealRecord {
                 origin: format!("{name}#{i}"),
                 bytes: text.into_bytes(),
@@ -111,6 +116,29 @@ pub fn real_records(catalog: &Catalog) -> Vec<RealRecord> {
                 class,
             });
         }
+    }
+    out
+}
+
+/// The JSON text without whitespace between tokens, as CloudTrail writes its log files (members in the same
+/// order, strings untouched).
+pub fn compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c.is_ascii_whitespace() {
+            continue;
+        }
+        out.push(c);
     }
     out
 }

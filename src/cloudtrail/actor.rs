@@ -2,7 +2,9 @@
 //! AWS service acting on someone's behalf, or some other SDK or CLI; and the human name behind it.
 
 use super::Record;
+use memchr::memmem::Finder;
 use std::borrow::Cow;
+use std::sync::LazyLock;
 use wildmatch::WildMatch;
 
 /// How a call was made.
@@ -31,16 +33,44 @@ impl ActorKind {
 /// role's ARN.
 #[derive(Debug, Clone, Default)]
 pub struct Principals {
-    patterns: Vec<WildMatch>,
+    patterns: Vec<Pattern>,
+}
+
+/// One ARN pattern, with the literal text before its first wildcard and after its last: an ARN that does
+/// not start and end with those (most callers, for a pattern naming one role) is refused without running
+/// the matcher.
+#[derive(Debug, Clone)]
+struct Pattern {
+    prefix: String,
+    suffix: String,
+    matcher: WildMatch,
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Self {
+        let wildcard = |c: char| c == '*' || c == '?';
+        let prefix = pattern.split(wildcard).next().unwrap_or_default();
+        let suffix = if pattern.contains(wildcard) {
+            pattern.rsplit(wildcard).next().unwrap_or_default()
+        } else {
+            ""
+        };
+        Pattern {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            matcher: WildMatch::new(pattern),
+        }
+    }
+
+    fn matches(&self, arn: &str) -> bool {
+        arn.starts_with(&self.prefix) && arn.ends_with(&self.suffix) && self.matcher.matches(arn)
+    }
 }
 
 impl Principals {
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
         Self {
-            patterns: patterns
-                .iter()
-                .map(|p| WildMatch::new(p.as_ref()))
-                .collect(),
+            patterns: patterns.iter().map(|p| Pattern::new(p.as_ref())).collect(),
         }
     }
 
@@ -108,7 +138,15 @@ impl TerraformIdentity {
 /// v4 and later (`APN/1.0 HashiCorp/1.0 Terraform/1.5.7 (+https://www.terraform.io) terraform-provider-aws/5.0.0`),
 /// OpenTofu (`OpenTofu/1.6.0 ... terraform-provider-aws/...`), and S3's bracketed form (`[... Terraform/1.5.7 ...]`).
 pub fn is_terraform_user_agent(user_agent: &str) -> bool {
-    user_agent.contains("Terraform/") || user_agent.contains("terraform-provider-aws/")
+    // Both marks share "erraform": one search finds the candidates, the bytes around each decide.
+    static ERRAFORM: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("erraform"));
+    let bytes = user_agent.as_bytes();
+    occurrences(&ERRAFORM, bytes).any(|at| {
+        let (before, after) = bytes.split_at(at);
+        let after = &after["erraform".len()..];
+        (before.ends_with(b"T") && after.starts_with(b"/"))
+            || (before.ends_with(b"t") && after.starts_with(b"-provider-aws/"))
+    })
 }
 
 /// How the call was made. Terraform first (it is what the caller asked to recognise), then AWS services
@@ -133,8 +171,7 @@ pub fn actor_kind(record: &Record, by_terraform: bool) -> ActorKind {
         return ActorKind::AwsService;
     }
     if record.session_credential_from_console.0 == Some(true)
-        || user_agent.contains("console.amazonaws.com")
-        || user_agent.contains("console.ec2.amazonaws.com")
+        || from_console(user_agent)
         || user_agent == "AWS Internal"
         || user_agent.starts_with("signin.amazonaws.com")
     {
@@ -147,6 +184,30 @@ pub fn actor_kind(record: &Record, by_terraform: bool) -> ActorKind {
 }
 
 /// An AWS service calling for itself writes its own host name as the user agent (`lambda.amazonaws.com`).
+/// The console's user agents: `console.amazonaws.com`, `console.ec2.amazonaws.com`, within a longer text.
+fn from_console(user_agent: &str) -> bool {
+    static CONSOLE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("console."));
+    let bytes = user_agent.as_bytes();
+    occurrences(&CONSOLE, bytes).any(|at| {
+        let rest = &bytes[at..];
+        rest.starts_with(b"console.amazonaws.com") || rest.starts_with(b"console.ec2.amazonaws.com")
+    })
+}
+
+/// Where `finder`'s needle occurs in `haystack` (overlapping ones too), with the finder borrowed: its own
+/// iterator copies the searcher on every call.
+fn occurrences<'h>(
+    finder: &'h Finder<'static>,
+    haystack: &'h [u8],
+) -> impl Iterator<Item = usize> + 'h {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = from + finder.find(haystack.get(from..)?)?;
+        from = at + 1;
+        Some(at)
+    })
+}
+
 fn is_service_host(user_agent: &str) -> bool {
     user_agent.ends_with(".amazonaws.com")
         && !user_agent.contains(' ')
@@ -226,6 +287,37 @@ mod tests {
     }
 
     #[test]
+    fn one_search_finds_what_the_plain_substring_tests_find() {
+        for ua in [
+            "",
+            "Terraform",
+            "Terraform/",
+            "terraform/",
+            "xterraform-provider-aws/5",
+            "erraform/",
+            "terraform-provider-aws",
+            "Boto3 terraform Terraform/1.0",
+            "console.amazonaws.com",
+            "aws-internal/3 console.ec2.amazonaws.com",
+            "console.",
+            "consoleconsole.amazonaws.com",
+            "signin.amazonaws.com",
+            "Mozilla/5.0 console.aws.amazon.com",
+        ] {
+            assert_eq!(
+                is_terraform_user_agent(ua),
+                ua.contains("Terraform/") || ua.contains("terraform-provider-aws/"),
+                "{ua}"
+            );
+            assert_eq!(
+                from_console(ua),
+                ua.contains("console.amazonaws.com") || ua.contains("console.ec2.amazonaws.com"),
+                "{ua}"
+            );
+        }
+    }
+
+    #[test]
     fn principals_match_caller_or_issuing_role() {
         let r = record(
             r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/ci-terraform/run-42","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/ci-terraform"}}},"userAgent":"aws-cli/2"}"#,
@@ -237,6 +329,45 @@ mod tests {
             TerraformIdentity::new(&["arn:aws:sts::1:assumed-role/ci-*/*"], false).is_terraform(&r)
         );
         assert!(!TerraformIdentity::new(&["arn:aws:iam::*:role/other"], true).is_terraform(&r));
+    }
+
+    #[test]
+    fn the_literal_ends_of_a_pattern_refuse_only_what_the_matcher_refuses() {
+        let patterns = [
+            "*",
+            "?",
+            "arn:aws:iam::1:role/x",
+            "arn:aws:iam::*:role/ci",
+            "ab*ba",
+            "a?c",
+            "*x",
+            "x*",
+            "a*b*c",
+            "arn:*:role/x?",
+            "",
+        ];
+        let arns = [
+            "",
+            "a",
+            "abc",
+            "aba",
+            "abba",
+            "arn:aws:iam::1:role/x",
+            "arn:aws:iam::22:role/ci",
+            "arn:aws:sts::1:assumed-role/ci/run",
+            "axbxc",
+            "x",
+            "arn:aws:iam::1:role/xy",
+        ];
+        for pattern in patterns {
+            for arn in arns {
+                assert_eq!(
+                    Pattern::new(pattern).matches(arn),
+                    WildMatch::new(pattern).matches(arn),
+                    "{pattern} against {arn}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 pub mod actor;
 pub mod lenient;
 
-use crate::scan;
+use crate::scan::{self, Scanner};
 use lenient::{Flag, Str};
 use std::borrow::Cow;
 
@@ -21,7 +21,7 @@ pub use actor::{ActorKind, Principals, TerraformIdentity};
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("a CloudTrail record is UTF-8 text: {0}")]
-    NotText(#[from] std::str::Utf8Error),
+    NotText(#[from] simdutf8::compat::Utf8Error),
     #[error("a CloudTrail record is a JSON object: {0}")]
     NotAnObject(#[from] ScanError),
 }
@@ -74,15 +74,24 @@ pub struct SessionIssuer<'a> {
     pub user_name: Str<'a>,
 }
 
-/// A string member: borrowed when it has no escapes, decoded otherwise; any other JSON reads as absent.
-fn text<'a>(member: &scan::Member<'a>) -> Str<'a> {
-    match member.plain_string() {
+/// A string value: borrowed when it has no escapes, decoded otherwise; any other JSON reads as absent.
+#[inline(always)]
+fn text(value: scan::Value<'_>) -> Str<'_> {
+    match value.plain_string() {
         Some(plain) => Str(Some(Cow::Borrowed(plain))),
-        None if member.value.starts_with('"') => serde_json::from_str::<String>(member.value)
-            .map(|s| Str(Some(Cow::Owned(s))))
-            .unwrap_or_default(),
-        None => Str(None),
+        None => decoded(value),
     }
+}
+
+/// A string with escapes, decoded; or absent.
+#[inline(never)]
+fn decoded(value: scan::Value<'_>) -> Str<'_> {
+    if !value.is_string() {
+        return Str(None);
+    }
+    serde_json::from_str::<String>(value.text())
+        .map(|s| Str(Some(Cow::Owned(s))))
+        .unwrap_or_default()
 }
 
 fn flag(value: &str) -> Flag {
@@ -93,58 +102,75 @@ fn flag(value: &str) -> Flag {
     }
 }
 
-/// The members of a nested object, for the few tfdrift decodes; a nested value that is not an object (or is
-/// malformed) gives none, and hides only itself.
-fn nested(value: &str) -> impl Iterator<Item = scan::Member<'_>> {
-    let object = value.starts_with('{');
-    scan::members(value)
-        .take_while(move |_| object)
-        .map_while(Result::ok)
+/// Reads the object at the scanner's position with `read` when it is one (a malformed object hides only
+/// itself); passes over any other value.
+fn nested<'a>(
+    scanner: &mut Scanner<'a>,
+    mut read: impl FnMut(&mut Scanner<'a>, &'a [u8]) -> Result<(), ScanError>,
+) -> Result<bool, ScanError> {
+    if scanner.peek() == Some(b'{') {
+        scanner.read_object(|scanner, key| read(scanner, key.raw))?;
+        Ok(true)
+    } else {
+        scanner.value()?;
+        Ok(false)
+    }
 }
 
 impl<'a> UserIdentity<'a> {
-    fn decode(value: &'a str) -> Self {
-        let mut identity = UserIdentity::default();
-        for member in nested(value) {
-            match member.key {
-                "type" => identity.identity_type = text(&member),
-                "principalId" => identity.principal_id = text(&member),
-                "arn" => identity.arn = text(&member),
-                "accountId" => identity.account_id = text(&member),
-                "userName" => identity.user_name = text(&member),
-                "invokedBy" => identity.invoked_by = text(&member),
-                "sessionContext" if member.value.starts_with('{') => {
-                    identity.session_context = Some(SessionContext::decode(member.value));
+    /// Reads `userIdentity` in place, from the scanner's position (fields it does not hold stay as they
+    /// are).
+    fn read(&mut self, scanner: &mut Scanner<'a>) -> Result<(), ScanError> {
+        nested(scanner, |scanner, key| {
+            let field = match key {
+                b"type" => &mut self.identity_type,
+                b"principalId" => &mut self.principal_id,
+                b"arn" => &mut self.arn,
+                b"accountId" => &mut self.account_id,
+                b"userName" => &mut self.user_name,
+                b"invokedBy" => &mut self.invoked_by,
+                b"sessionContext" => {
+                    let context = self.session_context.insert(SessionContext::default());
+                    if !context.read(scanner)? {
+                        self.session_context = None;
+                    }
+                    return Ok(());
                 }
-                _ => {}
-            }
-        }
-        identity
+                _ => return scanner.skip(),
+            };
+            *field = text(scanner.value()?);
+            Ok(())
+        })?;
+        Ok(())
     }
 }
 
 impl<'a> SessionContext<'a> {
-    fn decode(value: &'a str) -> Self {
-        let mut context = SessionContext::default();
-        for member in nested(value) {
-            match member.key {
-                "sessionIssuer" if member.value.starts_with('{') => {
-                    let mut issuer = SessionIssuer::default();
-                    for member in nested(member.value) {
-                        match member.key {
-                            "type" => issuer.issuer_type = text(&member),
-                            "arn" => issuer.arn = text(&member),
-                            "userName" => issuer.user_name = text(&member),
-                            _ => {}
-                        }
+    /// Reads `sessionContext` in place; false if it is not an object.
+    fn read(&mut self, scanner: &mut Scanner<'a>) -> Result<bool, ScanError> {
+        nested(scanner, |scanner, key| {
+            match key {
+                b"sessionIssuer" => {
+                    let issuer = self.session_issuer.insert(SessionIssuer::default());
+                    let object = nested(scanner, |scanner, key| {
+                        let field = match key {
+                            b"type" => &mut issuer.issuer_type,
+                            b"arn" => &mut issuer.arn,
+                            b"userName" => &mut issuer.user_name,
+                            _ => return scanner.skip(),
+                        };
+                        *field = text(scanner.value()?);
+                        Ok(())
+                    })?;
+                    if !object {
+                        self.session_issuer = None;
                     }
-                    context.session_issuer = Some(issuer);
                 }
-                "sourceIdentity" => context.source_identity = text(&member),
-                _ => {}
+                b"sourceIdentity" => self.source_identity = text(scanner.value()?),
+                _ => scanner.skip()?,
             }
-        }
-        context
+            Ok(())
+        })
     }
 }
 
@@ -188,34 +214,52 @@ impl<'a> Record<'a> {
             .rposition(|&b| b != 0)
             .map_or(0, |last| last + 1);
         // One UTF-8 check of the whole record; every span borrowed from it is then a `&str` for free.
-        let text = std::str::from_utf8(&bytes[..end])?;
+        let text = simdutf8::compat::from_utf8(&bytes[..end])?;
         let mut record = Record::default();
-        for member in scan::members(text) {
-            let member = member?;
-            let value = member.value;
-            match member.key {
-                "eventName" => record.event_name = self::text(&member),
-                "eventSource" => record.event_source = self::text(&member),
-                "eventID" => record.event_id = self::text(&member),
-                "eventTime" => record.event_time = self::text(&member),
-                "awsRegion" => record.aws_region = self::text(&member),
-                "recipientAccountId" => record.recipient_account_id = self::text(&member),
-                "userAgent" => record.user_agent = self::text(&member),
-                "sourceIPAddress" => record.source_ip_address = self::text(&member),
-                "errorCode" => record.error_code = self::text(&member),
-                "readOnly" => record.read_only = flag(value),
-                "sessionCredentialFromConsole" => {
-                    record.session_credential_from_console = flag(value);
+        let mut scanner = Scanner::new(text);
+        let mut key = scanner.first_key()?;
+        while let Some(found) = key {
+            let field = match found.raw {
+                b"eventName" => &mut record.event_name,
+                b"eventSource" => &mut record.event_source,
+                b"eventID" => &mut record.event_id,
+                b"eventTime" => &mut record.event_time,
+                b"awsRegion" => &mut record.aws_region,
+                b"recipientAccountId" => &mut record.recipient_account_id,
+                b"userAgent" => &mut record.user_agent,
+                b"sourceIPAddress" => &mut record.source_ip_address,
+                b"errorCode" => &mut record.error_code,
+                other => {
+                    match other {
+                        // A malformed identity hides who called, not the rest of the record.
+                        b"userIdentity" => {
+                            record.user_identity = UserIdentity::default();
+                            record.user_identity.read(&mut scanner)?;
+                        }
+                        b"readOnly" => record.read_only = flag(scanner.value()?.text()),
+                        b"sessionCredentialFromConsole" => {
+                            record.session_credential_from_console = flag(scanner.value()?.text());
+                        }
+                        b"requestParameters" => {
+                            record.request_parameters = section(scanner.value()?.text());
+                        }
+                        b"responseElements" => {
+                            record.response_elements = section(scanner.value()?.text());
+                        }
+                        b"resources" => record.resources = section(scanner.value()?.text()),
+                        b"additionalEventData" => {
+                            record.additional_event_data = section(scanner.value()?.text());
+                        }
+                        _ => scanner.skip()?,
+                    }
+                    key = scanner.next_key()?;
+                    continue;
                 }
-                // A malformed identity hides who called, not the rest of the record.
-                "userIdentity" => record.user_identity = UserIdentity::decode(value),
-                "requestParameters" => record.request_parameters = section(value),
-                "responseElements" => record.response_elements = section(value),
-                "resources" => record.resources = section(value),
-                "additionalEventData" => record.additional_event_data = section(value),
-                _ => {}
-            }
+            };
+            *field = self::text(scanner.value()?);
+            key = scanner.next_key()?;
         }
+        scanner.finish()?;
         Ok(record)
     }
 
@@ -318,6 +362,36 @@ mod tests {
         assert_eq!(record.user_identity.arn.get(), None);
         assert!(!record.read_only());
         assert!(record.failed());
+    }
+
+    #[test]
+    fn a_malformed_identity_hides_only_itself() {
+        // The identity is delimited (its brackets balance) but not well-formed inside: what was read of it
+        // before the fault stays, the members after it are read. A fault inside a nested object of the
+        // identity hides only that object.
+        for (identity, user_name) in [
+            (r#"{"type":"IAMUser","arn":1 2,"userName":"bob"}"#, None),
+            (r#"{"type":"IAMUser",,"userName":"bob"}"#, None),
+            (
+                r#"{"type":"IAMUser","sessionContext":{"sessionIssuer":{"arn" "x"}},"userName":"bob"}"#,
+                Some("bob"),
+            ),
+        ] {
+            let text = format!(
+                r#"{{"eventVersion":"1.08","userIdentity":{identity},"eventName":"DeleteVpc","readOnly":false}}"#
+            );
+            let record = Record::parse(text.as_bytes()).unwrap();
+            assert_eq!(
+                record.user_identity.identity_type.get(),
+                Some("IAMUser"),
+                "{text}"
+            );
+            assert_eq!(record.user_identity.user_name.get(), user_name, "{text}");
+            assert_eq!(record.event_name(), "DeleteVpc", "{text}");
+            assert!(!record.read_only());
+        }
+        // Brackets that do not balance are not a record.
+        assert!(Record::parse(br#"{"userIdentity":{"type":"IAMUser","eventName":"X"}"#).is_err());
     }
 
     #[test]

@@ -260,8 +260,9 @@ impl Engine {
 
     /// The verdict for one record's bytes. Bytes that are not a record give a verdict with `parsed` false.
     pub fn evaluate(&self, bytes: &[u8], snapshot: &Snapshot) -> Verdict {
-        match Record::parse(bytes) {
-            Ok(record) => self.evaluate_record(&record, snapshot),
+        // Borrowed where it lies: a record is a few hundred bytes, not worth a move.
+        match &Record::parse(bytes) {
+            Ok(record) => self.evaluate_record(record, snapshot),
             Err(_) => Verdict::default(),
         }
     }
