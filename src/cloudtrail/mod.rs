@@ -94,12 +94,22 @@ fn decoded(value: scan::Value<'_>) -> Str<'_> {
         .unwrap_or_default()
 }
 
-fn flag(value: &str) -> Flag {
-    match value {
-        "true" => Flag(Some(true)),
-        "false" => Flag(Some(false)),
-        _ => serde_json::from_str(value).unwrap_or_default(),
-    }
+/// A flag: a JSON boolean, or the strings `"true"`/`"false"` in any case (CloudTrail writes both); any
+/// other value reads as absent.
+fn flag(value: scan::Value<'_>) -> Flag {
+    Flag(match value.text() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => text(value).get().and_then(|s| {
+            if s.eq_ignore_ascii_case("true") {
+                Some(true)
+            } else if s.eq_ignore_ascii_case("false") {
+                Some(false)
+            } else {
+                None
+            }
+        }),
+    })
 }
 
 /// Reads the object at the scanner's position with `read` when it is one (a malformed object hides only
@@ -236,9 +246,9 @@ impl<'a> Record<'a> {
                             record.user_identity = UserIdentity::default();
                             record.user_identity.read(&mut scanner)?;
                         }
-                        b"readOnly" => record.read_only = flag(scanner.value()?.text()),
+                        b"readOnly" => record.read_only = flag(scanner.value()?),
                         b"sessionCredentialFromConsole" => {
-                            record.session_credential_from_console = flag(scanner.value()?.text());
+                            record.session_credential_from_console = flag(scanner.value()?);
                         }
                         b"requestParameters" => {
                             record.request_parameters = section(scanner.value()?.text());
@@ -392,6 +402,28 @@ mod tests {
         }
         // Brackets that do not balance are not a record.
         assert!(Record::parse(br#"{"userIdentity":{"type":"IAMUser","eventName":"X"}"#).is_err());
+    }
+
+    #[test]
+    fn wrong_types_read_as_absent() {
+        for (s, f, expected_s, expected_f) in [
+            (r#""x""#, "true", Some("x"), Some(true)),
+            (r#""a\"b""#, r#""false""#, Some("a\"b"), Some(false)),
+            ("5", r#""maybe""#, None, None),
+            (r#"{"deep":[1,{"x":2}]}"#, "[true]", None, None),
+            ("null", "null", None, None),
+        ] {
+            let text = format!(r#"{{"userAgent":{s},"sessionCredentialFromConsole":{f}}}"#);
+            let record = Record::parse(text.as_bytes()).unwrap();
+            assert_eq!(record.user_agent.get(), expected_s, "{text}");
+            assert_eq!(
+                record.session_credential_from_console.0, expected_f,
+                "{text}"
+            );
+        }
+        let record = Record::parse(b"{}").unwrap();
+        assert_eq!(record.user_agent.get(), None);
+        assert_eq!(record.session_credential_from_console.0, None);
     }
 
     #[test]
