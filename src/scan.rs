@@ -4,9 +4,15 @@
 //! ...) that a read-only or failed call never needs. Full validation of those bytes is what a JSON parser
 //! spends most of its time on, so the record view only *delimits* members here: a [`Scanner`] walks the
 //! text forward once, finds each key and the text of its value, enters the objects its caller wants to read
-//! (`userIdentity`) and skips strings, objects and arrays by their quotes and brackets. The values tfdrift
-//! reads are then decoded (and so validated) one by one; the others are never looked at again, and a
-//! section that is needed later is parsed in full by `serde_json` at that point.
+//! (`userIdentity`) and passes over the rest. The values tfdrift reads are then decoded (and so validated)
+//! one by one; the others are never looked at again, and a section that is needed later is parsed in full by
+//! `serde_json` at that point.
+//!
+//! Two ways of finding the end of a value, each where it is cheapest. A string (a key, a name, an ARN) ends
+//! at the first quote or backslash found sixteen bytes at a time from its start: most end in the first
+//! thirty-two. An object or an array that is passed over is classified 64 bytes at a time, the way simdjson's
+//! first stage does it, and skipped by counting its brackets outside strings (`Structure`): per byte that
+//! is cheaper than finding each of its strings.
 //!
 //! The state's attributes, kept as compact JSON text that was validated when the state was loaded, are looked
 //! up the same way ([`members`]).
@@ -16,7 +22,11 @@
 //! nothing) and never indexes out of bounds. Input that is not well-formed ends in an error or, inside a
 //! value it only skips, in a span that fails to decode later. Between tokens it takes any byte up to and
 //! including the space (control characters too, which JSON forbids there) as whitespace: that is one
-//! comparison per eight bytes of indentation.
+//! comparison per sixteen bytes of indentation.
+//!
+//! The hot loop (`Record::read`) inlines the whole scanner, nested objects included, and what it calls out
+//! of line takes bytes and positions, not the scanner: a scanner whose address escapes keeps its position
+//! in memory, and every token then waits on a store and a reload.
 
 use std::fmt;
 
@@ -74,7 +84,7 @@ pub struct Value<'a> {
     start: usize,
     end: usize,
     string: bool,
-    /// The text read so far held a backslash somewhere: a string must be looked at for escapes.
+    /// The string holds a backslash: its text is not what it says.
     escapes: bool,
 }
 
@@ -82,7 +92,7 @@ impl<'a> Value<'a> {
     /// The value's JSON text.
     #[inline]
     pub fn text(&self) -> &'a str {
-        self.source.get(self.start..self.end).unwrap_or_default()
+        span(self.source, self.start, self.end)
     }
 
     /// Whether the value is a string.
@@ -96,11 +106,18 @@ impl<'a> Value<'a> {
         if !self.string {
             return None;
         }
-        let inner = self
-            .source
-            .get(self.start + 1..self.end.saturating_sub(1))?;
-        (!(self.escapes && inner.contains('\\'))).then_some(inner)
+        (!self.escapes).then(|| span(self.source, self.start + 1, self.end.saturating_sub(1)))
     }
+}
+
+/// `text[start..end]`, or empty where that is not a span of it. The scanner cuts at ASCII bytes only, so
+/// its spans are always on character boundaries; `split_at_checked` checks that inline, where `str::get`
+/// is a call per span.
+#[inline(always)]
+fn span(text: &str, start: usize, end: usize) -> &str {
+    text.split_at_checked(end)
+        .and_then(|(before, _)| before.split_at_checked(start))
+        .map_or("", |(_, span)| span)
 }
 
 /// A forward-only reader of one JSON text. Objects are read key by key ([`Scanner::first_key`],
@@ -109,17 +126,12 @@ impl<'a> Value<'a> {
 #[derive(Debug, Clone)]
 pub struct Scanner<'a> {
     text: &'a str,
-    structure: Structure<'a>,
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
     pub fn new(text: &'a str) -> Self {
-        Scanner {
-            text,
-            structure: Structure::new(text.as_bytes(), 0),
-            pos: 0,
-        }
+        Scanner { text, pos: 0 }
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -180,20 +192,15 @@ impl<'a> Scanner<'a> {
     /// The key whose opening quote is at the position, and its colon.
     #[inline(always)]
     fn key(&mut self) -> Result<Key<'a>, ScanError> {
-        let start = self.pos + 1;
-        let Some(end) = self.structure.next_quote(start) else {
+        let Some((raw, escaped)) = string_at(self.bytes(), self.pos + 1) else {
             return Err(self.error("the end of a member name"));
         };
-        let raw = self.bytes().get(start..end).unwrap_or_default();
-        self.pos = end + 1;
+        self.pos += raw.len() + 2;
         if self.token() != Some(b':') {
             return Err(self.error("`:`"));
         }
         self.pos += 1;
-        Ok(Key {
-            raw,
-            escaped: self.structure.any_backslash && raw.contains(&b'\\'),
-        })
+        Ok(Key { raw, escaped })
     }
 
     /// Passes over the value at the position: strings end at their closing quote, objects and arrays at the
@@ -203,11 +210,14 @@ impl<'a> Scanner<'a> {
     pub fn value(&mut self) -> Result<Value<'a>, ScanError> {
         let token = self.token();
         let start = self.pos;
-        let (end, string) = match token {
-            Some(b'"') => (self.structure.next_quote(start + 1).map(|q| q + 1), true),
-            Some(b'{' | b'[') => (self.structure.container_end(start), false),
-            Some(b',' | b'}' | b']' | b':') | None => (None, false),
-            Some(_) => (Some(self.scalar_end(start)), false),
+        let (end, string, escapes) = match token {
+            Some(b'"') => match string_at(self.bytes(), start + 1) {
+                Some((text, escapes)) => (Some(start + text.len() + 2), true, escapes),
+                None => (None, true, false),
+            },
+            Some(b'{' | b'[') => (container_end(self.bytes(), start), false, false),
+            Some(b',' | b'}' | b']' | b':') | None => (None, false, false),
+            Some(_) => (Some(scalar_end(self.bytes(), start)), false, false),
         };
         let Some(end) = end else {
             return Err(self.error("a complete value"));
@@ -218,7 +228,7 @@ impl<'a> Scanner<'a> {
             start,
             end,
             string,
-            escapes: self.structure.any_backslash,
+            escapes,
         })
     }
 
@@ -228,40 +238,35 @@ impl<'a> Scanner<'a> {
         self.value().map(|_| ())
     }
 
-    /// The end of a number, `true`, `false` or `null` starting at `start`: the next delimiter.
-    fn scalar_end(&self, start: usize) -> usize {
-        let bytes = self.bytes();
-        let rest = bytes.get(start..).unwrap_or_default();
-        start
-            + rest
-                .iter()
-                .position(|&b| matches!(b, b',' | b'}' | b']') || b <= b' ')
-                .unwrap_or(rest.len())
-    }
-
     /// Reads the object at the position with `read`, which gets each key and must consume its value (with
     /// [`Scanner::value`] or by reading it). Should the object turn out malformed inside, it is passed over
     /// by its brackets instead, and what `read` took from it before stays: a malformed object hides only
     /// itself. Fails only where the text cannot be delimited at all.
+    #[inline(always)]
     pub fn read_object(
         &mut self,
         mut read: impl FnMut(&mut Self, Key<'a>) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
         self.token();
         let start = self.pos;
-        let attempt: Result<(), ScanError> = (|| {
-            let mut key = self.first_key()?;
-            while let Some(found) = key {
-                read(self, found)?;
-                key = self.next_key()?;
-            }
-            Ok(())
-        })();
+        let attempt = self.read_members(&mut read);
         if attempt.is_err() {
-            // Classify again from the object's start (outside any string), and pass over it.
-            self.structure = Structure::new(self.bytes(), start);
+            // Pass over it by its brackets, from its start (outside any string).
             self.pos = start;
             self.value()?;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn read_members(
+        &mut self,
+        read: &mut impl FnMut(&mut Self, Key<'a>) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        let mut key = self.first_key()?;
+        while let Some(found) = key {
+            read(self, found)?;
+            key = self.next_key()?;
         }
         Ok(())
     }
@@ -276,7 +281,7 @@ impl<'a> Scanner<'a> {
 
     /// The byte at the position, after whitespace (which the position passes); None at the end. Compact
     /// records have no whitespace between tokens (one look at one byte); indented ones have a newline and a
-    /// run of spaces before each member, passed eight bytes at a time.
+    /// run of spaces before each member, passed sixteen bytes at a time.
     #[inline(always)]
     fn token(&mut self) -> Option<u8> {
         let bytes = self.bytes();
@@ -293,47 +298,66 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
             return Some(next);
         }
-        // Most other runs (a newline and a short indentation) end within one word.
-        if let Some(word) = bytes
-            .get(self.pos..)
-            .and_then(|rest| rest.first_chunk::<8>())
-        {
-            let above = bytes_above_space(u64::from_le_bytes(*word));
+        // Most other runs (a newline and an indentation) end within sixteen bytes.
+        if let Some(chunk) = bytes.get(self.pos..).and_then(|rest| rest.first_chunk()) {
+            let above = bytes_above_space(chunk);
             if above != 0 {
-                self.pos += above.trailing_zeros() as usize / 8;
+                self.pos += above.trailing_zeros() as usize;
                 return bytes.get(self.pos).copied();
             }
         }
-        self.skip_whitespace_run();
+        self.pos = whitespace_end(bytes, self.pos);
         bytes.get(self.pos).copied()
-    }
-
-    #[inline(never)]
-    fn skip_whitespace_run(&mut self) {
-        let bytes = self.bytes();
-        while let Some(word) = bytes
-            .get(self.pos..)
-            .and_then(|rest| rest.first_chunk::<8>())
-        {
-            let above = bytes_above_space(u64::from_le_bytes(*word));
-            if above != 0 {
-                self.pos += above.trailing_zeros() as usize / 8;
-                return;
-            }
-            self.pos += 8;
-        }
-        while bytes.get(self.pos).is_some_and(|&b| b <= b' ') {
-            self.pos += 1;
-        }
     }
 }
 
-/// The top bit of every byte of `word` above the space: `(b & 0x7f) + 0x5f` carries into it exactly then,
-/// and bytes from 0x80 have it already.
+/// Where a run of whitespace from `pos` ends. A free function, so that the scanner's position stays in a
+/// register in the loops that inline `token`.
+#[inline(never)]
+fn whitespace_end(bytes: &[u8], pos: usize) -> usize {
+    let mut pos = pos;
+    while let Some(chunk) = bytes.get(pos..).and_then(|rest| rest.first_chunk()) {
+        let above = bytes_above_space(chunk);
+        if above != 0 {
+            return pos + above.trailing_zeros() as usize;
+        }
+        pos += 16;
+    }
+    while bytes.get(pos).is_some_and(|&b| b <= b' ') {
+        pos += 1;
+    }
+    pos
+}
+
+/// The end of a number, `true`, `false` or `null` starting at `start`: the next delimiter.
+fn scalar_end(bytes: &[u8], start: usize) -> usize {
+    // Scalars are short: most end within sixteen bytes.
+    if let Some(chunk) = bytes.get(start..).and_then(|rest| rest.first_chunk()) {
+        use wide::u8x16;
+        let v = u8x16::new(*chunk);
+        let delimiters = v.cmp_eq(u8x16::new([b','; 16]))
+            | (v | u8x16::new([0x20; 16])).cmp_eq(u8x16::new([b'}'; 16]));
+        let ends = !bytes_above_space(chunk) & 0xffff | delimiters.move_mask() as u32;
+        if ends != 0 {
+            return start + ends.trailing_zeros() as usize;
+        }
+    }
+    let rest = bytes.get(start..).unwrap_or_default();
+    start
+        + rest
+            .iter()
+            .position(|&b| matches!(b, b',' | b'}' | b']') || b <= b' ')
+            .unwrap_or(rest.len())
+}
+
+/// Bit `i` set where byte `i` of `chunk` is above the space (unsigned: bytes from 0x80 are).
 #[inline(always)]
-fn bytes_above_space(word: u64) -> u64 {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    (((word & (0x7f * ONES)) + 0x5f * ONES) | word) & (0x80 * ONES)
+fn bytes_above_space(chunk: &[u8; 16]) -> u32 {
+    use wide::u8x16;
+    const ABOVE_SPACE: u8x16 = u8x16::new([b' ' + 1; 16]);
+    let v = u8x16::new(*chunk);
+    // max(b, 0x21) == b exactly when b >= 0x21.
+    v.max(ABOVE_SPACE).cmp_eq(v).move_mask() as u32
 }
 
 /// The members of the JSON object `text`, in order. `text` may have whitespace around the object and nothing
@@ -392,13 +416,114 @@ impl<'a> Iterator for Members<'a> {
     }
 }
 
-/// Where the quotes and brackets of a JSON text are, 64 bytes at a time, the way simdjson's first stage
-/// finds them: one SIMD comparison per byte class gives a bit per byte, escaped quotes are removed, a
-/// prefix XOR of the quote bits marks what is inside strings, and brackets inside strings are dropped. The
-/// scanner then jumps from one interesting byte to the next with `trailing_zeros` instead of looking at
-/// every byte, and over whole blocks of a nested value by counting its brackets. Blocks are classified in
-/// order and on demand (what is inside a string depends on every block before), so a scan that stops early
-/// never classifies the rest; a block's brackets are found only when a nested value is skipped through it.
+/// The text of the string that starts at `from` (just after its opening quote), up to its closing quote,
+/// and whether it holds a backslash. Sixteen bytes are looked at a time for a quote or a backslash: most
+/// strings of a record (names, times, identifiers) end in the first sixteen, and a long one (an error
+/// message) costs a few instructions per sixteen bytes. A backslash passes the byte it escapes.
+#[inline(always)]
+fn string_at(bytes: &[u8], from: usize) -> Option<(&[u8], bool)> {
+    if let Some(chunk) = bytes.get(from..).and_then(|rest| rest.first_chunk::<32>()) {
+        // Two sixteens: names, times and identifiers end in the first, ARNs and user agents often not.
+        let hits = (chunk.as_chunks::<16>().0.iter())
+            .enumerate()
+            .fold(0, |hits, (i, half)| {
+                hits | quote_or_backslash_of(half) << (16 * i)
+            });
+        if hits == 0 {
+            let (end, escapes) = string_end_further(bytes, from + 32, false)?;
+            return Some((bytes.get(from..end)?, escapes));
+        }
+        let at = hits.trailing_zeros() as usize;
+        if chunk.get(at) == Some(&b'"') {
+            return chunk.get(..at).map(|text| (text, false));
+        }
+    }
+    let (end, escapes) = string_end_further(bytes, from, false)?;
+    Some((bytes.get(from..end)?, escapes))
+}
+
+#[inline(never)]
+fn string_end_further(bytes: &[u8], from: usize, escapes: bool) -> Option<(usize, bool)> {
+    let (mut from, mut escapes) = (from, escapes);
+    loop {
+        let (chunks, _) = bytes.get(from..)?.as_chunks::<16>();
+        let mut at = None;
+        for (i, chunk) in chunks.iter().enumerate() {
+            let hits = quote_or_backslash_of(chunk);
+            if hits != 0 {
+                at = Some(from + i * 16 + hits.trailing_zeros() as usize);
+                break;
+            }
+        }
+        let at = match at {
+            Some(at) => at,
+            None => {
+                let tail = from + chunks.len() * 16;
+                let hits = quote_or_backslash(bytes, tail)?;
+                if hits == 0 {
+                    return None;
+                }
+                tail + hits.trailing_zeros() as usize
+            }
+        };
+        if *bytes.get(at)? == b'"' {
+            return Some((at, escapes));
+        }
+        escapes = true;
+        from = at + 2;
+    }
+}
+
+/// Bit `i` set where byte `i` of `chunk` is a quote or a backslash.
+#[inline(always)]
+fn quote_or_backslash_of(chunk: &[u8; 16]) -> u32 {
+    use wide::u8x16;
+    const QUOTE: u8x16 = u8x16::new([b'"'; 16]);
+    const BACKSLASH: u8x16 = u8x16::new([b'\\'; 16]);
+    let v = u8x16::new(*chunk);
+    (v.cmp_eq(QUOTE) | v.cmp_eq(BACKSLASH)).move_mask() as u32
+}
+
+/// Bit `i` set where `bytes[from + i]` is a quote or a backslash, for the sixteen bytes from `from` (those
+/// past the end count as neither); None from the end on.
+#[inline(always)]
+fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<u32> {
+    if let Some(chunk) = bytes.get(from..).and_then(|rest| rest.first_chunk()) {
+        return Some(quote_or_backslash_of(chunk));
+    }
+    // Fewer than sixteen bytes left: the text's last sixteen, the ones before `from` shifted out.
+    if from >= bytes.len() {
+        return None;
+    }
+    match bytes.last_chunk::<16>() {
+        Some(last) => Some(quote_or_backslash_of(last) >> (from + 16 - bytes.len())),
+        None => Some(
+            bytes[from..]
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'"' || b == b'\\')
+                .fold(0, |bits, (i, _)| bits | 1 << i),
+        ),
+    }
+}
+
+/// Just past the bracket that balances the one at `start` (an opening bracket outside any string).
+fn container_end(bytes: &[u8], start: usize) -> Option<usize> {
+    // Empty (`webIdFederationData: {}` in every assumed role's identity): nothing to classify.
+    if let (Some(&open), Some(&close)) = (bytes.get(start), bytes.get(start + 1))
+        && close == open + 2
+    {
+        return Some(start + 2);
+    }
+    Structure::new(bytes, start).container_end(start)
+}
+
+/// Where the brackets outside strings of a nested JSON value are, 64 bytes at a time, the way simdjson's
+/// first stage finds them: one SIMD comparison per byte class gives a bit per byte, escaped quotes are
+/// removed, a prefix XOR of the quote bits marks what is inside strings, and brackets inside strings are
+/// dropped. A value the scanner passes over is then skipped by counting its brackets, whole blocks at a
+/// time, instead of looking at every byte. Blocks are classified in order from the value's start, and only
+/// as far as it goes.
 #[derive(Debug, Clone)]
 struct Structure<'a> {
     bytes: &'a [u8],
@@ -406,20 +531,13 @@ struct Structure<'a> {
     base: usize,
     /// Offset of the classified block (the first is classified at once).
     block: usize,
-    /// Bits of the classified block: unescaped quotes; what is inside strings.
-    quotes: u64,
-    inside: u64,
-    /// Opening and closing brackets outside strings, once `brackets_known`.
+    /// Opening and closing brackets outside strings, in the classified block.
     open: u64,
     close: u64,
-    brackets_known: bool,
     /// Carried from the classified block into the next: it ends inside a string; its last byte is a
     /// backslash that escapes the next block's first byte.
     in_string: bool,
     escape: bool,
-    /// Some block classified so far holds a backslash (most records have none: no string needs a look
-    /// for escapes).
-    any_backslash: bool,
 }
 
 impl<'a> Structure<'a> {
@@ -428,44 +546,13 @@ impl<'a> Structure<'a> {
             bytes,
             base,
             block: base,
-            quotes: 0,
-            inside: 0,
             open: 0,
             close: 0,
-            brackets_known: false,
             in_string: false,
             escape: false,
-            any_backslash: false,
         };
         structure.classify(base);
         structure
-    }
-
-    /// The first unescaped quote at or after `from`. Most strings end in the block they start in: that
-    /// case is a mask and a `trailing_zeros`.
-    #[inline(always)]
-    fn next_quote(&mut self, from: usize) -> Option<usize> {
-        let offset = from.wrapping_sub(self.block);
-        if offset < 64 {
-            let bits = self.quotes & (u64::MAX << offset);
-            if bits != 0 {
-                return Some(self.block + bits.trailing_zeros() as usize);
-            }
-        }
-        self.next_quote_in_later_blocks(from)
-    }
-
-    #[inline(never)]
-    fn next_quote_in_later_blocks(&mut self, from: usize) -> Option<usize> {
-        let mut from = from;
-        loop {
-            let mask = self.reach(from)?;
-            let bits = self.quotes & mask;
-            if bits != 0 {
-                return Some(self.block + bits.trailing_zeros() as usize);
-            }
-            from = self.block + 64;
-        }
     }
 
     /// Classifies blocks up to the one holding `from`; the mask of the classified block's bits at or after
@@ -494,8 +581,7 @@ impl<'a> Structure<'a> {
         let mut from = start;
         loop {
             let mask = self.reach(from)?;
-            let (open, close) = self.brackets();
-            let (open, close) = (open & mask, close & mask);
+            let (open, close) = (self.open & mask, self.close & mask);
             let mut brackets = open | close;
             while brackets != 0 {
                 let at = brackets.trailing_zeros();
@@ -530,44 +616,28 @@ impl<'a> Structure<'a> {
         }
     }
 
-    /// Classifies the block at `start` (the one after the classified block, or the first): its quotes, and
-    /// what is inside strings.
-    #[inline(never)]
+    /// Classifies the block at `start` (the one after the classified block, or the first): its brackets
+    /// outside strings.
+    #[inline(always)]
     fn classify(&mut self, start: usize) {
         let Some((chunk, before)) = self.chunk(start) else {
             return self.classify_short(start);
         };
-        let (quote, backslash) = quotes(chunk);
-        let escaped = if backslash || self.escape {
-            self.any_backslash = true;
+        let classes = Classes::of(chunk);
+        let escaped = if classes.backslash || self.escape {
             self.escaped(backslashes(chunk) >> before)
         } else {
             0
         };
-        let quotes = (quote >> before) & !escaped;
+        let quotes = (classes.quote >> before) & !escaped;
         let mut inside = prefix_xor(quotes);
         if self.in_string {
             inside = !inside;
         }
         self.in_string = inside >> 63 == 1;
-        self.quotes = quotes;
-        self.inside = inside;
-        self.brackets_known = false;
+        self.open = (classes.open >> before) & !inside;
+        self.close = (classes.close >> before) & !inside;
         self.block = start;
-    }
-
-    /// The opening and closing brackets outside strings of the classified block.
-    #[inline(always)]
-    fn brackets(&mut self) -> (u64, u64) {
-        if !self.brackets_known {
-            if let Some((chunk, before)) = self.chunk(self.block) {
-                let (open, close) = brackets(chunk);
-                self.open = (open >> before) & !self.inside;
-                self.close = (close >> before) & !self.inside;
-            }
-            self.brackets_known = true;
-        }
-        (self.open, self.close)
     }
 
     /// A text shorter than a block, or a block at or past its end: padded with spaces, which are nothing to
@@ -584,16 +654,11 @@ impl<'a> Structure<'a> {
             ..self.clone()
         };
         classified.classify(0);
-        let (open, close) = classified.brackets();
         self.block = start;
-        self.quotes = classified.quotes;
-        self.inside = classified.inside;
-        self.open = open;
-        self.close = close;
-        self.brackets_known = true;
+        self.open = classified.open;
+        self.close = classified.close;
         self.in_string = classified.in_string;
         self.escape = classified.escape;
-        self.any_backslash = classified.any_backslash;
     }
 
     /// The bytes a backslash escapes. Backslashes are rare in CloudTrail records (policy documents in a
@@ -620,50 +685,55 @@ impl<'a> Structure<'a> {
     }
 }
 
-/// The bits (byte `i` → bit `i`) of the bytes of `chunk` equal to `byte`, 16 at a time.
-#[inline(always)]
-fn bits_of(chunk: &[u8; 64], hits: impl Fn(wide::u8x16) -> wide::u8x16) -> u64 {
-    let mut bits = 0;
-    for (lane, part) in chunk.as_chunks::<16>().0.iter().enumerate() {
-        bits |= u64::from(hits(wide::u8x16::new(*part)).move_mask() as u16) << (lane * 16);
-    }
-    bits
+/// The bytes of one block that matter for skipping, a bit per byte, from one load of each sixteen bytes.
+struct Classes {
+    quote: u64,
+    open: u64,
+    close: u64,
+    /// Whether any byte is a backslash (its bits are found only then).
+    backslash: bool,
 }
 
-/// The quotes of 64 bytes, and whether there is a backslash among them.
-#[inline(always)]
-fn quotes(chunk: &[u8; 64]) -> (u64, bool) {
-    use wide::u8x16;
-    const QUOTE: u8x16 = u8x16::new([b'"'; 16]);
-    const BACKSLASH: u8x16 = u8x16::new([b'\\'; 16]);
-    let mut quote = 0;
-    let mut backslash = u8x16::new([0; 16]);
-    for (lane, part) in chunk.as_chunks::<16>().0.iter().enumerate() {
-        let v = u8x16::new(*part);
-        quote |= u64::from(v.cmp_eq(QUOTE).move_mask() as u16) << (lane * 16);
-        backslash |= v.cmp_eq(BACKSLASH);
+impl Classes {
+    #[inline(always)]
+    fn of(chunk: &[u8; 64]) -> Classes {
+        use wide::u8x16;
+        const QUOTE: u8x16 = u8x16::new([b'"'; 16]);
+        const BACKSLASH: u8x16 = u8x16::new([b'\\'; 16]);
+        // `[` and `{`, `]` and `}` differ by 0x20 alone: one OR folds each pair.
+        const FOLD: u8x16 = u8x16::new([0x20; 16]);
+        const OPEN: u8x16 = u8x16::new([b'{'; 16]);
+        const CLOSE: u8x16 = u8x16::new([b'}'; 16]);
+        let mut classes = Classes {
+            quote: 0,
+            open: 0,
+            close: 0,
+            backslash: false,
+        };
+        let mut backslash = u8x16::new([0; 16]);
+        for (lane, part) in chunk.as_chunks::<16>().0.iter().enumerate() {
+            let v = u8x16::new(*part);
+            let folded = v | FOLD;
+            let bits = |hits: u8x16| u64::from(hits.move_mask() as u16) << (lane * 16);
+            classes.quote |= bits(v.cmp_eq(QUOTE));
+            classes.open |= bits(folded.cmp_eq(OPEN));
+            classes.close |= bits(folded.cmp_eq(CLOSE));
+            backslash |= v.cmp_eq(BACKSLASH);
+        }
+        classes.backslash = backslash.move_mask() != 0;
+        classes
     }
-    (quote, backslash.move_mask() != 0)
 }
 
 /// Where the backslashes of 64 bytes are.
 fn backslashes(chunk: &[u8; 64]) -> u64 {
-    const BACKSLASH: wide::u8x16 = wide::u8x16::new([b'\\'; 16]);
-    bits_of(chunk, |v| v.cmp_eq(BACKSLASH))
-}
-
-/// The opening and closing brackets of 64 bytes.
-#[inline(always)]
-fn brackets(chunk: &[u8; 64]) -> (u64, u64) {
     use wide::u8x16;
-    // `[` and `{`, `]` and `}` differ by 0x20 alone: one OR folds each pair.
-    const FOLD: u8x16 = u8x16::new([0x20; 16]);
-    const OPEN: u8x16 = u8x16::new([b'{'; 16]);
-    const CLOSE: u8x16 = u8x16::new([b'}'; 16]);
-    (
-        bits_of(chunk, |v| (v | FOLD).cmp_eq(OPEN)),
-        bits_of(chunk, |v| (v | FOLD).cmp_eq(CLOSE)),
-    )
+    const BACKSLASH: u8x16 = u8x16::new([b'\\'; 16]);
+    let mut bits = 0;
+    for (lane, part) in chunk.as_chunks::<16>().0.iter().enumerate() {
+        bits |= u64::from(u8x16::new(*part).cmp_eq(BACKSLASH).move_mask() as u16) << (lane * 16);
+    }
+    bits
 }
 
 /// Bit `i` of the result is the XOR of bits `0..=i`: set from an opening quote up to (not including) its
@@ -782,6 +852,31 @@ mod tests {
                 check_objects(&text, &expected, &mut checked);
             }
         }
+    }
+
+    /// Strings of every length up to past two sixteens, with an escape or none at every place, as the last
+    /// member (their end near the text's) and followed by more: where each ends is what serde_json says.
+    #[test]
+    fn strings_of_every_length_end_where_serde_json_says() {
+        let mut checked = 0;
+        for len in 0..80 {
+            for escape_at in std::iter::once(None).chain((0..len).map(Some)) {
+                let value: String = (0..len)
+                    .map(|i| match escape_at {
+                        Some(at) if at == i => "\\\"".to_owned(),
+                        _ => char::from(b'a' + (i % 26) as u8).to_string(),
+                    })
+                    .collect();
+                for text in [
+                    format!(r#"{{"k":"{value}"}}"#),
+                    format!(r#"{{"k":"{value}","e":{{}},"f":[],"n":12}}"#),
+                ] {
+                    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    check_objects(&text, &expected, &mut checked);
+                }
+            }
+        }
+        assert!(checked > 6000);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tfdrift::catalog::Catalog;
 use tfdrift::cloudtrail::{Record, Section};
 use tfdrift::drift::{Engine, Verdict};
 use tfdrift::plugin::config::Config;
-use tfdrift::sources::{Reloader, Snapshot};
+use tfdrift::sources::{Reloader, Snapshot, SnapshotReader};
 use tfdrift::state::{Index, Limits, Scope};
 
 // ------------------------------------------------------------------------------------------- the mode
@@ -346,15 +346,24 @@ impl Snapshots {
             Snapshots::Reloaded(reloader) => reloader.snapshot(),
         }
     }
+
+    pub fn reader(&self) -> SnapshotReader {
+        match self {
+            Snapshots::Fixed(swap) => SnapshotReader::new(Arc::clone(swap)),
+            Snapshots::Reloaded(reloader) => reloader.reader(),
+        }
+    }
 }
 
-/// The library path of one event as the plugin runs it: load the current snapshot, compute the verdict,
-/// read the five fields, and keep the snapshot in the per-event cache (dropping the one kept before), as
-/// `TfDrift::with_verdict` does.
+/// The library path of one event as the plugin runs it: look at the current snapshot, compute the verdict,
+/// read the five fields, and keep the snapshot in the per-event cache (cloned when a reload swapped in
+/// another), as `TfDrift::with_verdict` does.
 pub struct Extractor {
     pub engine: Engine,
     pub snapshots: Snapshots,
-    /// Whether the snapshot is kept until the next event (the plugin's cache), or dropped at once.
+    reader: SnapshotReader,
+    /// Whether the snapshot is kept until the next event (the plugin's cache), or loaded for each event and
+    /// dropped at once.
     pub keep: bool,
     cached: Option<Arc<Snapshot>>,
 }
@@ -363,6 +372,7 @@ impl Extractor {
     pub fn new(engine: Engine, snapshots: Snapshots) -> Self {
         Extractor {
             engine,
+            reader: snapshots.reader(),
             snapshots,
             keep: true,
             cached: None,
@@ -370,13 +380,17 @@ impl Extractor {
     }
 
     pub fn event(&mut self, bytes: &[u8]) -> FiveFields {
-        let snapshot = self.snapshots.load();
-        let verdict = self.engine.evaluate(bytes, &snapshot);
-        let fields = five_fields(&verdict);
-        if self.keep {
-            self.cached = Some(snapshot);
+        if !self.keep {
+            self.cached = None;
+            let snapshot = self.snapshots.load();
+            return five_fields(&self.engine.evaluate(bytes, &snapshot));
         }
-        fields
+        let current = self.reader.current();
+        let snapshot = match &self.cached {
+            Some(cached) if Arc::ptr_eq(cached, current) => cached,
+            _ => self.cached.insert(Arc::clone(current)),
+        };
+        five_fields(&self.engine.evaluate(bytes, snapshot))
     }
 
     pub fn index_instances(&self) -> usize {

@@ -260,9 +260,10 @@ impl Engine {
 
     /// The verdict for one record's bytes. Bytes that are not a record give a verdict with `parsed` false.
     pub fn evaluate(&self, bytes: &[u8], snapshot: &Snapshot) -> Verdict {
-        // Borrowed where it lies: a record is a few hundred bytes, not worth a move.
-        match &Record::parse(bytes) {
-            Ok(record) => self.evaluate_record(record, snapshot),
+        // Read where it lies: a record is a few hundred bytes, not worth a move.
+        let mut record = Record::default();
+        match record.read(bytes) {
+            Ok(()) => self.evaluate_record(&record, snapshot),
             Err(_) => Verdict::default(),
         }
     }

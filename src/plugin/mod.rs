@@ -21,7 +21,8 @@ use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
 use crate::sources::s3::{S3Options, S3Source};
 use crate::sources::{
-    ReloadOptions, Reloader, ScopeConfig, ScopeSetting, Snapshot, StateSource, with_scope,
+    ReloadOptions, Reloader, ScopeConfig, ScopeSetting, Snapshot, SnapshotReader, StateSource,
+    with_scope,
 };
 use crate::state::Limits;
 use anyhow::Context;
@@ -42,6 +43,7 @@ use std::time::{Duration, SystemTime};
 pub struct TfDrift {
     engine: Engine,
     reloader: Reloader,
+    snapshots: SnapshotReader,
     cache: EventCache,
     /// Fields that have panicked, so each is logged once.
     panicked: HashSet<&'static str>,
@@ -154,6 +156,7 @@ impl TfDrift {
                 verdict: Verdict::default(),
                 snapshot: reloader.snapshot(),
             },
+            snapshots: reloader.reader(),
             reloader,
             panicked: HashSet::new(),
             counts: EventCounts::default(),
@@ -205,14 +208,18 @@ impl TfDrift {
                 len: bytes.len(),
             };
             if self.cache.key != Some(key) {
-                let snapshot = self.reloader.snapshot();
+                // The event keeps the snapshot its verdict was made from; it is cloned only when a reload
+                // has swapped in another.
+                let current = self.snapshots.current();
+                if !Arc::ptr_eq(current, &self.cache.snapshot) {
+                    self.cache.snapshot = Arc::clone(current);
+                }
                 self.cache.verdict = if bytes.len() > max_record_bytes {
                     // Too large to be a CloudTrail record (max_record_bytes): no values, no parse.
                     Verdict::default()
                 } else {
-                    self.engine.evaluate(bytes, &snapshot)
+                    self.engine.evaluate(bytes, &self.cache.snapshot)
                 };
-                self.cache.snapshot = snapshot;
                 self.cache.key = Some(key);
                 let verdict = &self.cache.verdict;
                 let counts = &mut self.counts;

@@ -741,9 +741,30 @@ impl Reloader {
         self.current.load_full()
     }
 
+    /// A handle for the event thread, which looks at the snapshot once per event.
+    pub fn reader(&self) -> SnapshotReader {
+        SnapshotReader::new(Arc::clone(&self.current))
+    }
+
     /// The reload thread's counters.
     pub fn stats(&self) -> &ReloadStats {
         &self.stats
+    }
+}
+
+/// The event thread's handle on the published snapshot. While no reload swaps it, a look is one relaxed
+/// atomic load and a comparison: no reference count is touched, so no cache line is shared with the reload
+/// thread or written per event. A new snapshot is cloned once, at the first look after the swap.
+pub struct SnapshotReader(arc_swap::Cache<Arc<ArcSwap<Snapshot>>, Arc<Snapshot>>);
+
+impl SnapshotReader {
+    pub fn new(published: Arc<ArcSwap<Snapshot>>) -> Self {
+        SnapshotReader(arc_swap::Cache::new(published))
+    }
+
+    /// The current snapshot. Never blocks.
+    pub fn current(&mut self) -> &Arc<Snapshot> {
+        self.0.load()
     }
 }
 
