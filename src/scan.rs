@@ -430,7 +430,7 @@ fn string_at(bytes: &[u8], from: usize) -> Option<(&[u8], bool)> {
                 hits | quote_or_backslash_of(half) << (16 * i)
             });
         if hits == 0 {
-            let (end, escapes) = string_end_further(bytes, from + 32, false)?;
+            let (end, escapes) = string_end_further(bytes, from + 32)?;
             return Some((bytes.get(from..end)?, escapes));
         }
         let at = hits.trailing_zeros() as usize;
@@ -438,34 +438,22 @@ fn string_at(bytes: &[u8], from: usize) -> Option<(&[u8], bool)> {
             return chunk.get(..at).map(|text| (text, false));
         }
     }
-    let (end, escapes) = string_end_further(bytes, from, false)?;
+    let (end, escapes) = string_end_further(bytes, from)?;
     Some((bytes.get(from..end)?, escapes))
 }
 
+/// [`string_at`] past its first look: sixteen bytes at a time from `from` to the closing quote (its offset),
+/// passing escaped bytes.
 #[inline(never)]
-fn string_end_further(bytes: &[u8], from: usize, escapes: bool) -> Option<(usize, bool)> {
-    let (mut from, mut escapes) = (from, escapes);
+fn string_end_further(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
+    let (mut from, mut escapes) = (from, false);
     loop {
-        let (chunks, _) = bytes.get(from..)?.as_chunks::<16>();
-        let mut at = None;
-        for (i, chunk) in chunks.iter().enumerate() {
-            let hits = quote_or_backslash_of(chunk);
-            if hits != 0 {
-                at = Some(from + i * 16 + hits.trailing_zeros() as usize);
-                break;
-            }
+        let hits = quote_or_backslash(bytes, from)?;
+        if hits == 0 {
+            from += 16;
+            continue;
         }
-        let at = match at {
-            Some(at) => at,
-            None => {
-                let tail = from + chunks.len() * 16;
-                let hits = quote_or_backslash(bytes, tail)?;
-                if hits == 0 {
-                    return None;
-                }
-                tail + hits.trailing_zeros() as usize
-            }
-        };
+        let at = from + hits.trailing_zeros() as usize;
         if *bytes.get(at)? == b'"' {
             return Some((at, escapes));
         }
@@ -509,12 +497,6 @@ fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<u32> {
 
 /// Just past the bracket that balances the one at `start` (an opening bracket outside any string).
 fn container_end(bytes: &[u8], start: usize) -> Option<usize> {
-    // Empty (`webIdFederationData: {}` in every assumed role's identity): nothing to classify.
-    if let (Some(&open), Some(&close)) = (bytes.get(start), bytes.get(start + 1))
-        && close == open + 2
-    {
-        return Some(start + 2);
-    }
     Structure::new(bytes, start).container_end(start)
 }
 
