@@ -6,7 +6,7 @@
 //! `tfdrift.changed_attrs`, `tfdrift.actor`, `tfdrift.severity`) as the plugin makes them (C strings). The
 //! state holds the resources the real records touch, among 50,000 generated ones (`scripts/gen_state.py`).
 //!
-//! Records: every real record of `../shared/data/cloudtrail` (the mix), then its classes: successful mutating
+//! Records: every real record of `tests/data/cloudtrail` (the mix), then its classes: successful mutating
 //! calls in the catalog (full verdict), read-only and failed calls (the cheap part), mutating calls outside
 //! the catalog (the fallback scan).
 //!

@@ -1,5 +1,5 @@
 //! The JSON approach: what reading a CloudTrail record costs with each way of parsing it, on every real
-//! record of `../shared/data/cloudtrail`.
+//! record of `tests/data/cloudtrail`.
 //!
 //! - `serde_json::from_slice::<Value>`: the baseline the extraction targets are measured against;
 //! - `Record::parse`: tfdrift's view (`src/scan.rs` delimits the members with SIMD bit masks, the members

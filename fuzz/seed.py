@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/ from real inputs:
 
-- record: every CloudTrail record of ../shared/data/cloudtrail (stratus-red-team, panther-analysis) and of
+- record: every CloudTrail record of tests/data/cloudtrail (stratus-red-team, panther-analysis) and of
   examples/cloudtrail, one record's verbatim JSON per file;
-- state: every Terraform state of ../shared/data/tfstate (driftctl, inframap, tfstate-lookup) and the example;
+- state: every Terraform state of tests/data/tfstate (driftctl, inframap, tfstate-lookup) and the example;
 - config: fuzz/seeds/config/*.json (configurations shaped like the README's);
 - path: each identifier path of the catalog (catalog/*.toml), with the section of a real record of the same
   call (or of any record) it is evaluated against.
 
-The data's origin and licences are in ../shared/data/README.md and examples/README.md. Run from anywhere;
+The data's origin and licences are in tests/data/README.md and examples/README.md. Run from anywhere;
 existing corpus files are kept (the fuzzer's own finds accumulate there).
 """
 import hashlib
@@ -20,7 +20,7 @@ import sys
 
 FUZZ = pathlib.Path(__file__).resolve().parent
 ROOT = FUZZ.parent
-SHARED = ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "data"
 
 
 def put(target, data):
@@ -44,15 +44,13 @@ def record_texts(path):
 
 
 def main():
-    if not SHARED.is_dir():
-        print(f"seed.py: {SHARED} not found; only the committed seeds are used", file=sys.stderr)
     records = []
-    for folder in [SHARED / "cloudtrail", ROOT / "examples" / "cloudtrail"]:
-        for path in sorted(folder.rglob("*.json*")) if folder.is_dir() else []:
+    for folder in [DATA / "cloudtrail", ROOT / "examples" / "cloudtrail"]:
+        for path in sorted(folder.rglob("*.json*")):
             records.extend(record_texts(path))
     for record in records:
         put("record", json.dumps(record, separators=(",", ":")))
-    states = sorted((SHARED / "tfstate").rglob("*")) if SHARED.is_dir() else []
+    states = sorted((DATA / "tfstate").rglob("*"))
     states.append(ROOT / "examples" / "terraform.tfstate")
     for path in states:
         if path.is_file() and path.stat().st_size <= 1 << 20:

@@ -33,7 +33,7 @@ What is checked (the catalog format is described in catalog/README.md):
             the first segment of every `attrs` value is an attribute or block of the first target's type
             (a short, documented list of blocks missing from the derived schema is accepted, see SCHEMA_GAPS).
             String-ness of key/join attributes: the schema file lists names only, no types, so it is checked
-            (a) against the real states in ../shared/data/tfstate (every value seen must be a string or null)
+            (a) against the real states in tests/data/tfstate (every value seen must be a string or null)
             where the type/attribute occurs there, and (b) against a list of names known not to be strings.
   paths     every identifier path and every `attrs` key is resolved against the operation's input shape
             (requestParameters...) or output shape (responseElements...), using the naming rules below.
@@ -94,9 +94,9 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_CATALOG = os.path.join(ROOT, "catalog")
-DEFAULT_SCHEMA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "aws-provider-schema.json"))
-DEFAULT_RECORDS = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "cloudtrail"))
-DEFAULT_STATES = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "tfstate"))
+DEFAULT_SCHEMA = os.path.join(ROOT, "tests", "data", "aws-provider-schema.json")
+DEFAULT_RECORDS = os.path.join(ROOT, "tests", "data", "cloudtrail")
+DEFAULT_STATES = os.path.join(ROOT, "tests", "data", "tfstate")
 
 CHANGES = {"create", "modify", "delete", "attach", "detach", "tag", "untag"}
 SEVERITIES = {"critical", "high", "medium", "low"}
@@ -117,7 +117,7 @@ FALLBACK_KEYS = {"id_prefixes", "auto_attrs"}
 # event source"). A call is keyed by (event_source, service, name); tfdrift tries the candidates of a shared
 # (event_source, name) in file-name order and takes the first whose identifier paths find a value.
 # Event sources that are not the endpoint prefix + ".amazonaws.com" (ECR's endpoint is api.ecr; CloudTrail
-# logs ecr.amazonaws.com, as the real records in ../shared/data/cloudtrail show).
+# logs ecr.amazonaws.com, as the real records in tests/data/cloudtrail show).
 EVENT_SOURCES = {"ecr": "ecr.amazonaws.com"}
 SHARED_SOURCES = {
     "apigateway.amazonaws.com": {"apigateway", "apigatewayv2"},
@@ -138,7 +138,7 @@ ENVELOPE = {
 }
 
 # Blocks that exist in the AWS provider but are missing from the derived schema file
-# (../shared/data/aws-provider-schema.json lists "top-level attribute names" derived from the CDKTF
+# (tests/data/aws-provider-schema.json lists "top-level attribute names" derived from the CDKTF
 # bindings, and drops some single-item nested blocks). Only blocks the catalog uses are listed; each is a
 # documented argument of the resource in the provider's docs.
 SCHEMA_GAPS = {

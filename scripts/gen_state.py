@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a synthetic Terraform state (format v4) of N managed resource instances, for tfdrift's benchmarks.
 
-The instances are drawn from the shapes of the real states in ../shared/data/tfstate: for every resource type,
+The instances are drawn from the shapes of the real states in tests/data/tfstate: for every resource type,
 the richest instance any real state holds is the template (its attribute names, nesting and value kinds).
 Each generated instance is a copy of its type's template with fresh identifiers (ids, ARNs, names, account,
 region), and with the parts that vary in size in real estates grown to realistic sizes: security group rule
@@ -30,7 +30,7 @@ import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_TEMPLATES = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "tfstate"))
+DEFAULT_TEMPLATES = os.path.join(HERE, "..", "tests", "data", "tfstate")
 
 # (type, weight): how often a resource type appears among an organisation's instances.
 MIX = [

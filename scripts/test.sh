@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 # The catalog check reads the AWS API models from botocore; the S3 tests run moto's S3-compatible server.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r scripts/requirements-test.txt
 
+# Every crate of Cargo.lock, those of other platforms too: `cargo deny --offline` reads the whole dependency
+# graph (`cargo metadata`), which needs them on disk. A no-op where the cargo home has them already.
+cargo fetch --locked
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
@@ -25,7 +29,7 @@ else
     echo "cargo deny: no advisory database here (it is a download); advisories not checked"
 fi
 
-# Fuzz targets (fuzz/, docs/ROBUSTNESS.md), each briefly, seeded from ../shared/data and the regressions.
+# Fuzz targets (fuzz/, docs/ROBUSTNESS.md), each briefly, seeded from tests/data and the regressions.
 # cargo-fuzz needs nightly compiler flags: the stable toolchain accepts them with RUSTC_BOOTSTRAP=1.
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 if RUSTC_BOOTSTRAP=1 rustc -Z unstable-options --print sysroot >/dev/null 2>&1; then

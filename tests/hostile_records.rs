@@ -3,7 +3,7 @@
 //! is answered (no value, or a value), never an error, never a crash; and the good record after them is still
 //! answered right.
 //!
-//! The good record is a real one (stratus-red-team, Apache-2.0, see ../shared/data/README.md): it opens port
+//! The good record is a real one (stratus-red-team, Apache-2.0, see tests/data/README.md): it opens port
 //! 22 on a security group that the test state holds.
 
 mod common;

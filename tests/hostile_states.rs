@@ -3,7 +3,7 @@
 //! the built `libtfdrift.so` (refused at init with the reason, or loaded and answering), and through
 //! `state::parse` for the cases cheaper to check there. Never a crash, never an unbounded allocation.
 //!
-//! The good record is a real one (stratus-red-team, Apache-2.0, see ../shared/data/README.md).
+//! The good record is a real one (stratus-red-team, Apache-2.0, see tests/data/README.md).
 
 mod common;
 
@@ -223,8 +223,8 @@ fn deeply_nested_states_are_refused_without_overflowing_the_stack() {
 
 #[test]
 fn real_invalid_and_empty_states() {
-    // inframap's deliberately odd files (MIT, see ../shared/data/README.md).
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/tfstate/inframap");
+    // inframap's deliberately odd files (MIT, see tests/data/README.md).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tfstate/inframap");
     let bytes = std::fs::read(root.join("invalid_version_state.json")).unwrap();
     assert!(parse("invalid", &bytes, &Limits::default()).is_err());
     let error = init_error_for(&bytes, json!({}));

@@ -3,7 +3,7 @@
 //! to cycle (resident set in /proc/self/statm), and the reload thread stops promptly even in the middle of a
 //! slow download, cycle after cycle.
 //!
-//! The record is a real one (stratus-red-team, Apache-2.0, see ../shared/data/README.md).
+//! The record is a real one (stratus-red-team, Apache-2.0, see tests/data/README.md).
 
 mod common;
 

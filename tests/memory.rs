@@ -1,5 +1,5 @@
 //! Memory stays bounded under a sustained stream: 300,000 real CloudTrail records (every record of
-//! ../shared/data/cloudtrail, over and over; Apache-2.0, see its README) through the C ABI of the built
+//! tests/data/cloudtrail, over and over; Apache-2.0, see its README) through the C ABI of the built
 //! `libtfdrift.so`, with the fields rules ask for extracted from each. The resident set after the stream is
 //! compared with the one after a warm-up: no per-event growth of the cache, the metrics or anything else.
 

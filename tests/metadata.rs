@@ -152,3 +152,91 @@ fn every_key_of_the_init_schema_is_described() {
     // Unknown keys are refused, so a typo does not silently fall back to a default.
     assert_eq!(schema["additionalProperties"], Value::Bool(false));
 }
+
+// ------------------------------------------------------------------------ the repository stands alone
+
+/// Every file of the repository that runs or builds something: sources, scripts, manifests, CI.
+fn code_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            // Build output, git's own files, fuzzer output and the data itself are not code.
+            if !matches!(
+                name.as_str(),
+                "target" | ".git" | "corpus" | "artifacts" | "data"
+            ) {
+                code_files(&path, out);
+            }
+        } else if name == "run"
+            || [".rs", ".py", ".sh", ".toml", ".yaml", ".yml"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn nothing_reads_data_from_outside_the_repository() {
+    // A fresh clone has nothing beside it: a test, bench, fuzz seed or script that reads a folder next to the
+    // checkout passes only where that folder happens to exist. The spellings a path beside the checkout takes
+    // in Rust, Python and shell; built here so that this file does not match itself.
+    let beside = ["shared"];
+    let needles: Vec<String> = beside
+        .iter()
+        .flat_map(|dir| {
+            [
+                format!("../{dir}"),
+                format!("{dir}/data"),
+                format!("\"..\", \"{dir}\""),
+                format!("parent / \"{dir}\""),
+            ]
+        })
+        .collect();
+    let mut files = Vec::new();
+    code_files(std::path::Path::new(ROOT), &mut files);
+    assert!(files.len() > 50, "only {} files found", files.len());
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for needle in &needles {
+            assert!(
+                !text.contains(needle.as_str()),
+                "{} reads `{needle}`, outside the repository: copy the data into tests/data",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_test_data_names_its_origin_and_licences() {
+    // tests/data/README.md gives each folder's origin and licence; every licence it names is there, and every
+    // top-level entry of tests/data is described.
+    let readme = read("tests/data/README.md");
+    let data = std::path::Path::new(ROOT).join("tests/data");
+    let mut named = 0;
+    for licence in readme.split("`licenses/").skip(1) {
+        let file = licence.split('`').next().unwrap();
+        assert!(
+            data.join("licenses").join(file).is_file(),
+            "tests/data/README.md names licenses/{file}, which is missing"
+        );
+        named += 1;
+    }
+    assert!(named >= 5, "only {named} licences named");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name == "README.md" || name == "licenses" {
+            continue;
+        }
+        assert!(
+            readme.contains(&format!("`{name}")),
+            "tests/data/{name} is not described in tests/data/README.md"
+        );
+    }
+}

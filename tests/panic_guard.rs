@@ -2,7 +2,7 @@
 //! field, in init, in get_metrics and in destroy, through the C ABI of the built `libtfdrift.so`. The host sees
 //! an error (or no metrics), and keeps working: the next fields and events are answered as before.
 //!
-//! The record is a real one (stratus-red-team, Apache-2.0, see ../shared/data/README.md).
+//! The record is a real one (stratus-red-team, Apache-2.0, see tests/data/README.md).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Every real CloudTrail record of `../shared/data/cloudtrail` through tfdrift's C ABI, against a state built to
+//! Every real CloudTrail record of `tests/data/cloudtrail` through tfdrift's C ABI, against a state built to
 //! hold exactly the resources the mutating, successful, covered records name: each must be found at the
 //! address written for it, and none in a state that holds none of them.
 

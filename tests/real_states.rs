@@ -1,4 +1,4 @@
-//! The state module against states written by other projects (`../shared/data/tfstate`, see its README):
+//! The state module against states written by other projects (`tests/data/tfstate`, see its README):
 //! every file parses or is refused with a clear message, never a panic; addresses, lookups and
 //! sensitivity on known resources; and a rough timing report (meaningful with `--release`).
 
@@ -10,23 +10,9 @@ use std::time::Instant;
 
 use tfdrift::state::{Index, InstanceStatus, KeyTable, Limits, State, StateError, parse};
 
-/// `shared/data` beside the project (`/work/main`), or two levels up from a scratch crate.
-fn data_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for rel in ["../shared/data", "../../shared/data"] {
-        let p = manifest.join(rel);
-        if p.join("tfstate").is_dir() {
-            return p;
-        }
-    }
-    panic!(
-        "no shared/data/tfstate found beside {} (tried ../shared/data and ../../shared/data)",
-        manifest.display()
-    );
-}
-
+/// The states written by other projects (see `tests/data/README.md`).
 fn tfstate_dir() -> PathBuf {
-    data_root().join("tfstate")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tfstate")
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {

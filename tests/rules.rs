@@ -573,7 +573,7 @@ impl Predicate {
 
 struct Case {
     rule: &'static str,
-    /// Where the record comes from (`../shared/data/cloudtrail/...`).
+    /// Where the record comes from (`tests/data/cloudtrail/...`).
     origin: &'static str,
     record: String,
     state: Value,

@@ -49,8 +49,8 @@ pub fn criterion() -> criterion::Criterion {
 
 // ------------------------------------------------------------------------------------------ records
 
-/// The folder of real CloudTrail records (see `../shared/data/README.md`).
-pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/cloudtrail");
+/// The folder of real CloudTrail records (see `tests/data/README.md`).
+pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cloudtrail");
 
 /// What tfdrift does with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

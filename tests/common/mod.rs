@@ -1,6 +1,6 @@
 //! Shared by the end-to-end tests: the built `libtfdrift.so` loaded through the C ABI, a test source plugin
 //! that emits `aws_cloudtrail` events as the cloudtrail plugin does, a runner around both, small Terraform
-//! states, and the real CloudTrail records of `../shared/data/cloudtrail`.
+//! states, and the real CloudTrail records of `tests/data/cloudtrail`.
 //!
 //! Each test file includes this module (`mod common;`) and uses a part of it.
 #![allow(dead_code)]
@@ -533,8 +533,8 @@ pub fn config(states: &[(&str, &Path)], extra: Value) -> String {
 
 // ------------------------------------------------------------------------------------ real records
 
-/// The folder of real CloudTrail records (see `../shared/data/README.md`).
-pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/cloudtrail");
+/// The folder of real CloudTrail records (see `tests/data/README.md`).
+pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cloudtrail");
 
 /// One real record: its verbatim text, parsed value and where it comes from (`file#index`).
 pub struct RealRecord {
