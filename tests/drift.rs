@@ -320,25 +320,200 @@ fn severity_overrides_and_ignored_principals() {
     assert_eq!(fields.bool("tfdrift.drift"), Some(false));
 }
 
-#[test]
-fn changes_by_aws_services_are_not_drift_unless_asked() {
+// ---------------------------------------------------------------------------------------------- who called
+
+/// The real security-group record with its caller rewritten: `userIdentity` members, `userAgent`, and
+/// `sessionCredentialFromConsole` (null removes a member).
+fn sg_record_by(identity: Value, user_agent: Value, from_console: Value) -> String {
     let mut record: Value = serde_json::from_str(&sg_record()).unwrap();
-    record["userIdentity"]["invokedBy"] = json!("cloudformation.amazonaws.com");
-    let record = record.to_string();
+    for (key, value) in identity.as_object().unwrap() {
+        record["userIdentity"][key] = value.clone();
+    }
+    let object = record.as_object_mut().unwrap();
+    for (key, value) in [
+        ("userAgent", user_agent),
+        ("sessionCredentialFromConsole", from_console),
+    ] {
+        if value.is_null() {
+            object.remove(key);
+        } else {
+            object.insert(key.to_owned(), value);
+        }
+    }
+    record.to_string()
+}
+
+fn kind_and_drift(record: &str, extra: Value) -> (Option<String>, Option<bool>, Option<String>) {
     let state = sg_state(json!([https_rule()]));
-    let fields = run_with(&record, &state, json!({}), &plain_fields());
+    let fields = run_with(record, &state, extra, &plain_fields());
+    (
+        fields.str("tfdrift.actor_kind"),
+        fields.bool("tfdrift.drift"),
+        fields.str("tfdrift.actor"),
+    )
+}
+
+#[test]
+fn a_user_agent_never_makes_a_caller_an_aws_service() {
+    // The user agent is an HTTP header the caller writes (AWS CLI: `--user-agent`-style overrides, any SDK's
+    // configuration). Only CloudTrail's own members (`userIdentity.type`, `invokedBy`, the session issuer)
+    // say "AWS service": an IAM user sending a service's host name is an IAM user.
+    for user_agent in [
+        "ec2.amazonaws.com",
+        "lambda.amazonaws.com",
+        "autoscaling.amazonaws.com",
+        "cloudformation.amazonaws.com",
+    ] {
+        let record = sg_record_by(json!({}), json!(user_agent), Value::Null);
+        for trust in [true, false] {
+            let (kind, drift, actor) =
+                kind_and_drift(&record, json!({"terraform": {"trust_user_agent": trust}}));
+            assert_eq!(kind.as_deref(), Some("sdk_or_cli"), "{user_agent}");
+            assert_eq!(drift, Some(true), "{user_agent}, trust_user_agent {trust}");
+            assert_eq!(actor.as_deref(), Some("christophe"));
+        }
+    }
+}
+
+#[test]
+fn console_changes_are_a_persons_and_drift() {
+    // The console's marks, as CloudTrail writes them (AWS CloudTrail User Guide, "CloudTrail userIdentity
+    // element": invokedBy, and sessionCredentialFromConsole on calls made with console session credentials)
+    // and as console clients send them: none of them is an AWS service.
+    let cases = [
+        (
+            json!({"invokedBy": "signin.amazonaws.com"}),
+            Value::Null,
+            Value::Null,
+        ),
+        (
+            json!({"invokedBy": "signin.amazonaws.com"}),
+            json!("signin.amazonaws.com"),
+            Value::Null,
+        ),
+        (json!({}), json!("console.amazonaws.com"), Value::Null),
+        (json!({}), json!("console.ec2.amazonaws.com"), Value::Null),
+        (
+            json!({}),
+            json!("[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.488 Linux/5.10]"),
+            Value::Null,
+        ),
+        (json!({}), json!("AWS Internal"), json!("true")),
+        (
+            json!({}),
+            json!("Mozilla/5.0 (X11; Linux x86_64)"),
+            json!("true"),
+        ),
+    ];
+    for (identity, user_agent, from_console) in cases {
+        let record = sg_record_by(identity.clone(), user_agent.clone(), from_console);
+        let (kind, drift, _) = kind_and_drift(&record, json!({}));
+        assert_eq!(kind.as_deref(), Some("console"), "{identity} {user_agent}");
+        assert_eq!(drift, Some(true), "{identity} {user_agent}");
+    }
+    // No user agent and nothing else: unknown, and still drift.
+    let record = sg_record_by(json!({}), Value::Null, Value::Null);
+    assert_eq!(
+        kind_and_drift(&record, json!({})),
+        (
+            Some("unknown".into()),
+            Some(true),
+            Some("christophe".into())
+        )
+    );
+}
+
+#[test]
+fn a_provisioning_service_acting_for_a_principal_is_drift_named_by_the_service() {
+    // A real record (panther-analysis, Apache-2.0): CloudFormation deleting a trail for an assumed role. The
+    // principal's identity with the service in `invokedBy` is how CloudTrail logs a call a service makes with
+    // the caller's credentials; a stack changing a Terraform-managed trail is another tool's change.
+    let record = panther_record(110, "DeleteTrail");
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_v4(
+        3,
+        vec![resource(
+            "",
+            "aws_cloudtrail",
+            "audit",
+            json!({"id": "example-trail", "name": "example-trail",
+                   "arn": "arn:aws:cloudtrail:us-west-2:123456789012:trail/example-trail"}),
+        )],
+    );
+    let path = write_state(dir.path(), "main.tfstate", &state);
+    let fields = run(
+        &[record],
+        &config(&[("main", &path)], json!({})),
+        &plain_fields(),
+    )
+    .pop()
+    .unwrap();
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.str("tfdrift.change").as_deref(), Some("delete"));
     assert_eq!(
         fields.str("tfdrift.actor_kind").as_deref(),
-        Some("aws_service")
+        Some("provisioning_service")
     );
-    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
-    let fields = run_with(
-        &record,
-        &state,
-        json!({"aws_service_changes_are_drift": true}),
-        &plain_fields(),
+    assert_eq!(
+        fields.str("tfdrift.actor").as_deref(),
+        Some("cloudformation.amazonaws.com")
     );
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+
+    // The same for the others that provision for a principal.
+    for service in [
+        "servicecatalog.amazonaws.com",
+        "elasticbeanstalk.amazonaws.com",
+    ] {
+        let record = sg_record_by(json!({"invokedBy": service}), json!(service), Value::Null);
+        assert_eq!(
+            kind_and_drift(&record, json!({})),
+            (
+                Some("provisioning_service".into()),
+                Some(true),
+                Some(service.into())
+            )
+        );
+    }
+}
+
+#[test]
+fn aws_services_are_told_by_what_cloudtrail_writes_and_are_not_drift_unless_asked() {
+    let cases = [
+        // A service calling with its own identity.
+        json!({"type": "AWSService", "invokedBy": "ec2.amazonaws.com", "arn": null, "userName": null}),
+        // A service acting with the caller's credentials (forward access), such as EC2 for an encrypted volume.
+        json!({"invokedBy": "ec2.amazonaws.com"}),
+        json!({"invokedBy": "AWS Internal"}),
+        // A service-linked role: IAM reserves the /aws-service-role/ path for roles only AWS creates.
+        json!({"type": "AssumedRole", "arn": "arn:aws:sts::032092706103:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling",
+               "userName": null,
+               "sessionContext": {"sessionIssuer": {"type": "Role",
+                   "arn": "arn:aws:iam::032092706103:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}}}),
+    ];
+    for identity in cases {
+        let record = sg_record_by(
+            identity.clone(),
+            json!("autoscaling.amazonaws.com"),
+            Value::Null,
+        );
+        let (kind, drift, _) = kind_and_drift(&record, json!({}));
+        assert_eq!(kind.as_deref(), Some("aws_service"), "{identity}");
+        assert_eq!(drift, Some(false), "{identity}");
+        let (_, drift, _) = kind_and_drift(&record, json!({"aws_service_changes_are_drift": true}));
+        assert_eq!(drift, Some(true), "{identity}");
+    }
+    // A role merely named like one is whatever else the record says.
+    let lookalike = sg_record_by(
+        json!({"type": "AssumedRole", "arn": "arn:aws:sts::032092706103:assumed-role/aws-service-role/x",
+               "sessionContext": {"sessionIssuer": {"type": "Role",
+                   "arn": "arn:aws:iam::032092706103:role/ops/aws-service-role-lookalike"}}}),
+        json!("aws-cli/2.13.0"),
+        Value::Null,
+    );
+    let (kind, drift, _) = kind_and_drift(&lookalike, json!({}));
+    assert_eq!(kind.as_deref(), Some("sdk_or_cli"));
+    assert_eq!(drift, Some(true));
 }
 
 /// The record was made on 2024-08-01 at 12:23:55 UTC, a Thursday.

@@ -1,5 +1,6 @@
-//! Who made a call: Terraform (by configured principal, or by its user agent), a person in the console, an
-//! AWS service acting on someone's behalf, or some other SDK or CLI; and the human name behind it.
+//! Who made a call: Terraform (by configured principal, or by its user agent when trusted), a person in the
+//! console, an AWS service, a provisioning service acting for a principal, or some other SDK or CLI; and the
+//! name behind it.
 
 use super::Record;
 use memchr::memmem::Finder;
@@ -13,6 +14,8 @@ pub enum ActorKind {
     Terraform,
     Console,
     AwsService,
+    /// A provisioning service (CloudFormation, Service Catalog, ...) acting for a principal.
+    ProvisioningService,
     SdkOrCli,
     Unknown,
 }
@@ -23,6 +26,7 @@ impl ActorKind {
             ActorKind::Terraform => "terraform",
             ActorKind::Console => "console",
             ActorKind::AwsService => "aws_service",
+            ActorKind::ProvisioningService => "provisioning_service",
             ActorKind::SdkOrCli => "sdk_or_cli",
             ActorKind::Unknown => "unknown",
         }
@@ -150,30 +154,40 @@ pub fn is_terraform_user_agent(user_agent: &str) -> bool {
 }
 
 /// How the call was made. Terraform first (it is what the caller asked to recognise), then AWS services
-/// acting on someone's behalf, the console, and any other client.
+/// acting on their own, provisioning services acting for a principal, the console, and any other client.
+///
+/// Only what CloudTrail itself writes makes a caller an AWS service: `userIdentity.type` `AWSService`,
+/// `userIdentity.invokedBy` naming a service, or a service-linked role as the session's issuer. The user agent
+/// is a header the caller chooses: it can say "console" or "Terraform" (trusted only when configured), never
+/// "AWS service", so a forged `ec2.amazonaws.com` is just another client.
 pub fn actor_kind(record: &Record, by_terraform: bool) -> ActorKind {
     if by_terraform {
         return ActorKind::Terraform;
     }
     let identity = &record.user_identity;
-    let user_agent = record.user_agent.get().unwrap_or("");
+    let invoked_by = identity.invoked_by.get().unwrap_or("");
     let service_linked_role = identity
         .session_context
         .as_ref()
         .and_then(|c| c.session_issuer.as_ref())
         .and_then(|i| i.arn.get())
-        .is_some_and(|arn| arn.contains(":role/aws-service-role/"));
-    if identity.identity_type.get() == Some("AWSService")
-        || identity.invoked_by.get().is_some_and(|s| !s.is_empty())
-        || service_linked_role
-        || is_service_host(user_agent)
-    {
+        .is_some_and(is_service_linked_role);
+    if identity.identity_type.get() == Some("AWSService") || service_linked_role {
         return ActorKind::AwsService;
     }
-    if record.session_credential_from_console.0 == Some(true)
+    // The console signs its calls in through signin.amazonaws.com and says so in `invokedBy`; a person.
+    let console_invoked = is_console_host(invoked_by);
+    if !invoked_by.is_empty() && !console_invoked {
+        return if is_provisioning_service(invoked_by) {
+            ActorKind::ProvisioningService
+        } else {
+            ActorKind::AwsService
+        };
+    }
+    let user_agent = record.user_agent.get().unwrap_or("");
+    if console_invoked
+        || record.session_credential_from_console.0 == Some(true)
         || from_console(user_agent)
-        || user_agent == "AWS Internal"
-        || user_agent.starts_with("signin.amazonaws.com")
     {
         return ActorKind::Console;
     }
@@ -183,15 +197,59 @@ pub fn actor_kind(record: &Record, by_terraform: bool) -> ActorKind {
     ActorKind::Unknown
 }
 
-/// An AWS service calling for itself writes its own host name as the user agent (`lambda.amazonaws.com`).
-/// The console's user agents: `console.amazonaws.com`, `console.ec2.amazonaws.com`, within a longer text.
+/// A role that only an AWS service can assume and that only AWS creates: IAM reserves the path
+/// `/aws-service-role/` (`arn:aws:iam::<account>:role/aws-service-role/<service>/<name>`).
+fn is_service_linked_role(arn: &str) -> bool {
+    arn.starts_with("arn:")
+        && arn
+            .split_once(":role/")
+            .is_some_and(|(_, path)| path.starts_with("aws-service-role/"))
+}
+
+/// `invokedBy` values that mean the console: the sign-in service that console sessions call through, and the
+/// console's own hosts.
+fn is_console_host(invoked_by: &str) -> bool {
+    matches!(
+        invoked_by,
+        "signin.amazonaws.com" | "console.amazonaws.com" | "console.aws.amazon.com"
+    ) || invoked_by.ends_with(".console.aws.amazon.com")
+}
+
+/// Services that provision resources for the principal who asked them to: CloudFormation (and so CDK, SAM
+/// and StackSets), Service Catalog, Elastic Beanstalk, Proton, the Serverless Application Repository,
+/// OpsWorks. Their calls carry the principal's identity with the service in `invokedBy`, and what they change
+/// is another tool's change to a Terraform-managed resource: drift, not an AWS service looking after itself.
+const PROVISIONING_SERVICES: [&str; 6] = [
+    "cloudformation.amazonaws.com",
+    "servicecatalog.amazonaws.com",
+    "elasticbeanstalk.amazonaws.com",
+    "proton.amazonaws.com",
+    "serverlessrepo.amazonaws.com",
+    "opsworks.amazonaws.com",
+];
+
+fn is_provisioning_service(invoked_by: &str) -> bool {
+    PROVISIONING_SERVICES.contains(&invoked_by)
+}
+
+/// The console's user agents, within a longer text: `console.amazonaws.com`, `console.ec2.amazonaws.com`,
+/// `console.aws.amazon.com` (browsers through the console's own services), S3's `S3Console/...`, the sign-in
+/// service's `signin.amazonaws.com`, and `AWS Internal`, which console calls carry (with
+/// `sessionCredentialFromConsole`). A caller can write any of these: they only ever make a call a person's.
 fn from_console(user_agent: &str) -> bool {
-    static CONSOLE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("console."));
+    static CONSOLE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("onsole"));
     let bytes = user_agent.as_bytes();
-    occurrences(&CONSOLE, bytes).any(|at| {
-        let rest = &bytes[at..];
-        rest.starts_with(b"console.amazonaws.com") || rest.starts_with(b"console.ec2.amazonaws.com")
-    })
+    user_agent == "AWS Internal"
+        || user_agent.starts_with("signin.amazonaws.com")
+        || occurrences(&CONSOLE, bytes).any(|at| {
+            let (before, rest) = bytes.split_at(at);
+            let rest = &rest["onsole".len()..];
+            (before.ends_with(b"c")
+                && (rest.starts_with(b".amazonaws.com")
+                    || rest.starts_with(b".ec2.amazonaws.com")
+                    || rest.starts_with(b".aws.amazon.com")))
+                || (before.ends_with(b"S3C") && rest.starts_with(b"/"))
+        })
 }
 
 /// Where `finder`'s needle occurs in `haystack` (overlapping ones too), with the finder borrowed: its own
@@ -208,18 +266,19 @@ fn occurrences<'h>(
     })
 }
 
-fn is_service_host(user_agent: &str) -> bool {
-    user_agent.ends_with(".amazonaws.com")
-        && !user_agent.contains(' ')
-        && !user_agent.contains("console")
-        && !user_agent.starts_with("signin.")
-}
-
-/// The human (or service) behind the call, as well as CloudTrail tells it: the source identity a role
-/// session carries, an IAM user's name, an assumed role's session name (an SSO user's name for
+/// The human (or service) behind the call, as well as CloudTrail tells it: the provisioning service acting for
+/// a principal, the source identity a role session carries, an IAM user's name, an assumed role's session name (an SSO user's name for
 /// `AWSReservedSSO_*` roles), a federated user's name, the invoking service, or `root`.
 pub fn actor<'r>(record: &'r Record) -> Option<Cow<'r, str>> {
     let identity = &record.user_identity;
+    // A provisioning service's change is the service's: the principal behind it is `ct.user.arn`.
+    if let Some(service) = identity
+        .invoked_by
+        .get()
+        .filter(|s| is_provisioning_service(s))
+    {
+        return Some(Cow::Borrowed(service));
+    }
     if let Some(source) = identity
         .session_context
         .as_ref()
@@ -303,6 +362,12 @@ mod tests {
             "consoleconsole.amazonaws.com",
             "signin.amazonaws.com",
             "Mozilla/5.0 console.aws.amazon.com",
+            "[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.488]",
+            "S3Console",
+            "s3console/0.4",
+            "AWS Internal",
+            "AWS Internal ",
+            "xsigninx.amazonaws.com",
         ] {
             assert_eq!(
                 is_terraform_user_agent(ua),
@@ -311,7 +376,12 @@ mod tests {
             );
             assert_eq!(
                 from_console(ua),
-                ua.contains("console.amazonaws.com") || ua.contains("console.ec2.amazonaws.com"),
+                ua.contains("console.amazonaws.com")
+                    || ua.contains("console.ec2.amazonaws.com")
+                    || ua.contains("console.aws.amazon.com")
+                    || ua.contains("S3Console/")
+                    || ua.starts_with("signin.amazonaws.com")
+                    || ua == "AWS Internal",
                 "{ua}"
             );
         }
@@ -408,6 +478,37 @@ mod tests {
             r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}}},"userAgent":"autoscaling.amazonaws.com"}"#,
         );
         assert_eq!(actor_kind(&linked, false), ActorKind::AwsService);
+
+        // A forged service host in the user agent is a client like any other.
+        let forged = record(
+            r#"{"userIdentity":{"type":"IAMUser","userName":"mallory","arn":"arn:aws:iam::1:user/mallory"},"userAgent":"ec2.amazonaws.com"}"#,
+        );
+        assert_eq!(actor_kind(&forged, false), ActorKind::SdkOrCli);
+        // A role whose name only looks like a service-linked role's path is not one.
+        let lookalike = record(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/x/y","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/team/aws-service-role/x"}}}}"#,
+        );
+        assert_eq!(actor_kind(&lookalike, false), ActorKind::Unknown);
+
+        let signin = record(
+            r#"{"userIdentity":{"type":"IAMUser","userName":"dave","arn":"arn:aws:iam::1:user/dave","invokedBy":"signin.amazonaws.com"}}"#,
+        );
+        assert_eq!(actor_kind(&signin, false), ActorKind::Console);
+        assert_eq!(actor(&signin).as_deref(), Some("dave"));
+
+        let stack = record(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/dev/erin","invokedBy":"cloudformation.amazonaws.com"},"userAgent":"cloudformation.amazonaws.com"}"#,
+        );
+        assert_eq!(actor_kind(&stack, false), ActorKind::ProvisioningService);
+        assert_eq!(
+            actor(&stack).as_deref(),
+            Some("cloudformation.amazonaws.com")
+        );
+
+        let forwarded = record(
+            r#"{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/dev/erin","invokedBy":"ec2.amazonaws.com"}}"#,
+        );
+        assert_eq!(actor_kind(&forwarded, false), ActorKind::AwsService);
 
         let root = record(r#"{"userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root"}}"#);
         assert_eq!(actor(&root).as_deref(), Some("root"));

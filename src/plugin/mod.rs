@@ -674,7 +674,7 @@ impl ExtractPlugin for TfDrift {
             .with_description("Who is behind the call: the source identity, IAM user name, role session name (an SSO user's name), or invoking service."),
         field("tfdrift.actor_kind", &Self::extract_actor_kind)
             .with_display("Actor kind")
-            .with_description("How the call was made: terraform, console, aws_service, sdk_or_cli or unknown."),
+            .with_description("How the call was made: terraform, console, aws_service (an AWS service on its own or for someone), provisioning_service (CloudFormation, Service Catalog and the like acting for a principal), sdk_or_cli or unknown."),
         field("tfdrift.severity", &Self::extract_severity)
             .with_display("Severity")
             .with_description("How much a change by this call matters, from the catalog: critical, high, medium or low."),

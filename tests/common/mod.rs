@@ -595,6 +595,20 @@ pub fn stratus_record(file: &str, event_name: &str) -> String {
         .unwrap_or_else(|| panic!("no {event_name} in {file}"))
 }
 
+/// One record of `panther-analysis.jsonl`, by its line (from 0), checked to be the call the test expects.
+pub fn panther_record(line: usize, event_name: &str) -> String {
+    let path = Path::new(CLOUDTRAIL_DATA).join("panther-analysis.jsonl");
+    let content = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = content
+        .lines()
+        .nth(line)
+        .unwrap_or_else(|| panic!("no line {line} in {}", path.display()));
+    let value: Value = serde_json::from_str(text).expect("a JSON record");
+    assert_eq!(value["eventName"], event_name, "line {line}");
+    text.to_owned()
+}
+
 // ------------------------------------------------------------------ metrics, servers, the environment
 
 /// tfdrift's metrics now, by name without the `tfdrift.` prefix (only `u64` values, which are all it has).
