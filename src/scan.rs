@@ -271,6 +271,34 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
+    /// Enters the array at the position and calls `read` once per element, which must consume it (with
+    /// [`Scanner::value`] or by reading it). Fails where the array is not well-formed, with the position
+    /// wherever the fault was found.
+    pub fn read_elements(
+        &mut self,
+        mut read: impl FnMut(&mut Self) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        if self.token() != Some(b'[') {
+            return Err(self.error("`[`"));
+        }
+        self.pos += 1;
+        if self.token() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            read(self)?;
+            match self.token() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.error("`,` or `]`")),
+            }
+        }
+    }
+
     /// After the outermost value: nothing but whitespace may follow.
     pub fn finish(&mut self) -> Result<(), ScanError> {
         match self.token() {

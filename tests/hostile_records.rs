@@ -325,3 +325,103 @@ fn bytes_that_are_not_utf8_are_no_record() {
         assert!(!verdict.drift && verdict.managed.is_none());
     }
 }
+
+/// The good record, compact, with `members` (JSON text) added at the start of the top-level object or of the
+/// object that `within` names (a top-level member).
+fn good_with(within: Option<&str>, members: &str) -> String {
+    let good: Value = serde_json::from_str(&source_sg_record()).unwrap();
+    let text = good.to_string();
+    match within {
+        None => text.replacen('{', &format!("{{{members},"), 1),
+        Some(member) => {
+            let marker = format!("\"{member}\":{{");
+            assert!(text.contains(&marker), "{member}");
+            text.replacen(&marker, &format!("{marker}{members},"), 1)
+        }
+    }
+}
+
+#[test]
+fn the_same_bytes_mean_the_same_record_to_falco_and_tfdrift() {
+    // Falco's cloudtrail plugin keeps the first of duplicated members and decodes escaped member names
+    // (valyala/fastjson). A forged record that repeats a member must not show Falco one call and tfdrift
+    // another: the rules' `ct.readonly = "false"` sees the first readOnly, so tfdrift must too.
+    let dir = tempfile::tempdir().unwrap();
+    let names = fields();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let config = config(dir.path(), json!({}));
+    let answer = |record: String| run(&[record], &config, &names).pop().unwrap();
+
+    // The good record carries readOnly false: a readOnly true after it is not the record's.
+    let good: Value = serde_json::from_str(&source_sg_record()).unwrap();
+    let text = good.to_string();
+    assert!(text.contains(r#""readOnly":false"#));
+    let fields = answer(text.replacen(
+        r#""readOnly":false"#,
+        r#""readOnly":false,"readOnly":true"#,
+        1,
+    ));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+
+    // A second user agent, Terraform's, after the CLI's: the call is the CLI's.
+    let fields = answer(good_with(
+        None,
+        r#""userAgent":"aws-cli/2.13.0 Python/3.11.4","userAgent":"APN/1.0 HashiCorp/1.0 Terraform/1.5.7""#,
+    ));
+    assert_eq!(fields.bool("tfdrift.by_terraform"), Some(false));
+    assert_eq!(
+        fields.str("tfdrift.actor_kind").as_deref(),
+        Some("sdk_or_cli")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+
+    // The first user agent is Terraform's: trusted, the call is Terraform's, whatever follows.
+    let fields = answer(good_with(
+        None,
+        r#""userAgent":"APN/1.0 HashiCorp/1.0 Terraform/1.5.7","userAgent":"aws-cli/2.13.0""#,
+    ));
+    assert_eq!(fields.bool("tfdrift.by_terraform"), Some(true));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+
+    // An escaped member name is the member it names: "\u0072eadOnly" is readOnly, first here, so the call
+    // reads as read-only to both (no verdict beyond who called).
+    let fields = answer(good_with(None, r#""\u0072eadOnly":true"#));
+    assert_eq!(fields.bool("tfdrift.managed"), None);
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+    // A duplicated identifier inside requestParameters: the first is the one the call names.
+    let fields = answer(good_with(
+        Some("requestParameters"),
+        r#""groupId":"sg-003dc7f1f1c686164","groupId":"sg-0000000000000000a""#,
+    ));
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    let fields = answer(good_with(
+        Some("requestParameters"),
+        r#""group\u0049d":"sg-0000000000000000a""#,
+    ));
+    assert_eq!(fields.bool("tfdrift.managed"), Some(false));
+}
+
+#[test]
+fn what_cannot_be_read_in_a_section_leaves_a_change_drift() {
+    // Valid JSON that a strict reader refuses: a lone surrogate escape in an unrelated description, a number
+    // out of range, nesting deeper than 128. The rest of the section is read, the resource is matched, and
+    // the change stays drift.
+    let deep = format!(r#""deep":{}1{}"#, "[".repeat(200), "]".repeat(200));
+    let hostile: Vec<String> = [
+        r#""description":"opened for x\ud800y""#,
+        r#""dryRun":1e400"#,
+        deep.as_str(),
+    ]
+    .iter()
+    .map(|members| good_with(Some("requestParameters"), members))
+    .collect();
+    for fields in run_hostile(&hostile, json!({})) {
+        assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+        assert_eq!(
+            fields.str("tfdrift.resource_address").as_deref(),
+            Some("aws_security_group.web")
+        );
+        assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    }
+}

@@ -81,6 +81,37 @@ macro_rules! match_key {
     }};
 }
 
+/// The arm of a member that counts only the first time it appears in its object, as in the cloudtrail plugin's
+/// parser: bit `$bit` of `$seen` records that it was read; a repeat is passed over.
+macro_rules! first {
+    ($seen:ident, $bit:literal, $scanner:expr, $read:expr) => {{
+        if $seen & (1u32 << $bit) == 0 {
+            $seen |= 1u32 << $bit;
+            $read
+        } else {
+            $scanner.skip()?
+        }
+    }};
+}
+
+/// A member's name as the cloudtrail plugin's parser reads it: escapes decoded. CloudTrail writes none, so
+/// this is off the hot path; `buffer` holds a decoded name.
+#[inline(always)]
+fn name<'k>(key: scan::Key<'k>, buffer: &'k mut String) -> &'k [u8] {
+    if key.escaped {
+        *buffer = decoded_name(key.raw);
+        buffer.as_bytes()
+    } else {
+        key.raw
+    }
+}
+
+#[inline(never)]
+fn decoded_name(raw: &[u8]) -> String {
+    let raw = std::str::from_utf8(raw).unwrap_or_default();
+    lenient::decode_lossy(&format!("\"{raw}\""))
+}
+
 /// A string value: borrowed when it has no escapes, decoded otherwise; any other JSON reads as absent.
 #[inline(always)]
 fn text(value: scan::Value<'_>) -> Str<'_> {
@@ -90,15 +121,14 @@ fn text(value: scan::Value<'_>) -> Str<'_> {
     }
 }
 
-/// A string with escapes, decoded; or absent.
+/// A string with escapes, decoded as a lenient parser does (an escape that names no character reads as
+/// U+FFFD); or absent.
 #[inline(never)]
 fn decoded(value: scan::Value<'_>) -> Str<'_> {
     if !value.is_string() {
         return Str(None);
     }
-    serde_json::from_str::<String>(value.text())
-        .map(|s| Str(Some(Cow::Owned(s))))
-        .unwrap_or_default()
+    Str(Some(Cow::Owned(lenient::decode_lossy(value.text()))))
 }
 
 /// A flag: a JSON boolean, or the strings `"true"`/`"false"` in any case (CloudTrail writes both); any
@@ -120,16 +150,17 @@ fn flag(value: scan::Value<'_>) -> Flag {
 }
 
 /// Reads the object at the scanner's position with `read` when it is one (a malformed object hides only
-/// itself); passes over any other value.
+/// itself); passes over any other value. `read` gets each member's decoded name.
 #[inline(always)]
 fn nested<'a>(
     scanner: &mut Scanner<'a>,
-    mut read: impl FnMut(&mut Scanner<'a>, &'a [u8]) -> Result<(), ScanError>,
+    mut read: impl FnMut(&mut Scanner<'a>, &[u8]) -> Result<(), ScanError>,
 ) -> Result<bool, ScanError> {
     if scanner.peek() == Some(b'{') {
+        let mut buffer = String::new();
         scanner.read_object(
             #[inline(always)]
-            |scanner, key| read(scanner, key.raw),
+            |scanner, key| read(scanner, name(key, &mut buffer)),
         )?;
         Ok(true)
     } else {
@@ -143,23 +174,24 @@ impl<'a> UserIdentity<'a> {
     /// are).
     #[inline(always)]
     fn read(&mut self, scanner: &mut Scanner<'a>) -> Result<(), ScanError> {
+        let mut seen = 0u32;
         nested(
             scanner,
             #[inline(always)]
             |scanner, key| {
                 match_key!(key, {
-                    b"type" => self.identity_type = text(scanner.value()?),
-                    b"arn" => self.arn = text(scanner.value()?),
-                    b"principalId" => self.principal_id = text(scanner.value()?),
-                    b"accountId" => self.account_id = text(scanner.value()?),
-                    b"userName" => self.user_name = text(scanner.value()?),
-                    b"invokedBy" => self.invoked_by = text(scanner.value()?),
-                    b"sessionContext" => {
+                    b"type" => first!(seen, 0, scanner, self.identity_type = text(scanner.value()?)),
+                    b"arn" => first!(seen, 1, scanner, self.arn = text(scanner.value()?)),
+                    b"principalId" => first!(seen, 2, scanner, self.principal_id = text(scanner.value()?)),
+                    b"accountId" => first!(seen, 3, scanner, self.account_id = text(scanner.value()?)),
+                    b"userName" => first!(seen, 4, scanner, self.user_name = text(scanner.value()?)),
+                    b"invokedBy" => first!(seen, 5, scanner, self.invoked_by = text(scanner.value()?)),
+                    b"sessionContext" => first!(seen, 6, scanner, {
                         let context = self.session_context.insert(SessionContext::default());
                         if !context.read(scanner)? {
                             self.session_context = None;
                         }
-                    },
+                    }),
                     _ => scanner.skip()?,
                 });
                 Ok(())
@@ -173,17 +205,19 @@ impl<'a> SessionContext<'a> {
     /// Reads `sessionContext` in place; false if it is not an object.
     #[inline(always)]
     fn read(&mut self, scanner: &mut Scanner<'a>) -> Result<bool, ScanError> {
+        let mut seen = 0u32;
         nested(
             scanner,
             #[inline(always)]
             |scanner, key| {
                 match_key!(key, {
-                    b"sessionIssuer" => {
+                    b"sessionIssuer" => first!(seen, 0, scanner, {
                         let issuer = self.session_issuer.insert(SessionIssuer::default());
+                        let mut issuer_seen = 0u32;
                         let object = nested(scanner, #[inline(always)] |scanner, key| {
                             match_key!(key, {
-                                b"arn" => issuer.arn = text(scanner.value()?),
-                                b"userName" => issuer.user_name = text(scanner.value()?),
+                                b"arn" => first!(issuer_seen, 0, scanner, issuer.arn = text(scanner.value()?)),
+                                b"userName" => first!(issuer_seen, 1, scanner, issuer.user_name = text(scanner.value()?)),
                                 _ => scanner.skip()?,
                             });
                             Ok(())
@@ -191,8 +225,8 @@ impl<'a> SessionContext<'a> {
                         if !object {
                             self.session_issuer = None;
                         }
-                    },
-                    b"sourceIdentity" => self.source_identity = text(scanner.value()?),
+                    }),
+                    b"sourceIdentity" => first!(seen, 1, scanner, self.source_identity = text(scanner.value()?)),
                     _ => scanner.skip()?,
                 });
                 Ok(())
@@ -234,7 +268,8 @@ impl Section {
 
 impl<'a> Record<'a> {
     /// Reads one record. The cloudtrail plugin may leave NUL bytes after the JSON text; they are ignored.
-    /// Member names with escapes are not CloudTrail's and are skipped; when a member repeats, the last wins.
+    /// As Falco's cloudtrail plugin reads it: member names with escapes are decoded, and when a member repeats,
+    /// the first wins.
     pub fn parse(bytes: &'a [u8]) -> Result<Record<'a>, RecordError> {
         let mut record = Record::default();
         record.read(bytes)?;
@@ -252,36 +287,40 @@ impl<'a> Record<'a> {
         let json = simdutf8::compat::from_utf8(&bytes[..end])?;
         let record = self;
         let mut scanner = Scanner::new(json);
+        // The cloudtrail plugin's parser keeps the first of duplicated members: so does this, or a caller
+        // could show Falco one readOnly or userAgent and tfdrift another.
+        let mut seen = 0u32;
+        let mut buffer = String::new();
         let mut key = scanner.first_key()?;
         while let Some(found) = key {
-            match_key!(found.raw, {
-                b"eventName" => record.event_name = text(scanner.value()?),
-                b"eventSource" => record.event_source = text(scanner.value()?),
-                b"eventTime" => record.event_time = text(scanner.value()?),
-                b"eventID" => record.event_id = text(scanner.value()?),
-                b"awsRegion" => record.aws_region = text(scanner.value()?),
-                b"userAgent" => record.user_agent = text(scanner.value()?),
-                b"recipientAccountId" => record.recipient_account_id = text(scanner.value()?),
-                b"errorCode" => record.error_code = text(scanner.value()?),
-                b"readOnly" => record.read_only = flag(scanner.value()?),
+            match_key!(name(found, &mut buffer), {
+                b"eventName" => first!(seen, 0, scanner, record.event_name = text(scanner.value()?)),
+                b"eventSource" => first!(seen, 1, scanner, record.event_source = text(scanner.value()?)),
+                b"eventTime" => first!(seen, 2, scanner, record.event_time = text(scanner.value()?)),
+                b"eventID" => first!(seen, 3, scanner, record.event_id = text(scanner.value()?)),
+                b"awsRegion" => first!(seen, 4, scanner, record.aws_region = text(scanner.value()?)),
+                b"userAgent" => first!(seen, 5, scanner, record.user_agent = text(scanner.value()?)),
+                b"recipientAccountId" => first!(seen, 6, scanner, record.recipient_account_id = text(scanner.value()?)),
+                b"errorCode" => first!(seen, 7, scanner, record.error_code = text(scanner.value()?)),
+                b"readOnly" => first!(seen, 8, scanner, record.read_only = flag(scanner.value()?)),
                 // A malformed identity hides who called, not the rest of the record.
-                b"userIdentity" => {
+                b"userIdentity" => first!(seen, 9, scanner, {
                     record.user_identity = UserIdentity::default();
                     record.user_identity.read(&mut scanner)?;
-                },
-                b"requestParameters" => {
+                }),
+                b"requestParameters" => first!(seen, 10, scanner, {
                     record.request_parameters = section(scanner.value()?.text());
-                },
-                b"responseElements" => {
+                }),
+                b"responseElements" => first!(seen, 11, scanner, {
                     record.response_elements = section(scanner.value()?.text());
-                },
-                b"resources" => record.resources = section(scanner.value()?.text()),
-                b"additionalEventData" => {
+                }),
+                b"resources" => first!(seen, 12, scanner, record.resources = section(scanner.value()?.text())),
+                b"additionalEventData" => first!(seen, 13, scanner, {
                     record.additional_event_data = section(scanner.value()?.text());
-                },
-                b"sessionCredentialFromConsole" => {
+                }),
+                b"sessionCredentialFromConsole" => first!(seen, 14, scanner, {
                     record.session_credential_from_console = flag(scanner.value()?);
-                },
+                }),
                 _ => scanner.skip()?,
             });
             key = scanner.next_key()?;
@@ -325,7 +364,9 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// One section of the record as a JSON value (free-form sections are parsed here; callers cache).
+    /// One section of the record as a JSON value (free-form sections are parsed here; callers cache), read as
+    /// the cloudtrail plugin reads it: the first of duplicated members, escaped names decoded, and what
+    /// cannot be read marked [`lenient::UNREADABLE`] (see [`lenient::value`]).
     pub fn section_value(&self, section: Section) -> Option<serde_json::Value> {
         let raw = match section {
             Section::RequestParameters => self.request_parameters,
@@ -337,7 +378,7 @@ impl<'a> Record<'a> {
                 return self.recipient_account_id.get().map(|s| s.to_owned().into());
             }
         };
-        raw.and_then(|raw| serde_json::from_str(raw).ok())
+        raw.and_then(lenient::value)
     }
 }
 
@@ -441,6 +482,35 @@ mod tests {
         let record = Record::parse(b"{}").unwrap();
         assert_eq!(record.user_agent.get(), None);
         assert_eq!(record.session_credential_from_console.0, None);
+    }
+
+    #[test]
+    fn the_first_of_duplicated_members_wins_and_escaped_names_are_decoded() {
+        // As Falco's cloudtrail plugin reads the same bytes (its parser keeps the first duplicate and decodes
+        // escaped names): a caller cannot show Falco one value and tfdrift another.
+        let text = r#"{"readOnly":false,"userAgent":"aws-cli/2","eventName":"DeleteVpc",
+            "userIdentity":{"type":"IAMUser","userName":"bob","type":"AWSService","invokedBy":"a","invokedBy":"b"},
+            "userIdentity":{"type":"Root"},
+            "readOnly":true,"userAgent":"Terraform/1.5.7","\u0065ventName":"CreateVpc",
+            "\u0065rrorCode":"AccessDenied","errorCode":null,"request\u0050arameters":{"vpcId":"vpc-1"}}"#;
+        let record = Record::parse(text.as_bytes()).unwrap();
+        assert!(!record.read_only());
+        assert_eq!(record.user_agent.get(), Some("aws-cli/2"));
+        assert_eq!(record.event_name(), "DeleteVpc");
+        assert_eq!(record.user_identity.identity_type.get(), Some("IAMUser"));
+        assert_eq!(record.user_identity.user_name.get(), Some("bob"));
+        assert_eq!(record.user_identity.invoked_by.get(), Some("a"));
+        assert!(record.failed());
+        assert_eq!(
+            record.section_value(Section::RequestParameters),
+            Some(serde_json::json!({"vpcId": "vpc-1"}))
+        );
+        // A first member of the wrong type still wins: the field reads as absent, as in the plugin.
+        let record = Record::parse(br#"{"userAgent":5,"userAgent":"Terraform/1.5.7"}"#).unwrap();
+        assert_eq!(record.user_agent.get(), None);
+        // A value with an escape that names no character is read leniently, not dropped.
+        let record = Record::parse(br#"{"userAgent":"Terraform/1.5.7 \ud800"}"#).unwrap();
+        assert_eq!(record.user_agent.get(), Some("Terraform/1.5.7 \u{FFFD}"));
     }
 
     #[test]
