@@ -599,3 +599,78 @@ fn a_bucket_policy_logged_as_an_object_compares_with_the_state_text() {
     assert_eq!(fields.list("tfdrift.changed_attrs"), ["policy"]);
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
 }
+
+/// A PutParameter record shaped exactly like CloudTrail's (no real one is in tests/data): CloudTrail hides the
+/// value it sets (`HIDDEN_DUE_TO_SECURITY_REASONS`), so the comparison is unknown and the state's value would
+/// be all the diff shows.
+fn put_parameter_record() -> String {
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAQ5Y2TGCDATQV6SRP", "arn": "arn:aws:iam::123456789012:user/dana",
+                         "accountId": "123456789012", "accessKeyId": "AKIAXW7UJ577KFYIAHIM", "userName": "dana"},
+        "eventTime": "2024-06-03T09:12:44Z",
+        "eventSource": "ssm.amazonaws.com",
+        "eventName": "PutParameter",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12",
+        "requestParameters": {"name": "/app/db/password", "value": "HIDDEN_DUE_TO_SECURITY_REASONS",
+                              "type": "SecureString", "overwrite": true},
+        "responseElements": {"version": 4, "tier": "Standard"},
+        "requestID": "0f2a1c9e-8d1b-4f0e-9a55-3c1d2e7b6a10",
+        "eventID": "6b1f3f0a-2c4e-4b8e-9d3a-7e5f1a2b3c4d",
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "123456789012",
+        "eventCategory": "Management"
+    })
+    .to_string()
+}
+
+#[test]
+fn secrets_the_provider_marks_are_redacted_in_states_that_mark_none() {
+    // Terraform writes the provider's sensitive attributes into `sensitive_attributes` only since 1.8; a state
+    // written by 1.5 marks none. The AWS provider marks aws_ssm_parameter.value sensitive: it is redacted by
+    // the provider's schema, whatever the state says. Its name does not look secret, so only the schema
+    // catches it.
+    let secret = "pg-Pr0d-2024!rotate";
+    let mut state = state_v4(
+        9,
+        vec![resource(
+            "module.app",
+            "aws_ssm_parameter",
+            "db_password",
+            json!({
+                "id": "/app/db/password", "name": "/app/db/password",
+                "arn": "arn:aws:ssm:us-east-1:123456789012:parameter/app/db/password",
+                "type": "SecureString", "value": secret, "insecure_value": null,
+                "description": "database password", "tier": "Standard", "version": 3
+            }),
+        )],
+    );
+    state["terraform_version"] = json!("1.5.7");
+    let fields: Vec<String> = plain_fields()
+        .into_iter()
+        .map(str::to_owned)
+        .chain(["tfdrift.attr[value]", "tfdrift.attr[description]"].map(String::from))
+        .collect();
+    let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let result = run_with(&put_parameter_record(), &state, json!({}), &names);
+    assert_eq!(result.bool("tfdrift.managed"), Some(true));
+    assert_eq!(result.bool("tfdrift.drift"), Some(true));
+    assert_eq!(
+        result.str("tfdrift.attr[value]").as_deref(),
+        Some("<redacted>")
+    );
+    assert_eq!(
+        result.str("tfdrift.attr[description]").as_deref(),
+        Some("database password")
+    );
+    let diff: Value = serde_json::from_str(&result.str("tfdrift.diff").unwrap()).unwrap();
+    assert_eq!(diff["value"]["state"], "<redacted>");
+    for name in &names {
+        let text = format!("{:?}", result.get(name));
+        assert!(!text.contains(secret), "{name} leaks the secret: {text}");
+    }
+}

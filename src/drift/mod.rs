@@ -251,6 +251,8 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(catalog: Arc<Catalog>, policy: Policy) -> Self {
+        // The providers' sensitivity tables are read here, at init, not on the first event.
+        crate::state::sensitive::load();
         Self { catalog, policy }
     }
 
@@ -491,9 +493,14 @@ fn to_match(hit: Hit, lookup_value: &str, snapshot: &Snapshot) -> Match {
     Match {
         address: instance.address.to_string(),
         resource_type: instance.resource_type.to_string(),
-        resource_id: instance
-            .string_attribute("id")
-            .unwrap_or_else(|| lookup_value.to_owned()),
+        // An id the state or the provider marks secret is a secret in every field.
+        resource_id: if instance.is_sensitive("id") {
+            REDACTED.to_owned()
+        } else {
+            instance
+                .string_attribute("id")
+                .unwrap_or_else(|| lookup_value.to_owned())
+        },
         module: instance.module.to_string(),
         state: hit.state.name.to_string(),
         serial: hit.state.serial,

@@ -14,6 +14,7 @@
 mod address;
 mod index;
 mod parse;
+pub mod sensitive;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -295,13 +296,15 @@ impl Instance {
     }
 
     /// Whether the value at `name` (an attribute name or a dotted path) must not be shown: the state marks
-    /// its first segment sensitive, or any segment looks secret ([`SECRET_NAME_PARTS`]), so that
-    /// `auth.password` is hidden although `auth` is not.
+    /// its first segment sensitive, the provider's schema marks it (or a path within it) for this resource
+    /// type whatever Terraform version wrote the state ([`sensitive::provider_marks`]), or any segment looks
+    /// secret ([`SECRET_NAME_PARTS`]), so that `auth.password` is hidden although `auth` is not.
     pub fn is_sensitive(&self, name: &str) -> bool {
         let first = name.split('.').next().unwrap_or(name);
         self.sensitive_attrs
             .iter()
             .any(|s| &**s == first || &**s == "*")
+            || sensitive::provider_marks(&self.resource_type, name)
             || name.split('.').any(name_looks_secret)
     }
 

@@ -126,13 +126,21 @@ pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<State, StateEr
     })
 }
 
-/// A file that is not JSON from its first line on is often something else entirely (a git symlink
-/// checked out as a file holds its target's name): say what it starts with.
+/// A file that is not JSON from its first line on is often something else entirely: a Git LFS pointer, a git
+/// symlink checked out as a file (it holds its target's name), an encrypted blob. Say which when it is
+/// recognisable, never what the file holds: a state file may hold secrets, and messages reach logs.
 fn quote_start(err: StateError, text: &str) -> StateError {
     match err {
         StateError::NotJson(msg) => {
-            let line = text.trim_start().lines().next().unwrap_or("");
-            StateError::NotJson(format!("{msg} (the file starts with {:?})", snippet(line)))
+            let start = text.trim_start();
+            let what = if start.starts_with("version https://git-lfs.github.com/spec/") {
+                "it is a Git LFS pointer, not the state: fetch the LFS object"
+            } else if !start.contains(['\n', '{', '[']) && start.len() < 4096 {
+                "one line that is not JSON, perhaps a symlink checked out as a file; its content is not shown"
+            } else {
+                "its content is not shown: a state file may hold secrets"
+            };
+            StateError::NotJson(format!("{msg} ({what})"))
         }
         other => other,
     }
@@ -237,7 +245,7 @@ impl<'l> Builder<'l> {
             Category::Syntax | Category::Eof | Category::Io => StateError::NotJson(e.to_string()),
             Category::Data => StateError::Invalid {
                 at: self.at.to_string(),
-                msg: e.to_string(),
+                msg: without_content(&e.to_string()),
             },
         }
     }
@@ -607,7 +615,7 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                         Err(_) => {
                             return Err(b.invalid(format!(
                                 "expected a non-negative integer, found {}",
-                                snippet(raw.get())
+                                json_kind(raw.get())
                             )));
                         }
                     };
@@ -624,7 +632,7 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                         Err(_) => {
                             return Err(b.invalid(format!(
                                 "expected a non-negative integer, found {}",
-                                snippet(raw.get())
+                                json_kind(raw.get())
                             )));
                         }
                     }
@@ -669,17 +677,49 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
     }
 }
 
-/// The start of a JSON value, for messages.
-fn snippet(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.len() <= MAX {
-        return text.to_owned();
+/// serde's message for a value of the wrong type or out of range quotes the value (`invalid type: string
+/// "…", expected …`); a state's values may be secrets, and the message is logged: keep the kind, drop the
+/// value.
+fn without_content(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: ", "unknown variant "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some(at) = rest.rfind(", expected ")
+        {
+            let found = &rest[..at];
+            let kind = [
+                "string",
+                "integer",
+                "floating point",
+                "boolean",
+                "character",
+                "byte array",
+            ]
+            .into_iter()
+            .find(|kind| found.starts_with(kind))
+            // Kinds that quote nothing (map, sequence, unit value) stay as serde says them.
+            .unwrap_or(if found.contains(['"', '`']) {
+                "a value"
+            } else {
+                found
+            });
+            return format!("{prefix}{kind}{}", &rest[at..]);
+        }
     }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    message.to_owned()
+}
+
+/// What kind of JSON value `text` is, for messages that must not show a state's content.
+fn json_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'-') => "a negative number",
+        Some(_) => "a number too large or not whole",
+        None => "nothing",
     }
-    format!("{}…", &text[..end])
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1140,6 +1180,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn refusals_never_quote_what_the_state_holds() {
+        // A state that is refused may still hold secrets, and refusals are logged: wherever a string stands
+        // where something else belongs, the message names the place and the kind, never the string.
+        const SECRET: &str = "AKIAhunter2SecretValue";
+        let s = format!("\"{SECRET}\"");
+        for text in [
+            format!(r#"{{"version": {s}, "resources": []}}"#),
+            format!(r#"{{"version": 4, "serial": {s}, "resources": []}}"#),
+            format!(r#"{{"version": 4, "lineage": {{"a": {s}}}, "resources": []}}"#),
+            format!(r#"{{"version": 4, "resources": {s}}}"#),
+            format!(r#"{{"version": 4, "resources": [{s}]}}"#),
+            format!(
+                r#"{{"version": 4, "resources": [{{"type": "aws_db_instance", "name": "x", "instances": {s}}}]}}"#
+            ),
+            format!(
+                r#"{{"version": 4, "resources": [{{"type": "aws_db_instance", "name": "x", "instances": [{s}]}}]}}"#
+            ),
+            format!(
+                r#"{{"version": 4, "resources": [{{"type": "aws_db_instance", "name": "x", "instances": [{{"attributes": {s}}}]}}]}}"#
+            ),
+            format!(
+                r#"{{"version": 4, "resources": [{{"type": "aws_db_instance", "name": "x", "instances": [{{"index_key": {{"k": {s}}}, "attributes": {{}}}}]}}]}}"#
+            ),
+            format!(
+                r#"{{"version": 4, "resources": [{{"type": "aws_db_instance", "name": "x", "instances": [{{"sensitive_attributes": {s}, "attributes": {{}}}}]}}]}}"#
+            ),
+            format!(
+                r#"{{"version": 4, "resources": [{{"type": {{"t": {s}}}, "name": "x", "instances": []}}]}}"#
+            ),
+            format!(r#"{{"version": 3, "modules": [{{"path": {s}, "resources": {{}}}}]}}"#),
+            format!(
+                r#"{{"version": 3, "modules": [{{"path": ["root"], "resources": {{"aws_db_instance.x": {{"primary": {{"attributes": {s}}}}}}}}}]}}"#
+            ),
+            format!("{SECRET} is the password"),
+            format!("{SECRET}\n{{}}"),
+        ] {
+            if let Err(e) = parse("t", text.as_bytes(), &Limits::default()) {
+                let message = e.to_string();
+                assert!(!message.contains("hunter2"), "{text}\n  -> {message}");
+            }
+        }
+    }
+
     fn addresses(s: &State) -> Vec<&str> {
         s.instances.iter().map(|i| &*i.address).collect()
     }
@@ -1302,13 +1386,13 @@ mod tests {
             r#"{"version": 3, "modules": [{"path": ["root"], "resources": {"a.b": {"deposed": [{"id": "x", "tainted": true}, 5]}}}]}"#,
         );
         assert!(
-            e.starts_with("invalid state at modules[0].resources[\"a.b\"].deposed[1]: invalid type: integer `5`"),
+            e.starts_with("invalid state at modules[0].resources[\"a.b\"].deposed[1]: invalid type: integer, expected"),
             "{e}"
         );
         let e = err(r#"{"version": 3, "modules": [{"path": "root", "resources": {}}]}"#);
         assert!(
             e.starts_with(
-                "invalid state at modules[0]: invalid type: string \"root\", expected a module path"
+                "invalid state at modules[0]: invalid type: string, expected a module path"
             ),
             "{e}"
         );
@@ -1344,7 +1428,7 @@ mod tests {
         let e = err("terraform.tfstate");
         assert_eq!(
             e,
-            "not JSON: expected ident at line 1 column 2 (the file starts with \"terraform.tfstate\")"
+            "not JSON: expected ident at line 1 column 2 (one line that is not JSON, perhaps a symlink checked out as a file; its content is not shown)"
         );
         assert!(err(r#"{"version": 4, "resources": ["#).starts_with("not JSON: EOF while parsing"));
         assert!(
@@ -1389,15 +1473,15 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"version": "4", "resources": []}"#),
-            "invalid state at `version`: expected a non-negative integer, found \"4\""
+            "invalid state at `version`: expected a non-negative integer, found a string"
         );
         assert_eq!(
             err(r#"{"version": 4, "serial": -1, "resources": []}"#),
-            "invalid state at `serial`: expected a non-negative integer, found -1"
+            "invalid state at `serial`: expected a non-negative integer, found a negative number"
         );
         assert_eq!(
             err(r#"{"version": 4, "serial": 100000000000000000000000, "resources": []}"#),
-            "invalid state at `serial`: expected a non-negative integer, found 100000000000000000000000"
+            "invalid state at `serial`: expected a non-negative integer, found a number too large or not whole"
         );
         let e = err(r#"{"version": 4, "resources": {}}"#);
         assert!(
@@ -1411,7 +1495,7 @@ mod tests {
         );
         assert!(
             e.starts_with(
-                "invalid state at resources[1]: invalid type: integer `5`, expected a string"
+                "invalid state at resources[1]: invalid type: integer, expected a string"
             ),
             "{e}"
         );
@@ -1419,7 +1503,9 @@ mod tests {
             r#"{"version": 4, "resources": [{"type": "t", "name": "n", "instances": [{}, {"status": 1}]}]}"#,
         );
         assert!(
-            e.starts_with("invalid state at resources[0].instances[1]: invalid type: integer `1`"),
+            e.starts_with(
+                "invalid state at resources[0].instances[1]: invalid type: integer, expected"
+            ),
             "{e}"
         );
         let e = err(
