@@ -674,3 +674,52 @@ fn secrets_the_provider_marks_are_redacted_in_states_that_mark_none() {
         assert!(!text.contains(secret), "{name} leaks the secret: {text}");
     }
 }
+
+#[test]
+fn versions_are_compared_as_text_not_as_numbers() {
+    // A real ModifyDBInstance record (panther-analysis, Apache-2.0) that sets allocatedStorage, with an
+    // engineVersion added as CloudTrail logs it (a string, as in the RDS API model). The AWS provider types
+    // engine_version a string: 13.10 is not 13.1. allocated_storage is a number: 100 and "100" are one value.
+    let mut record: Value = serde_json::from_str(&panther_record(158, "ModifyDBInstance")).unwrap();
+    let state = |engine_version: &str| {
+        state_v4(
+            4,
+            vec![resource(
+                "",
+                "aws_db_instance",
+                "main",
+                json!({"id": "my-db", "identifier": "my-db",
+                       "arn": "arn:aws:rds:us-east-1:123456789012:db:my-db",
+                       "engine": "postgres", "engine_version": engine_version, "allocated_storage": 100}),
+            )],
+        )
+    };
+    let unchanged = run_with(
+        &record.to_string(),
+        &state("13.1"),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(unchanged.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        unchanged.bool("tfdrift.drift"),
+        Some(false),
+        "the storage is what the state holds"
+    );
+    record["requestParameters"]["engineVersion"] = json!("13.10");
+    let fields = run_with(
+        &record.to_string(),
+        &state("13.1"),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(fields.list("tfdrift.changed_attrs"), ["engine_version"]);
+    let fields = run_with(
+        &record.to_string(),
+        &state("13.10"),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+}

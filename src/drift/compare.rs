@@ -120,14 +120,22 @@ pub fn same(requested: &Value, state: &Value) -> bool {
             matches!((policy(requested), policy(state)), (Some(x), Some(y)) if x == y)
         }
         (Value::String(a), Value::String(b)) if a != b => {
-            // JSON text (a policy, a JSON-encoded setting) compares as the document it holds.
-            match (policy(requested), policy(state)) {
-                (Some(x), Some(y)) => x == y,
-                _ => numbers_equal(a, b),
+            // JSON text (a policy, a JSON-encoded setting) compares as the document it holds. Two strings are
+            // never compared as numbers: a state writes a string attribute as a string, and "13.1" is not
+            // the engine version "13.10".
+            matches!((policy(requested), policy(state)), (Some(x), Some(y)) if x == y)
+        }
+        // A number on either side: the provider's schema types the attribute a number (the state writes it as
+        // one; CloudTrail may log it as text, and legacy states write every value as text), so 20, 20.0 and
+        // "20" are one value.
+        (a @ Value::Number(_), b) | (b, a @ Value::Number(_)) => {
+            match (scalar_text(a), scalar_text(b)) {
+                (Some(x), Some(y)) => x == y || numbers_equal(&x, &y),
+                _ => false,
             }
         }
         (a, b) => match (scalar_text(a), scalar_text(b)) {
-            (Some(x), Some(y)) => x == y || numbers_equal(&x, &y),
+            (Some(x), Some(y)) => x == y,
             _ => false,
         },
     }
@@ -536,6 +544,12 @@ mod tests {
         assert!(same(&json!(20), &json!(20.0)));
         assert!(!same(&json!(20), &json!(21)));
         assert!(same(&json!(null), &json!("")));
+        // Strings are compared as strings, whatever digits they hold: versions are not numbers.
+        assert!(!same(&json!("13.10"), &json!("13.1")));
+        assert!(!same(&json!("1.0"), &json!("1")));
+        assert!(same(&json!("13.1"), &json!("13.1")));
+        assert!(same(&json!("20"), &json!(20)));
+        assert!(same(&json!(20.0), &json!("20")));
     }
 
     #[test]
