@@ -206,12 +206,24 @@ fn deeply_nested_states_are_refused_without_overflowing_the_stack() {
             deep(100_000)
         ),
         format!(r#"{{"version":4,"outputs":{}}}"#, "{\"a\":".repeat(100_000)),
+        // Balanced: well-formed JSON, nested past the limit inside an attribute (v4 and legacy), where the
+        // parser passes over a raw value without a depth limit of its own.
+        format!(
+            r#"{{"version":4,"serial":1,"resources":[{{"mode":"managed","type":"aws_iam_role","name":"r","instances":[{{"attributes":{{"id":"x","tags":{}1{}}}}}]}}]}}"#,
+            deep(129),
+            "]".repeat(129)
+        ),
+        format!(
+            r#"{{"version":4,"serial":1,"resources":[{{"mode":"managed","type":"aws_iam_role","name":"r","instances":[{{"attributes":{{"id":"x","policy":{}1{}}}}}]}}]}}"#,
+            "{\"a\":".repeat(5_000),
+            "}".repeat(5_000)
+        ),
     ];
     for text in &cases {
         assert!(
             parse("deep", text.as_bytes(), &Limits::default()).is_err(),
             "{}",
-            &text[..80]
+            &text[..160]
         );
         let error = init_error_for(text.as_bytes(), json!({}));
         assert!(
@@ -219,6 +231,18 @@ fn deeply_nested_states_are_refused_without_overflowing_the_stack() {
             "{error}"
         );
     }
+}
+
+#[test]
+fn nesting_up_to_the_limit_loads() {
+    // 127 levels inside an attribute, plus the attributes object itself: at the limit, not past it.
+    let text = format!(
+        r#"{{"version":4,"serial":1,"resources":[{{"mode":"managed","type":"aws_iam_role","name":"r","instances":[{{"attributes":{{"id":"x","tags":{}1{},"note":"[[[[{{{{"}}}}]}}]}}"#,
+        "[".repeat(127),
+        "]".repeat(127)
+    );
+    let state = parse("deep", text.as_bytes(), &Limits::default()).expect("at the limit");
+    assert_eq!(state.instances.len(), 1);
 }
 
 #[test]

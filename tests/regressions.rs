@@ -98,6 +98,7 @@ fn state_regressions() {
     let limits = Limits {
         max_bytes: 1 << 20,
         max_instances: 10_000,
+        ..Limits::default()
     };
     for (path, data) in inputs("state") {
         eprintln!("{}", path.display());

@@ -217,3 +217,157 @@ fn a_state_that_appears_later_is_picked_up() {
         Duration::from_secs(5),
     );
 }
+
+// ------------------------------------------------------------------------------------ sources under stress
+
+/// Aborts the test process (a failure, with `what` said) unless dropped within `within`: for code that,
+/// broken, would never return.
+struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Watchdog {
+    fn new(what: &'static str, within: Duration) -> Watchdog {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let end = Instant::now() + within;
+            while Instant::now() < end {
+                if seen.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            eprintln!("{what}: did not return within {within:?}");
+            std::process::abort();
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_fifo_or_a_device_as_a_state_path_blocks_nothing() {
+    // Reading a FIFO blocks until a writer comes, forever if none does; a device never ends. Neither is a
+    // state: refused without being opened, while the other states load and Falco starts and stops.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("state.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let good = dir.path().join("good.tfstate");
+    replace(&good, &serde_json::to_vec(&state(3, "", "web")).unwrap());
+    let dog = Watchdog::new(
+        "init and destroy with a FIFO state",
+        Duration::from_secs(90),
+    );
+    let mut capture = start(
+        &[sg_record()],
+        1_000_000,
+        0,
+        &config(
+            &[
+                ("fifo", &fifo),
+                ("zero", Path::new("/dev/zero")),
+                ("good", &good),
+            ],
+            json!({"refresh_interval": 1}),
+        ),
+    )
+    .expect("tfdrift starts");
+    assert_eq!(next_answer(&mut capture), answer_for(3, "", "web"));
+    assert!(metric(&mut capture, "refresh_failures") >= 2);
+    // A refresh later, still answering.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(next_answer(&mut capture), answer_for(3, "", "web"));
+    drop(capture);
+    drop(dog);
+}
+
+#[test]
+fn a_source_that_stalls_delays_no_other_state() {
+    // An HTTP state whose server stops answering (connection accepted, no reply) while a local state
+    // changes: the local change is swapped in at the next refresh, not after the stalled request's 30 s.
+    let stall = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = serde_json::to_vec(&state_v4(1, vec![])).unwrap();
+    let server = {
+        let stall = std::sync::Arc::clone(&stall);
+        TestServer::start(move |_| {
+            while stall.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let mut reply = TestReply::new(200);
+            reply.body = served.clone();
+            reply
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("net.tfstate");
+    replace(&local, &serde_json::to_vec(&state(1, "", "web")).unwrap());
+    let mut config: Value =
+        serde_json::from_str(&config(&[("net", &local)], json!({"refresh_interval": 1}))).unwrap();
+    config["states"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "remote", "http": {"url": server.url("/state")}}));
+    let mut capture = start(&[sg_record()], 1_000_000, 0, &config.to_string()).expect("starts");
+    assert_eq!(next_answer(&mut capture), answer_for(1, "", "web"));
+    stall.store(true, std::sync::atomic::Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(1500));
+    replace(&local, &serde_json::to_vec(&state(2, "", "web")).unwrap());
+    watch_until(
+        &mut capture,
+        &answer_for(2, "", "web"),
+        &[&answer_for(1, "", "web")],
+        Duration::from_secs(12),
+    );
+    // Stopping does not wait for the stalled request either.
+    let dog = Watchdog::new("destroy during a stalled request", Duration::from_secs(20));
+    drop(capture);
+    drop(dog);
+    stall.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[test]
+fn a_lineage_switched_away_and_back_cannot_bring_an_old_version_in() {
+    // A/10, then B/1 (a new lineage: accepted), then A/5: lineage A already served serial 10, so A/5 is a
+    // rollback, refused; the index keeps B/1 and counts the refusal.
+    let with_lineage = |serial: u64, lineage: &str| {
+        let mut s = state(serial, "", "web");
+        s["lineage"] = json!(lineage);
+        serde_json::to_vec(&s).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.tfstate");
+    replace(&path, &with_lineage(10, "a"));
+    let mut capture = start_on(&path, json!({}));
+    assert_eq!(next_answer(&mut capture), answer_for(10, "", "web"));
+    replace(&path, &with_lineage(1, "b"));
+    watch_until(
+        &mut capture,
+        &answer_for(1, "", "web"),
+        &[&answer_for(10, "", "web")],
+        Duration::from_secs(5),
+    );
+    replace(&path, &with_lineage(5, "a"));
+    let refused = Instant::now() + Duration::from_secs(5);
+    while metric(&mut capture, "rollbacks_refused") == 0 {
+        assert!(Instant::now() < refused, "A/5 not refused");
+        assert_eq!(next_answer(&mut capture), answer_for(1, "", "web"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    hold(
+        &mut capture,
+        &answer_for(1, "", "web"),
+        Duration::from_millis(1500),
+    );
+    replace(&path, &with_lineage(11, "a"));
+    watch_until(
+        &mut capture,
+        &answer_for(11, "", "web"),
+        &[&answer_for(1, "", "web")],
+        Duration::from_secs(5),
+    );
+}

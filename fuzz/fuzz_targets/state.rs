@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_bytes: 1 << 20,
         max_instances: 10_000,
+        ..Limits::default()
     };
     let Ok(mut state) = parse("fuzz", data, &limits) else {
         return;

@@ -279,6 +279,34 @@ struct TargetDoc {
 static EMBEDDED: LazyLock<Result<Catalog, String>> =
     LazyLock::new(|| Catalog::from_files(embedded::EMBEDDED).map_err(|e| e.to_string()));
 
+/// The largest catalog extension file read (the embedded catalog, every service together, is a few hundred
+/// KiB).
+pub const MAX_CATALOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A catalog extension file, read at init: only a regular file (a FIFO would block init for good, a device
+/// would never end), and at most [`MAX_CATALOG_FILE_BYTES`].
+fn read_catalog_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, a device or a directory)",
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_CATALOG_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_CATALOG_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {MAX_CATALOG_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 impl Catalog {
     /// The catalog embedded in the library. Its files are checked by the tests, so an error here is a build
     /// that should never have shipped; it is still reported, not panicked on.
@@ -291,7 +319,7 @@ impl Catalog {
     pub fn with_extensions(extra: &[std::path::PathBuf]) -> Result<Catalog, CatalogError> {
         let mut extensions = Vec::with_capacity(extra.len());
         for path in extra {
-            let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            let text = read_catalog_file(path).map_err(|source| CatalogError::Read {
                 file: path.display().to_string(),
                 source,
             })?;

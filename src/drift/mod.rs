@@ -17,7 +17,7 @@ use crate::state::{Hit, Instance, InstanceStatus};
 use compare::Outcome;
 use serde_json::{Map, Value};
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -365,18 +365,22 @@ fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &m
             collect_strings(&value, &mut strings);
         }
     }
-    for text in &strings {
+    let mut matched = HashSet::new();
+    'strings: for text in &strings {
         if text.starts_with("arn:") {
             for hit in snapshot.index.lookup_arn(text) {
-                if in_scope(&hit, record) {
-                    push_match(verdict, hit, text, snapshot);
+                if in_scope(&hit, record) && !push_match(verdict, &mut matched, hit, text, snapshot)
+                {
+                    break 'strings;
                 }
             }
         } else {
             for resource_type in catalog.types_for_id(text) {
                 for hit in snapshot.index.lookup(resource_type, text) {
-                    if in_scope(&hit, record) {
-                        push_match(verdict, hit, text, snapshot);
+                    if in_scope(&hit, record)
+                        && !push_match(verdict, &mut matched, hit, text, snapshot)
+                    {
+                        break 'strings;
                     }
                 }
             }
@@ -408,14 +412,28 @@ fn in_scope(hit: &Hit, record: &Record) -> bool {
         .accepts(hit.instance, record.account_id(), record.aws_region.get())
 }
 
-fn push_match(verdict: &mut Verdict, hit: Hit, id: &str, snapshot: &Snapshot) {
-    let already = verdict
-        .matches
-        .iter()
-        .any(|m| m.state == *hit.state.name && m.address == *hit.instance.address);
-    if !already {
+/// The most matches one verdict keeps: a call names a handful of resources, and a state where thousands of
+/// instances share a name must not make one event cost thousands of matches (the verdict is as managed with
+/// the first of them).
+pub const MAX_MATCHES: usize = 256;
+
+/// Adds `hit` to the verdict's matches unless it is there already (`matched` holds the instances matched so
+/// far, by address in memory, so that the check is one probe, not a walk over the matches); false once the
+/// verdict holds [`MAX_MATCHES`].
+fn push_match(
+    verdict: &mut Verdict,
+    matched: &mut HashSet<*const Instance>,
+    hit: Hit,
+    id: &str,
+    snapshot: &Snapshot,
+) -> bool {
+    if verdict.matches.len() >= MAX_MATCHES {
+        return false;
+    }
+    if matched.insert(std::ptr::from_ref(hit.instance)) {
         verdict.matches.push(to_match(hit, id, snapshot));
     }
+    true
 }
 
 /// Looks every identifier of every target up; returns whether any identifier was found at all.
@@ -427,8 +445,12 @@ fn find_matches(
 ) -> bool {
     let mut found_any = false;
     let mut ids: Vec<String> = Vec::new();
-    for target in call.targets.iter() {
+    // The identifiers seen, to keep each once with one probe (a record may name many thousands).
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    let mut matched: HashSet<*const Instance> = HashSet::new();
+    'targets: for target in call.targets.iter() {
         ids.clear();
+        seen_ids.clear();
         for path in target.ids.iter() {
             let Some(section) = Section::from_root(path.root()) else {
                 continue;
@@ -448,7 +470,8 @@ fn find_matches(
                     .filter(|last| !last.is_empty())
                     .map(str::to_owned);
                 for candidate in std::iter::once(text).chain(bare) {
-                    if !ids.contains(&candidate) {
+                    if !seen_ids.contains(&candidate) {
+                        seen_ids.insert(candidate.clone());
                         ids.push(candidate);
                     }
                 }
@@ -468,16 +491,16 @@ fn find_matches(
                     continue;
                 }
                 // The index keeps one entry per instance, under the first key that matched; an instance whose
-                // `id` equals its join attribute is found under `id`, so check the join attribute's value.
+                // `id` equals its join attribute is found under `id`, so check that the join attribute holds
+                // the value too (the index knows which keys do: the attributes are not read again).
                 if let Some(join) = &target.join
-                    && !join.iter().any(|attr| {
-                        **attr == *hit.key
-                            || hit.instance.string_attribute(attr).as_deref() == Some(id.as_str())
-                    })
+                    && !join.iter().any(|attr| hit.holds(attr))
                 {
                     continue;
                 }
-                push_match(verdict, hit, id, snapshot);
+                if !push_match(verdict, &mut matched, hit, id, snapshot) {
+                    break 'targets;
+                }
             }
         }
     }
@@ -498,8 +521,11 @@ fn to_match(hit: Hit, lookup_value: &str, snapshot: &Snapshot) -> Match {
             REDACTED.to_owned()
         } else {
             instance
-                .string_attribute("id")
-                .unwrap_or_else(|| lookup_value.to_owned())
+                .known
+                .id
+                .as_deref()
+                .unwrap_or(lookup_value)
+                .to_owned()
         },
         module: instance.module.to_string(),
         state: hit.state.name.to_string(),

@@ -24,6 +24,12 @@ pub struct Config {
     #[serde(default = "default_refresh_interval")]
     #[schemars(range(min = 1, max = 86400))]
     pub refresh_interval: u64,
+    /// Seconds one poll of a source may take, all its requests together (an S3 listing and its downloads, an
+    /// HCP Terraform organization's workspaces): then it is given up, its states are kept, and it counts as a
+    /// failure. Sources are polled at the same time, so a slow one delays no other.
+    #[serde(default = "default_poll_timeout")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub poll_timeout: u64,
     /// How tfdrift recognises Terraform's own calls, which are never drift.
     #[serde(default)]
     pub terraform: TerraformConfig,
@@ -225,7 +231,8 @@ fn default_hcp_address() -> String {
 #[schemars(crate = "falco_plugin::schemars")]
 pub struct TerraformConfig {
     /// ARNs of the identities that run Terraform (CI roles, say), with `*` and `?` wildcards. Matched against
-    /// the caller's ARN and, for assumed roles, the role's ARN: `arn:aws:iam::*:role/terraform-ci`.
+    /// the caller's ARN and, for assumed roles, the role's ARN: `arn:aws:iam::111122223333:role/terraform-ci`. Name
+    /// the account: a wildcard there matches a role of that name in any account (warned about at init).
     #[serde(default)]
     pub principals: Vec<String>,
     /// Whether Terraform's user agent alone marks a call as Terraform's. User agents can be forged: with
@@ -241,6 +248,22 @@ impl Default for TerraformConfig {
             trust_user_agent: true,
         }
     }
+}
+
+/// Whether an ARN pattern's account (its fifth `:`-separated part) can be any account: a wildcard there, or,
+/// in a pattern with fewer parts, a wildcard that spans it.
+fn any_account(pattern: &str) -> bool {
+    let wildcard = |part: &str| part.contains(['*', '?']);
+    let parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    match parts.get(4) {
+        Some(account) => wildcard(account),
+        // Fewer parts: a wildcard spans the account (`*:role/x`, `*`).
+        None => wildcard(pattern),
+    }
+}
+
+fn default_poll_timeout() -> u64 {
+    crate::state::Limits::default().poll_timeout.as_secs()
 }
 
 fn default_refresh_interval() -> u64 {
@@ -326,6 +349,12 @@ impl Config {
             }
             check_state(i, state)?;
         }
+        if !(1..=3600).contains(&self.poll_timeout) {
+            return fail(
+                "poll_timeout".into(),
+                format!("{} is not between 1 and 3600 seconds", self.poll_timeout),
+            );
+        }
         if !(1..=86400).contains(&self.refresh_interval) {
             return fail(
                 "refresh_interval".into(),
@@ -364,6 +393,31 @@ impl Config {
             }
         }
         self.policy().map(|_| ())
+    }
+
+    /// What is allowed but probably not meant, one sentence each, for the log at init: a principal pattern
+    /// whose account is a wildcard (`arn:aws:iam::*:role/terraform-ci`) also matches a role of that name in
+    /// any other account, including one an attacker owns.
+    pub fn warnings(&self) -> Vec<String> {
+        let keys = self
+            .terraform
+            .principals
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("terraform.principals[{i}]"), p))
+            .chain(
+                self.ignore_principals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("ignore_principals[{i}]"), p)),
+            );
+        keys.filter(|(_, pattern)| any_account(pattern))
+            .map(|(key, pattern)| {
+                format!(
+                    "{key} ({pattern:?}) matches that name in every AWS account, not only yours: name the account ids (one pattern each) so that a role of the same name in another account is not taken for it"
+                )
+            })
+            .collect()
     }
 
     /// What decides verdicts, from this configuration.
@@ -761,6 +815,24 @@ mod tests {
 
     fn error(text: &str) -> String {
         Config::parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn principals_with_any_account_are_warned_about() {
+        let config = Config::parse(
+            r#"{"states":[{"name":"a","path":"/x"}],
+                 "terraform":{"principals":["arn:aws:iam::*:role/terraform-ci","arn:aws:iam::111122223333:role/ci","arn:aws:sts::111122223333:assumed-role/ci/*"]},
+                 "ignore_principals":["*:role/breakglass","arn:aws:iam::1111222233?3:role/x"]}"#,
+        )
+        .unwrap();
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].contains("terraform.principals[0]"),
+            "{warnings:?}"
+        );
+        assert!(warnings[1].contains("ignore_principals[0]"), "{warnings:?}");
+        assert!(warnings[2].contains("ignore_principals[1]"), "{warnings:?}");
     }
 
     #[test]

@@ -133,11 +133,15 @@ impl TfDrift {
     pub fn from_config(config: Config) -> anyhow::Result<Self> {
         #[cfg(debug_assertions)]
         let inject = inject::points(&config);
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         let catalog = Arc::new(Catalog::with_extensions(&config.catalog_files).context("catalog")?);
         let sources: Vec<Box<dyn StateSource>> = config.states.iter().map(state_source).collect();
         let limits = Limits {
             max_bytes: usize::try_from(config.max_state_bytes).unwrap_or(usize::MAX),
             max_instances: usize::try_from(config.max_state_instances).unwrap_or(usize::MAX),
+            poll_timeout: Duration::from_secs(config.poll_timeout),
         };
         let reloader = Reloader::start(
             sources,

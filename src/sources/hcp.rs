@@ -13,7 +13,7 @@
 //! download URL on another host (HCP Terraform's are presigned). Neither the token nor a download URL
 //! appears in a log line or an error.
 
-use super::web::{self, BodyError, POLL_TIMEOUT, Web};
+use super::web::{self, BodyError, Web};
 use super::{Member, Outcome, PollContext, StateSource};
 use crate::state::{Limits, parse};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -54,6 +54,9 @@ pub struct HcpSource {
     workspace_ids: HashMap<String, String>,
     /// Workspace id → the state version id last returned.
     seen: HashMap<String, String>,
+    /// Versions read by the poll under way, made `seen` only when the poll delivers them: a poll cut short
+    /// (its time is up) drops what it downloaded, and those versions must be read again, not taken as known.
+    pending: Vec<(String, String)>,
 }
 
 /// A workspace, as listed.
@@ -114,6 +117,7 @@ impl HcpSource {
             web: None,
             workspace_ids: HashMap::new(),
             seen: HashMap::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -134,7 +138,12 @@ impl HcpSource {
             address: &address,
             authorization: format!("Bearer {token}"),
         };
+        self.pending.clear();
         let result = self.members(&api, limits).await.map_err(&scrub);
+        if result.is_ok() {
+            // Delivered: these versions are known now.
+            self.seen.extend(self.pending.drain(..));
+        }
         let members = result.map(|members| {
             members
                 .into_iter()
@@ -277,8 +286,8 @@ impl HcpSource {
         let bytes = match response.bytes(limits.max_bytes).await {
             Ok(bytes) => bytes,
             Err(BodyError::TooLarge { size, limit }) => {
-                self.seen
-                    .insert(workspace_id.to_owned(), version.id.clone());
+                self.pending
+                    .push((workspace_id.to_owned(), version.id.clone()));
                 return Ok(Some(Outcome::Refused(anyhow::anyhow!(
                     "state version {} is {size} bytes, over the limit of {limit} bytes",
                     version.id
@@ -288,8 +297,8 @@ impl HcpSource {
                 anyhow::bail!("downloading state version {}: {e:#}", version.id)
             }
         };
-        self.seen
-            .insert(workspace_id.to_owned(), version.id.clone());
+        self.pending
+            .push((workspace_id.to_owned(), version.id.clone()));
         Ok(Some(match parse(&self.name, &bytes, limits) {
             Ok(state) => Outcome::Changed(state),
             Err(e) => Outcome::Refused(anyhow::anyhow!(
@@ -317,7 +326,7 @@ impl StateSource for HcpSource {
     }
 
     fn poll(&mut self, ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
-        ctx.block_on(POLL_TIMEOUT, self.check(ctx.limits))
+        ctx.block_on(ctx.limits.poll_timeout, self.check(ctx.limits))
     }
 }
 

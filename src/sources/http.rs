@@ -7,9 +7,10 @@
 //! Credentials (basic authentication or a bearer token) are read from environment variables at each poll,
 //! so a rotated token is picked up; they never appear in logs or errors.
 
-use super::web::{self, BodyError, POLL_TIMEOUT, Web};
+use super::web::{self, BodyError, Web};
 use super::{Member, Outcome, PollContext, StateSource};
 use crate::state::{Limits, parse};
+use std::time::{Duration, Instant};
 
 /// How to reach one state over HTTP.
 #[derive(Debug, Clone)]
@@ -44,7 +45,14 @@ pub struct HttpSource {
     options: HttpOptions,
     web: Option<Web>,
     seen: Seen,
+    /// A body over the limit from a server that gives no validators cannot be told unchanged without being
+    /// downloaded again: it is, only after a pause that doubles each time (up to an hour), not at every
+    /// refresh. Until when, and the pause.
+    too_large: Option<(Instant, Duration)>,
 }
+
+/// The first pause after a body over the limit that has no validators, and the longest.
+const TOO_LARGE_PAUSE: (Duration, Duration) = (Duration::from_secs(300), Duration::from_secs(3600));
 
 impl HttpSource {
     pub fn new(name: impl Into<String>, options: HttpOptions) -> Self {
@@ -53,6 +61,7 @@ impl HttpSource {
             options,
             web: None,
             seen: Seen::default(),
+            too_large: None,
         }
     }
 
@@ -89,6 +98,12 @@ impl HttpSource {
     }
 
     async fn check(&mut self, limits: &Limits) -> Outcome {
+        if let Some((until, _)) = self.too_large
+            && Instant::now() < until
+        {
+            // Still the refused version, as far as can be known without downloading it.
+            return Outcome::Unchanged;
+        }
         let authorization = match self.authorization() {
             Ok(authorization) => authorization,
             Err(e) => return Outcome::Failed(e),
@@ -142,7 +157,14 @@ impl HttpSource {
         let bytes = match response.bytes(limits.max_bytes).await {
             Ok(bytes) => bytes,
             Err(BodyError::TooLarge { size, limit }) => {
-                // Not fetched again until it changes (when the server gives validators).
+                // Not fetched again until it changes (when the server gives validators), or until a pause
+                // has passed (when it does not).
+                if seen.etag.is_none() && seen.last_modified.is_none() {
+                    let pause = self.too_large.map_or(TOO_LARGE_PAUSE.0, |(_, pause)| {
+                        (pause * 2).min(TOO_LARGE_PAUSE.1)
+                    });
+                    self.too_large = Some((Instant::now() + pause, pause));
+                }
                 self.seen = seen;
                 return Ok(Outcome::Refused(anyhow::anyhow!(
                     "the state is {size} bytes, over the limit of {limit} bytes"
@@ -150,6 +172,7 @@ impl HttpSource {
             }
             Err(BodyError::Transfer(e)) => return Err(e),
         };
+        self.too_large = None;
         seen.fingerprint = Some(web::fingerprint(&bytes));
         if self.seen.fingerprint.is_some() && self.seen.fingerprint == seen.fingerprint {
             self.seen = seen;
@@ -174,7 +197,9 @@ impl StateSource for HttpSource {
 
     fn poll(&mut self, ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
         let outcome = ctx
-            .block_on(POLL_TIMEOUT, async { Ok(self.check(ctx.limits).await) })
+            .block_on(ctx.limits.poll_timeout, async {
+                Ok(self.check(ctx.limits).await)
+            })
             .unwrap_or_else(Outcome::Failed);
         Ok(vec![Member::new(self.name.clone(), outcome)])
     }

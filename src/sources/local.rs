@@ -1,6 +1,6 @@
 //! A state in a local file, reloaded when its modification time or size changes.
 
-use super::{Member, Outcome, PollContext, StateSource};
+use super::{Member, Outcome, PollContext, StateSource, web};
 use crate::state::{Limits, State, parse};
 use anyhow::Context;
 use std::io::Read;
@@ -35,6 +35,15 @@ impl LocalFile {
         if self.seen == Some(stamp) {
             return Outcome::Unchanged;
         }
+        // A FIFO, a device or a socket would block the read (or never end it): only a regular file is a
+        // state. `metadata` follows symlinks, so a link to a state file is one.
+        if !meta.is_file() {
+            self.seen = Some(stamp);
+            return Outcome::Refused(anyhow::anyhow!(
+                "{} is not a regular file (a FIFO, a device or a directory): not read",
+                self.path.display()
+            ));
+        }
         if meta.len() > limits.max_bytes as u64 {
             // Remember the stamp: a file over the limit is reported once, and read again when it changes.
             self.seen = Some(stamp);
@@ -60,7 +69,12 @@ impl LocalFile {
     }
 
     fn read(&self, len: u64, limits: &Limits) -> anyhow::Result<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(len.min(limits.max_bytes as u64) as usize);
+        // The size was read a moment ago and may have changed: the buffer grows as bytes arrive, from at most
+        // a few MiB reserved up front.
+        let mut bytes = Vec::with_capacity(
+            len.min(limits.max_bytes as u64)
+                .min(web::INITIAL_BODY_CAPACITY) as usize,
+        );
         std::fs::File::open(&self.path)
             .and_then(|file| {
                 file.take(limits.max_bytes as u64 + 1)

@@ -7,9 +7,14 @@
 //! [`Reloader::snapshot`], an `ArcSwap` load that never blocks and never waits for a reload. A failed
 //! reload keeps the last good version of every state.
 //!
-//! The reload thread owns a current-thread tokio runtime; the network sources (S3, HTTP, HCP Terraform)
-//! run their requests on it through [`PollContext::block_on`], which bounds every request in time and gives
-//! up at once when the plugin is going away. Nothing here runs on Falco's event thread.
+//! Every source is polled on a thread of its own, with a current-thread tokio runtime on which the network
+//! sources (S3, HTTP, HCP Terraform) run their requests through [`PollContext::block_on`], which bounds every
+//! request in time and gives up at once when the plugin is going away. The reload thread asks them all at each
+//! refresh and applies each answer as it comes: a source that blocks (a FIFO, a hung network mount, a server
+//! that trickles) holds up only its own thread, and the others' states are swapped in without it. Init waits
+//! at most [`INIT_WAIT`] for the first answers; a source still busy then is loaded when it answers. On
+//! shutdown nothing waits for a source: a thread stuck in a read is left behind. Nothing here runs on Falco's
+//! event thread.
 //!
 //! Sources: [`local`] (a file), [`s3`] (an S3 object, with workspace discovery), [`http`] (Terraform's
 //! `http` backend), [`hcp`] (HCP Terraform and Terraform Enterprise). A source may hold several states
@@ -24,6 +29,7 @@ mod web;
 use crate::catalog::Catalog;
 use crate::state::{Index, Limits, Scope, State};
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -159,21 +165,31 @@ impl StateSource for Scoped {
     }
 }
 
-/// What a source may use while polling: the limits on a state, and the reload thread's runtime.
+/// What a source may use while polling: the limits on a state, its thread's runtime, and the poll's deadline.
 pub struct PollContext<'a> {
     pub limits: &'a Limits,
     runtime: &'a Runtime,
     stop: &'a watch::Receiver<bool>,
+    /// When the poll as a whole must be over ([`Limits::poll_timeout`] after it began): every request of the
+    /// poll shares it.
+    deadline: Instant,
 }
 
 impl PollContext<'_> {
-    /// Runs `work` on the reload thread's runtime. Gives up after `limit`, and at once when the plugin is
-    /// going away (whatever the request is doing: a slow download included).
+    /// Runs `work` on the source's runtime. Gives up after `limit` or at the poll's deadline, whichever
+    /// comes first, and at once when the plugin is going away (whatever the request is doing: a slow
+    /// download included).
     pub fn block_on<T>(
         &self,
         limit: Duration,
         work: impl Future<Output = anyhow::Result<T>>,
     ) -> anyhow::Result<T> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let (limit, why) = if left < limit {
+            (left, "the poll ran out of its time (poll_timeout)")
+        } else {
+            (limit, "no answer in time")
+        };
         let mut stop = self.stop.clone();
         self.runtime.block_on(async move {
             tokio::select! {
@@ -183,7 +199,7 @@ impl PollContext<'_> {
                 }
                 outcome = tokio::time::timeout(limit, work) => match outcome {
                     Ok(result) => result,
-                    Err(_) => Err(anyhow::anyhow!("no answer within {} seconds", limit.as_secs())),
+                    Err(_) => Err(anyhow::anyhow!("{why}: no answer within {} seconds", limit.as_secs())),
                 },
             }
         })
@@ -287,9 +303,89 @@ fn unix_seconds(time: SystemTime) -> u64 {
         .as_secs()
 }
 
+/// How long plugin init waits for the sources' first answers, all together; a source that has not answered
+/// by then is loaded in the background when it does.
+pub const INIT_WAIT: Duration = Duration::from_secs(60);
+
+/// After a refresh round's first answers, how long the others are awaited before the index is swapped in
+/// without them (they are swapped in when they answer).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// A poll that has not answered this long after its deadline ([`Limits::poll_timeout`]) is stuck in something
+/// that does not heed it (a read of a hung mount): it is reported as a failure (once), and the source is not
+/// asked again until it answers. The network sources give up on their own at the deadline.
+const LATE_MARGIN: Duration = Duration::from_secs(10);
+
+/// An answer from a source's thread: the source's position, and what its poll found.
+type Answer = (usize, anyhow::Result<Vec<Member>>);
+
+/// A source's own thread, which polls when asked and sends the answer back.
+struct Worker {
+    ask: std::sync::mpsc::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+    /// When the poll it is busy with was asked for; `None` while it is idle.
+    asked_at: Option<Instant>,
+    /// The poll it is busy with has been reported late.
+    late: bool,
+}
+
+impl Worker {
+    /// Starts the thread that owns `source`.
+    fn spawn(
+        index: usize,
+        mut source: Box<dyn StateSource>,
+        limits: Limits,
+        stop: watch::Receiver<bool>,
+        answers: tokio::sync::mpsc::UnboundedSender<Answer>,
+    ) -> std::io::Result<Worker> {
+        let (ask, asked) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("tfdrift-source-{index}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                // Each ask gets one answer; the thread ends when the reload thread is gone.
+                while asked.recv().is_ok() {
+                    let polled = match &runtime {
+                        Ok(runtime) => {
+                            let ctx = PollContext {
+                                limits: &limits,
+                                runtime,
+                                stop: &stop,
+                                deadline: Instant::now() + limits.poll_timeout,
+                            };
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                source.poll(&ctx)
+                            }))
+                            .unwrap_or_else(|_| {
+                                Err(anyhow::anyhow!("internal error while reading the source"))
+                            })
+                        }
+                        Err(e) => Err(anyhow::anyhow!(
+                            "cannot start the runtime that reads this source: {e}"
+                        )),
+                    };
+                    if answers.send((index, polled)).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Worker {
+            ask,
+            thread: Some(thread),
+            asked_at: None,
+            late: false,
+        })
+    }
+}
+
 /// One source, and the states it holds.
 struct SourceSlot {
-    source: Box<dyn StateSource>,
+    name: String,
+    describe: String,
+    scope: ScopeConfig,
+    worker: Worker,
     members: Vec<MemberSlot>,
     /// Last time the source answered (even with no state).
     last_ok: Option<SystemTime>,
@@ -306,7 +402,18 @@ struct MemberSlot {
     /// Last time the loaded version was confirmed current.
     last_ok: Option<SystemTime>,
     last_error: Option<String>,
+    /// The highest serial of every lineage this state has served, so that switching lineage and back cannot
+    /// bring an old version in (A/10, then B/1, then A/5).
+    serials: HashMap<String, u64>,
+    /// Since when the source no longer lists this state (a workspace whose object left a listing).
+    missing_since: Option<SystemTime>,
 }
+
+/// At most this many lineages are remembered per state; past it, the one with the lowest serial is forgotten.
+const MAX_LINEAGES: usize = 1024;
+
+/// A state its source no longer lists is kept (its drift is still drift) for this long, then dropped.
+pub const MISSING_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 impl MemberSlot {
     fn new(name: String) -> Self {
@@ -316,6 +423,27 @@ impl MemberSlot {
             refused: false,
             last_ok: None,
             last_error: None,
+            serials: HashMap::new(),
+            missing_since: None,
+        }
+    }
+
+    /// Remembers the serial of a version served, per lineage.
+    fn remember(&mut self, state: &State) {
+        let Some(lineage) = &state.lineage else {
+            return;
+        };
+        let highest = self.serials.entry(lineage.clone()).or_insert(state.serial);
+        *highest = (*highest).max(state.serial);
+        if self.serials.len() > MAX_LINEAGES
+            && let Some(lowest) = self
+                .serials
+                .iter()
+                .filter(|(l, _)| *l != lineage)
+                .min_by_key(|(_, serial)| **serial)
+                .map(|(l, _)| l.clone())
+        {
+            self.serials.remove(&lowest);
         }
     }
 }
@@ -324,14 +452,44 @@ impl MemberSlot {
 struct Sources {
     slots: Vec<SourceSlot>,
     catalog: Arc<Catalog>,
-    limits: Limits,
+    /// The reload thread's runtime, to wait on answers, timers and the stop signal together.
     runtime: Runtime,
+    answers: tokio::sync::mpsc::UnboundedReceiver<Answer>,
     stop: watch::Receiver<bool>,
     stats: Arc<ReloadStats>,
     started: SystemTime,
+    /// When a poll counts as late: its deadline and [`LATE_MARGIN`].
+    late: Duration,
+}
+
+impl Drop for Sources {
+    /// Ends the sources' threads: an idle one ends as soon as its channel closes and is waited for; one busy
+    /// with a poll is left to end when the poll does (a network poll ends at once, the stop signal being
+    /// sent; a read of a hung mount may never), so that stopping never waits on a source.
+    fn drop(&mut self) {
+        let idle: Vec<JoinHandle<()>> = self
+            .slots
+            .iter_mut()
+            .filter(|slot| slot.worker.asked_at.is_none())
+            .filter_map(|slot| slot.worker.thread.take())
+            .collect();
+        // Closing the channels ends the idle threads' wait.
+        self.slots.clear();
+        for thread in idle {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What the reload thread woke up for.
+enum Wake {
+    Stop,
+    Answer(Answer),
+    Time,
 }
 
 /// What a refresh did.
+#[derive(Default)]
 struct Refreshed {
     /// The set of loaded states changed: the index must be rebuilt.
     changed: bool,
@@ -351,79 +509,149 @@ impl Sources {
             .enable_all()
             .thread_name("tfdrift-reload")
             .build()?;
+        let (send, answers) = tokio::sync::mpsc::unbounded_channel();
+        let mut slots = Vec::with_capacity(sources.len());
+        for (index, source) in sources.into_iter().enumerate() {
+            slots.push(SourceSlot {
+                name: source.name().to_owned(),
+                describe: source.describe(),
+                scope: source.scope(),
+                worker: Worker::spawn(index, source, limits.clone(), stop.clone(), send.clone())?,
+                members: Vec::new(),
+                last_ok: None,
+                last_error: None,
+            });
+        }
         Ok(Sources {
-            slots: sources
-                .into_iter()
-                .map(|source| SourceSlot {
-                    source,
-                    members: Vec::new(),
-                    last_ok: None,
-                    last_error: None,
-                })
-                .collect(),
+            slots,
             catalog,
-            limits,
             runtime,
+            answers,
             stop,
             stats,
             started: SystemTime::now(),
+            late: limits.poll_timeout + LATE_MARGIN,
         })
     }
 
-    /// Polls every source (stopping early if the plugin is going away). Failures are logged (once while
-    /// they repeat) and keep the last good version.
-    fn refresh(&mut self) -> Refreshed {
-        let Sources {
-            slots,
-            limits,
-            runtime,
-            stop,
-            stats,
-            ..
-        } = self;
-        let ctx = PollContext {
-            limits,
-            runtime,
-            stop,
-        };
-        let mut refreshed = Refreshed {
-            changed: false,
-            failures: Vec::new(),
-        };
-        for slot in slots.iter_mut() {
-            if ctx.stopping() {
-                break;
-            }
-            let polled = slot.source.poll(&ctx);
-            let now = SystemTime::now();
-            match polled {
-                Err(error) => {
-                    let message = format!("{error:#}");
-                    if slot.last_error.as_deref() != Some(&message) {
-                        tracing::warn!(
-                            state = slot.source.name(),
-                            source = %slot.source.describe(),
-                            "cannot read the source, keeping its states as they are: {message}"
-                        );
-                    }
-                    refreshed.failures.push(format!(
-                        "{} ({}): {message}",
-                        slot.source.name(),
-                        slot.source.describe()
-                    ));
-                    slot.last_error = Some(message);
-                    ReloadStats::add(&stats.refresh_failures, 1);
-                }
-                Ok(members) => {
-                    if slot.last_error.take().is_some() {
-                        tracing::info!(state = slot.source.name(), "the source answers again");
-                    }
-                    slot.last_ok = Some(now);
-                    apply(slot, members, now, stats, &mut refreshed);
-                }
+    /// Asks every idle source for a poll. A source still busy with an earlier one is not asked again: its
+    /// answer is applied when it comes.
+    fn dispatch(&mut self) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            let worker = &mut slot.worker;
+            if worker.asked_at.is_none() && worker.ask.send(()).is_ok() {
+                worker.asked_at = Some(now);
+                worker.late = false;
             }
         }
+    }
+
+    /// Whether a source has been asked and has not answered yet.
+    fn busy(&self) -> bool {
+        self.slots.iter().any(|slot| slot.worker.asked_at.is_some())
+    }
+
+    /// Waits until `until` for an answer (or the stop signal).
+    fn wake(&mut self, until: Instant) -> Wake {
+        if let Ok(answer) = self.answers.try_recv() {
+            return Wake::Answer(answer);
+        }
+        let Sources {
+            runtime,
+            answers,
+            stop,
+            ..
+        } = self;
+        let mut stop = stop.clone();
+        runtime.block_on(async move {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopping| *stopping) => Wake::Stop,
+                answer = answers.recv() => answer.map_or(Wake::Stop, Wake::Answer),
+                _ = tokio::time::sleep_until(until.into()) => Wake::Time,
+            }
+        })
+    }
+
+    /// Applies answers until every source asked has answered, `until` passes, or the plugin stops; then
+    /// reports the polls that are late.
+    fn collect(&mut self, until: Instant, refreshed: &mut Refreshed) {
+        while self.busy() {
+            match self.wake(until) {
+                Wake::Answer(answer) => self.answer(answer, refreshed),
+                Wake::Stop | Wake::Time => break,
+            }
+        }
+        self.report_late(refreshed);
+    }
+
+    /// Asks every idle source and waits up to `wait` for the answers: a refresh round, for init and for hosts
+    /// that load once. Failures are logged (once while they repeat) and keep the last good version.
+    fn refresh(&mut self, wait: Duration) -> Refreshed {
+        let mut refreshed = Refreshed::default();
+        self.dispatch();
+        self.collect(Instant::now() + wait, &mut refreshed);
         refreshed
+    }
+
+    /// Reports, once per poll, every source busy past its deadline and [`LATE_MARGIN`]: its states are kept, and it counts
+    /// as a failure (so the metrics say a state is stale).
+    fn report_late(&mut self, refreshed: &mut Refreshed) {
+        for slot in &mut self.slots {
+            let worker = &mut slot.worker;
+            let Some(asked_at) = worker.asked_at else {
+                continue;
+            };
+            if worker.late || asked_at.elapsed() < self.late {
+                continue;
+            }
+            worker.late = true;
+            let message = format!(
+                "no answer for {} seconds (a file that blocks or a hung mount?); its states are kept and it is asked again once it answers",
+                asked_at.elapsed().as_secs()
+            );
+            tracing::warn!(state = %slot.name, source = %slot.describe, "{message}");
+            refreshed
+                .failures
+                .push(format!("{} ({}): {message}", slot.name, slot.describe));
+            ReloadStats::add(&self.stats.refresh_failures, 1);
+        }
+    }
+
+    /// Applies one source's answer to its states.
+    fn answer(&mut self, (index, polled): Answer, refreshed: &mut Refreshed) {
+        let stats = &self.stats;
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        slot.worker.asked_at = None;
+        let now = SystemTime::now();
+        match polled {
+            Err(error) => {
+                let message = format!("{error:#}");
+                let key = failure_key(&message);
+                if slot.last_error.as_deref() != Some(&key) {
+                    tracing::warn!(
+                        state = %slot.name,
+                        source = %slot.describe,
+                        "cannot read the source, keeping its states as they are: {message}"
+                    );
+                }
+                refreshed
+                    .failures
+                    .push(format!("{} ({}): {message}", slot.name, slot.describe));
+                slot.last_error = Some(key);
+                ReloadStats::add(&stats.refresh_failures, 1);
+            }
+            Ok(members) => {
+                if slot.last_error.take().is_some() {
+                    tracing::info!(state = %slot.name, "the source answers again");
+                }
+                slot.last_ok = Some(now);
+                apply(slot, members, now, stats, refreshed);
+            }
+        }
     }
 
     fn loaded(&self) -> impl Iterator<Item = &Loaded> {
@@ -468,17 +696,6 @@ impl Sources {
             .oldest_refresh
             .store(unix_seconds(oldest), Ordering::Relaxed);
     }
-
-    /// Waits `interval`; false if the plugin is going away.
-    fn wait(&self, interval: Duration) -> bool {
-        let mut stop = self.stop.clone();
-        self.runtime.block_on(async move {
-            tokio::select! {
-                _ = stop.wait_for(|stopping| *stopping) => false,
-                _ = tokio::time::sleep(interval) => true,
-            }
-        })
-    }
 }
 
 /// Applies one successful poll of a source to its states.
@@ -489,8 +706,8 @@ fn apply(
     stats: &ReloadStats,
     refreshed: &mut Refreshed,
 ) {
-    let scope = slot.source.scope();
-    let describe = slot.source.describe();
+    let scope = slot.scope.clone();
+    let describe = slot.describe.clone();
     let mut previous = std::mem::take(&mut slot.members);
     for Member { name, outcome } in members {
         if slot.members.iter().any(|m| m.name == name) {
@@ -500,6 +717,7 @@ fn apply(
             Some(i) => previous.swap_remove(i),
             None => MemberSlot::new(name),
         };
+        member.missing_since = None;
         let failure = match outcome {
             Outcome::Unchanged => {
                 ReloadStats::add(&stats.state_checks, 1);
@@ -510,7 +728,7 @@ fn apply(
             }
             Outcome::Changed(mut state) => {
                 ReloadStats::add(&stats.state_checks, 1);
-                match rollback(member.loaded.as_ref(), &state) {
+                match rollback(&member.serials, &state) {
                     Some(problem) => {
                         ReloadStats::add(&stats.rollbacks_refused, 1);
                         member.refused = true;
@@ -528,6 +746,7 @@ fn apply(
                             region = state.scope.region.as_deref().unwrap_or("any"),
                             "state loaded"
                         );
+                        member.remember(&state);
                         member.loaded = Some(Loaded {
                             state: Arc::new(state),
                             loaded_at: now,
@@ -553,7 +772,8 @@ fn apply(
             } else {
                 "no version loaded yet"
             };
-            if member.last_error.as_deref() != Some(&message) {
+            let key = failure_key(&message);
+            if member.last_error.as_deref() != Some(&key) {
                 tracing::warn!(
                     state = %member.name,
                     source = %describe,
@@ -563,27 +783,86 @@ fn apply(
             refreshed
                 .failures
                 .push(format!("{} ({describe}): {message}", member.name));
-            member.last_error = Some(message);
+            member.last_error = Some(key);
             ReloadStats::add(&stats.refresh_failures, 1);
         }
         slot.members.push(member);
     }
-    for gone in previous {
-        if gone.loaded.is_some() {
-            tracing::info!(state = %gone.name, source = %describe, "state no longer in its source; dropped");
-            refreshed.changed = true;
+    // A state the source no longer lists may have been deleted by whoever can write the bucket, which would
+    // turn its drift into "unmanaged": it is kept, with a warning, for MISSING_GRACE, and counts as stale.
+    for mut gone in previous {
+        if gone.loaded.is_none() {
+            continue;
         }
+        let since = *gone.missing_since.get_or_insert(now);
+        let missing_for = now.duration_since(since).unwrap_or_default();
+        if missing_for >= MISSING_GRACE {
+            tracing::warn!(
+                state = %gone.name,
+                source = %describe,
+                "state no longer in its source for {} hours; dropped",
+                missing_for.as_secs() / 3600
+            );
+            refreshed.changed = true;
+            continue;
+        }
+        let message = format!(
+            "no longer in its source; the last good version is kept for {} hours after it left",
+            MISSING_GRACE.as_secs() / 3600
+        );
+        let key = failure_key(&message);
+        if gone.last_error.as_deref() != Some(&key) {
+            tracing::warn!(state = %gone.name, source = %describe, "{message}");
+        }
+        refreshed
+            .failures
+            .push(format!("{} ({describe}): {message}", gone.name));
+        gone.last_error = Some(key);
+        ReloadStats::add(&stats.refresh_failures, 1);
+        slot.members.push(gone);
     }
 }
 
-/// Why a new version must not replace the loaded one: same lineage, lower serial.
-fn rollback(loaded: Option<&Loaded>, new: &State) -> Option<String> {
-    let old = &loaded?.state;
-    let same_lineage = old.lineage.is_some() && old.lineage == new.lineage;
-    (same_lineage && new.serial < old.serial).then(|| {
+/// What makes two failure messages the same failure: the message with every token that holds a digit and is
+/// longer than three characters (a request id, a date, a time) blanked, so that a failure that repeats is
+/// logged once although S3 stamps each answer with its own request id, while an HTTP status (`403`) still
+/// tells failures apart.
+fn failure_key(message: &str) -> String {
+    let mut key = String::with_capacity(message.len());
+    let mut token = String::new();
+    let flush = |token: &mut String, key: &mut String| {
+        if token.len() > 3 && token.bytes().any(|b| b.is_ascii_digit()) {
+            key.push('#');
+        } else {
+            key.push_str(token);
+        }
+        token.clear();
+    };
+    for c in message.chars() {
+        if c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '=' | '<' | '>'
+            )
+        {
+            flush(&mut token, &mut key);
+            key.push(c);
+        } else {
+            token.push(c);
+        }
+    }
+    flush(&mut token, &mut key);
+    key
+}
+
+/// Why a new version must not replace the loaded one: its lineage has served a higher serial (a rollback),
+/// whether or not another lineage was loaded in between.
+fn rollback(serials: &HashMap<String, u64>, new: &State) -> Option<String> {
+    let highest = *serials.get(new.lineage.as_ref()?)?;
+    (new.serial < highest).then(|| {
         format!(
-            "refused: serial {} is lower than the loaded serial {} of the same lineage (a rollback); restart tfdrift to accept it",
-            new.serial, old.serial
+            "refused: serial {} is lower than serial {highest} this lineage already served (a rollback); restart tfdrift to accept it",
+            new.serial
         )
     })
 }
@@ -599,7 +878,9 @@ pub fn load_once(
     let stats = Arc::new(ReloadStats::default());
     match Sources::new(sources, catalog, limits, stop, stats) {
         Ok(mut sources) => {
-            let refreshed = sources.refresh();
+            // A one-off load waits for every source as long as a source may take.
+            let wait = sources.late;
+            let refreshed = sources.refresh(wait);
             (sources.snapshot(), refreshed.failures)
         }
         Err(e) => (
@@ -652,17 +933,26 @@ impl Reloader {
                         }
                     };
                 let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let refreshed = sources.refresh();
+                    let refreshed = sources.refresh(INIT_WAIT);
                     let snapshot = sources.snapshot();
                     sources.publish_stats(Some(&snapshot));
                     (refreshed, snapshot)
                 }));
-                let Ok((refreshed, snapshot)) = first else {
+                let Ok((mut refreshed, snapshot)) = first else {
                     let _ = ready.send(Err(anyhow::anyhow!(
                         "internal error while loading the states"
                     )));
                     return;
                 };
+                // Sources still reading are not waited for: they are loaded when they answer.
+                for slot in sources.slots.iter().filter(|slot| slot.worker.asked_at.is_some()) {
+                    refreshed.failures.push(format!(
+                        "{} ({}): no answer within {} seconds; loaded when it answers",
+                        slot.name,
+                        slot.describe,
+                        INIT_WAIT.as_secs()
+                    ));
+                }
                 let loaded = snapshot.index.states().len();
                 if loaded == 0 && count > 0 && options.require_state_on_start {
                     let _ = ready.send(Err(anyhow::anyhow!(
@@ -691,15 +981,29 @@ impl Reloader {
                 }
                 let mut retired = Retired::default();
                 let mut next_refresh = Instant::now() + options.interval;
-                while sources.wait(retired.wait(next_refresh)) {
+                loop {
+                    let wake = sources.wake(Instant::now() + retired.wait(next_refresh));
                     retired.release();
-                    if Instant::now() < next_refresh {
-                        continue;
-                    }
-                    next_refresh = Instant::now() + options.interval;
                     // A panic while reloading must not take the process down nor stop future reloads.
                     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let refreshed = sources.refresh();
+                        let mut refreshed = Refreshed::default();
+                        match wake {
+                            Wake::Stop => return false,
+                            // A source that answers late (after its round settled): swapped in now.
+                            Wake::Answer(answer) => {
+                                sources.answer(answer, &mut refreshed);
+                                sources.collect(Instant::now() + SETTLE, &mut refreshed);
+                            }
+                            Wake::Time if Instant::now() >= next_refresh => {
+                                next_refresh = Instant::now() + options.interval;
+                                sources.dispatch();
+                                sources.collect(Instant::now() + SETTLE, &mut refreshed);
+                            }
+                            Wake::Time => {
+                                sources.report_late(&mut refreshed);
+                                return true;
+                            }
+                        }
                         if refreshed.changed {
                             let snapshot = sources.snapshot();
                             tracing::debug!(
@@ -711,9 +1015,14 @@ impl Reloader {
                         } else {
                             sources.publish_stats(None);
                         }
+                        true
                     }));
-                    if outcome.is_err() {
-                        tracing::error!("state reload panicked; keeping the last good index");
+                    match outcome {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(_) => {
+                            tracing::error!("state reload panicked; keeping the last good index")
+                        }
                     }
                 }
             })?;
@@ -899,8 +1208,8 @@ mod tests {
             ],
             ScopeConfig::default(),
         );
-        assert!(s.refresh().changed);
-        let refused = s.refresh();
+        assert!(s.refresh(Duration::from_secs(30)).changed);
+        let refused = s.refresh(Duration::from_secs(30));
         assert!(!refused.changed);
         assert!(
             refused.failures[0].contains("rollback"),
@@ -909,12 +1218,12 @@ mod tests {
         );
         assert_eq!(serials(&s), [("a".to_owned(), 5)]);
         // Still the refused version at the source: the loaded one is not current.
-        s.refresh();
+        s.refresh(Duration::from_secs(30));
         assert!(s.slots[0].members[0].refused);
-        assert!(s.refresh().changed);
+        assert!(s.refresh(Duration::from_secs(30)).changed);
         assert_eq!(serials(&s), [("a".to_owned(), 6)]);
         // Another lineage is another state: accepted.
-        assert!(s.refresh().changed);
+        assert!(s.refresh(Duration::from_secs(30)).changed);
         assert_eq!(serials(&s), [("a".to_owned(), 1)]);
         let counts = s.stats.read();
         assert_eq!(
@@ -943,15 +1252,139 @@ mod tests {
             ],
             ScopeConfig::default(),
         );
-        s.refresh();
+        s.refresh(Duration::from_secs(30));
         assert_eq!(serials(&s).len(), 2);
-        let failed = s.refresh();
+        let failed = s.refresh(Duration::from_secs(30));
         assert!(!failed.changed && failed.failures.len() == 1);
         assert_eq!(serials(&s).len(), 2);
-        let third = s.refresh();
-        assert!(third.changed);
+        // n/a left the listing: kept (its drift stays drift), reported, for MISSING_GRACE.
+        let third = s.refresh(Duration::from_secs(30));
+        assert!(!third.changed);
+        assert!(
+            third
+                .failures
+                .iter()
+                .any(|f| f.contains("n/a") && f.contains("no longer in its source")),
+            "{:?}",
+            third.failures
+        );
+        let mut loaded = serials(&s);
+        loaded.sort();
+        assert_eq!(loaded, [("n/a".to_owned(), 1), ("n/b".to_owned(), 1)]);
+        assert_eq!(s.slots[0].members.len(), 3);
+        // Once it has been missing for longer than that, it is dropped.
+        let gone = s.slots[0]
+            .members
+            .iter_mut()
+            .find(|m| m.name == "n/a")
+            .unwrap();
+        gone.missing_since = Some(SystemTime::now() - MISSING_GRACE);
+        let fourth = s.refresh(Duration::from_secs(30));
+        assert!(fourth.changed);
         assert_eq!(serials(&s), [("n/b".to_owned(), 1)]);
-        assert_eq!(s.slots[0].members.len(), 2);
+    }
+
+    #[test]
+    fn a_failure_that_repeats_is_the_same_whatever_its_request_id_and_date() {
+        let first = "s3://b/k: service error: AccessDenied: Access Denied (request id: 4442587FB7D0A2F9, extended: vDx1Lr0F8Q+2Yq, date: Tue, 03 Jun 2025 09:12:44 GMT)";
+        let again = "s3://b/k: service error: AccessDenied: Access Denied (request id: 9A1C2D3E4F5B6A7C, extended: Qk29xPz1mW+8Lt, date: Tue, 03 Jun 2025 09:13:14 GMT)";
+        assert_eq!(failure_key(first), failure_key(again));
+        assert_ne!(failure_key("HTTP 403"), failure_key("HTTP 404"));
+        assert_ne!(
+            failure_key("access denied"),
+            failure_key("no state stored there")
+        );
+    }
+
+    #[test]
+    fn a_lineage_switched_away_and_back_cannot_roll_back() {
+        // A/10, then B/1 (another lineage: accepted), then A/5: A has served 10, so 5 is a rollback.
+        let (_keep, mut s) = sources(
+            vec![
+                Ok(vec![Member::new("a", Outcome::Changed(state(10, "A")))]),
+                Ok(vec![Member::new("a", Outcome::Changed(state(1, "B")))]),
+                Ok(vec![Member::new("a", Outcome::Changed(state(5, "A")))]),
+                Ok(vec![Member::new("a", Outcome::Changed(state(11, "A")))]),
+            ],
+            ScopeConfig::default(),
+        );
+        assert!(s.refresh(Duration::from_secs(30)).changed);
+        assert!(s.refresh(Duration::from_secs(30)).changed);
+        let refused = s.refresh(Duration::from_secs(30));
+        assert!(!refused.changed);
+        assert!(
+            refused.failures[0].contains("rollback"),
+            "{:?}",
+            refused.failures
+        );
+        assert_eq!(serials(&s), [("a".to_owned(), 1)]);
+        assert!(s.refresh(Duration::from_secs(30)).changed);
+        assert_eq!(serials(&s), [("a".to_owned(), 11)]);
+    }
+
+    /// A source whose poll blocks until the test lets it go, as a read of a hung mount does.
+    struct Blocking {
+        release: std::sync::mpsc::Receiver<()>,
+    }
+
+    impl StateSource for Blocking {
+        fn name(&self) -> &str {
+            "stuck"
+        }
+        fn describe(&self) -> String {
+            "a hung mount".into()
+        }
+        fn poll(&mut self, _ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
+            let _ = self.release.recv();
+            Ok(vec![Member::new("stuck", Outcome::Changed(state(3, "S")))])
+        }
+    }
+
+    #[test]
+    fn a_source_that_blocks_delays_no_other() {
+        let (_keep, stop) = watch::channel(false);
+        let (release, blocked) = std::sync::mpsc::channel();
+        let catalog = Arc::new(Catalog::with_extensions(&[]).expect("the embedded catalog"));
+        let scripted = Scripted {
+            polls: vec![
+                Ok(vec![Member::new("ok", Outcome::Changed(state(1, "O")))]),
+                Ok(vec![Member::new("ok", Outcome::Unchanged)]),
+            ]
+            .into(),
+        };
+        let mut s = Sources::new(
+            vec![Box::new(Blocking { release: blocked }), Box::new(scripted)],
+            catalog,
+            Limits::default(),
+            stop,
+            Arc::new(ReloadStats::default()),
+        )
+        .expect("the sources");
+        s.late = Duration::from_millis(100);
+        // The round waits for the blocked source no longer than it is given, and the other is loaded.
+        let first = s.refresh(Duration::from_millis(300));
+        assert!(first.changed);
+        assert_eq!(serials(&s), [("ok".to_owned(), 1)]);
+        assert!(
+            first
+                .failures
+                .iter()
+                .any(|f| f.contains("stuck") && f.contains("no answer")),
+            "{:?}",
+            first.failures
+        );
+        assert_eq!(s.stats.read().refresh_failures, 1);
+        // Still busy: not asked again, not reported again.
+        let second = s.refresh(Duration::from_millis(200));
+        assert!(second.failures.is_empty(), "{:?}", second.failures);
+        // Once it answers, its state is applied.
+        release.send(()).unwrap();
+        let mut refreshed = Refreshed::default();
+        s.collect(Instant::now() + Duration::from_secs(10), &mut refreshed);
+        assert!(refreshed.changed);
+        let mut loaded = serials(&s);
+        loaded.sort();
+        assert_eq!(loaded, [("ok".to_owned(), 1), ("stuck".to_owned(), 3)]);
     }
 
     #[test]
@@ -963,7 +1396,7 @@ mod tests {
                 region: ScopeSetting::Is("eu-west-1".into()),
             },
         );
-        s.refresh();
+        s.refresh(Duration::from_secs(30));
         let scope = s.loaded().next().map(|l| l.state.scope.clone());
         assert_eq!(
             scope,
@@ -979,7 +1412,7 @@ mod tests {
                 region: ScopeSetting::Infer,
             },
         );
-        any.refresh();
+        any.refresh(Duration::from_secs(30));
         assert_eq!(
             any.loaded().next().map(|l| l.state.scope.clone()),
             Some(Scope::default())
@@ -998,6 +1431,7 @@ mod tests {
             limits: &limits,
             runtime: &runtime,
             stop: &stop,
+            deadline: Instant::now() + Duration::from_secs(60),
         };
         let slow = || async {
             tokio::time::sleep(Duration::from_secs(30)).await;

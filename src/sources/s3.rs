@@ -12,7 +12,7 @@
 //! follows every matching workspace as its own state, `name/workspace`; a workspace that disappears from the
 //! listing is dropped.
 
-use super::web::{self, BodyError, CONNECT_TIMEOUT, POLL_TIMEOUT, READ_TIMEOUT};
+use super::web::{self, BodyError, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::{Member, Outcome, PollContext, StateSource};
 use crate::state::parse;
 use aws_config::BehaviorVersion;
@@ -103,7 +103,7 @@ impl S3Source {
         if let Some(etag) = self.seen.get(key) {
             request = request.if_none_match(etag);
         }
-        let got = ctx.block_on(POLL_TIMEOUT, async {
+        let got = ctx.block_on(ctx.limits.poll_timeout, async {
             let output = match request.send().await {
                 Ok(output) => output,
                 Err(e) => {
@@ -164,7 +164,7 @@ impl S3Source {
     /// The workspaces under the prefix whose names match, with their object keys and ETags.
     fn list(&self, ctx: &PollContext, client: &Client) -> anyhow::Result<Vec<Listed>> {
         let prefix = format!("{}/", self.options.workspace_key_prefix);
-        let listed = ctx.block_on(POLL_TIMEOUT, async {
+        let listed = ctx.block_on(ctx.limits.poll_timeout, async {
             let mut listed = Vec::new();
             let mut token: Option<String> = None;
             for _ in 0..MAX_LIST_PAGES {

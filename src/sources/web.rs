@@ -20,7 +20,8 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time to wait for a response's headers, and for each piece of a body.
 pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time for a whole poll of one state: listing, checking and downloading.
-pub(crate) const POLL_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most a body's buffer reserves before its bytes arrive (4 MiB).
+pub(crate) const INITIAL_BODY_CAPACITY: u64 = 4 * 1024 * 1024;
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 5;
 
@@ -143,7 +144,15 @@ pub(crate) async fn read_limited(
     {
         return Err(BodyError::TooLarge { size, limit });
     }
-    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    // What a server declares is not what it sends: reserve at most a few MiB, and grow as bytes arrive (within
+    // `limit`). A declared 512 MiB must not allocate 512 MiB before a byte comes, which under a memory limit
+    // aborts the process (an allocation failure is no panic that a guard could catch).
+    let mut bytes = Vec::with_capacity(
+        declared
+            .unwrap_or(0)
+            .min(limit as u64)
+            .min(INITIAL_BODY_CAPACITY) as usize,
+    );
     loop {
         let chunk = tokio::time::timeout(READ_TIMEOUT, body.next())
             .await

@@ -57,16 +57,32 @@ impl KeySpec for KeyTable {
 pub struct Hit<'a> {
     pub state: &'a State,
     pub instance: &'a Instance,
-    /// The attribute whose value matched (`id`, `arn`, `name`, ...).
+    /// The attribute whose value matched (`id`, `arn`, `name`, ...): the first of the type's keys that did.
     pub key: &'a str,
+    /// Every key of the type whose value matched, as bits of positions in `keys`.
+    matched: u32,
+    keys: &'a [Box<str>],
+}
+
+impl Hit<'_> {
+    /// Whether the instance's attribute `attr` (one of its type's keys) holds the value looked up. Answered
+    /// from the index: the attributes are not read again.
+    pub fn holds(&self, attr: &str) -> bool {
+        self.keys
+            .iter()
+            .position(|k| **k == *attr)
+            .is_some_and(|i| i < 32 && self.matched & (1 << i) != 0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
     state: u32,
     instance: u32,
-    /// Position in the type's key list (unused in the ARN map).
-    key: u32,
+    /// Position in the type's key list of the first key that holds the value (unused in the ARN map).
+    key: u16,
+    /// Every key that holds it, as bits of positions (the first 16 keys).
+    keys: u16,
 }
 
 /// The entries of one value; nearly every value has exactly one, which then costs no allocation.
@@ -97,6 +113,7 @@ impl Slot {
             && l.instance == e.instance
         {
             l.key = l.key.min(e.key);
+            l.keys |= e.keys;
             return;
         }
         match self {
@@ -185,7 +202,8 @@ impl Index {
                 let entry = |key: usize| Entry {
                     state: si as u32,
                     instance: ii as u32,
-                    key: key as u32,
+                    key: key.min(u16::MAX as usize) as u16,
+                    keys: if key < 16 { 1 << key } else { 0 },
                 };
                 // Stop scanning once every wanted name was seen (Terraform sorts attributes, so `arn`
                 // and `id` come early). A key list longer than the mask just scans to the end.
@@ -207,10 +225,14 @@ impl Index {
                     }
                     if let Some(value) = scalar_text(raw).filter(|v| !v.is_empty()) {
                         if is_arn {
-                            insert(&mut by_arn, &value, entry(0));
+                            insert(&mut by_arn, &arn_key(&value), entry(0));
                         }
                         if let Some(k) = key {
-                            insert(&mut t.by_value, &value, entry(k));
+                            insert(
+                                &mut t.by_value,
+                                &type_key(&inst.resource_type, &value),
+                                entry(k),
+                            );
                         }
                     }
                     if seen_count == wanted && wanted < 63 {
@@ -258,29 +280,36 @@ impl Index {
         let (keys, entries): (&[Box<str>], &[Entry]) = match self.types.get(resource_type) {
             Some(t) => (
                 &t.keys,
-                t.by_value.get(value).map_or(&[][..], Slot::as_slice),
+                t.by_value
+                    .get(&*type_key(resource_type, value))
+                    .map_or(&[][..], Slot::as_slice),
             ),
             None => (&[], &[]),
         };
         entries.iter().filter_map(move |e| {
             let key = keys.get(e.key as usize).map_or("", |k| &**k);
-            self.hit(e, key)
+            self.hit(e, key, keys)
         })
     }
 
     /// Instances of any type whose `arn` attribute equals `arn`, in the order of [`Index::lookup`].
     pub fn lookup_arn<'a>(&'a self, arn: &str) -> impl Iterator<Item = Hit<'a>> + use<'a> {
-        let entries = self.by_arn.get(arn).map_or(&[][..], Slot::as_slice);
-        entries.iter().filter_map(move |e| self.hit(e, "arn"))
+        let entries = self
+            .by_arn
+            .get(&*arn_key(arn))
+            .map_or(&[][..], Slot::as_slice);
+        entries.iter().filter_map(move |e| self.hit(e, "arn", &[]))
     }
 
-    fn hit<'a>(&'a self, e: &Entry, key: &'a str) -> Option<Hit<'a>> {
+    fn hit<'a>(&'a self, e: &Entry, key: &'a str, keys: &'a [Box<str>]) -> Option<Hit<'a>> {
         let state = self.states.get(e.state as usize)?;
         let instance = state.instances.get(e.instance as usize)?;
         Some(Hit {
             state,
             instance,
             key,
+            matched: u32::from(e.keys),
+            keys,
         })
     }
 
@@ -306,6 +335,27 @@ impl Index {
     /// Managed instances (deposed objects included) over all states.
     pub fn instance_count(&self) -> usize {
         self.instance_count
+    }
+}
+
+/// IAM names (users, roles, groups, policies, instance profiles) are unique regardless of case, and IAM takes
+/// a name in any case: `PutRolePolicy` for `prodrole` changes the role created as `ProdRole`, which the state
+/// writes as created and CloudTrail as the caller sent it. So IAM types are keyed, and looked up, in ASCII
+/// lower case; every other type's identifiers are compared exactly.
+fn type_key<'v>(resource_type: &str, value: &'v str) -> std::borrow::Cow<'v, str> {
+    if resource_type.starts_with("aws_iam_") && value.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(value.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// An IAM ARN (`arn:<partition>:iam::<account>:role/Name`), keyed in lower case for the same reason.
+fn arn_key(arn: &str) -> std::borrow::Cow<'_, str> {
+    if arn.split(':').nth(2) == Some("iam") && arn.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(arn.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(arn)
     }
 }
 

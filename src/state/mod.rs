@@ -77,17 +77,14 @@ impl Scope {
             if account == Agreement::Conflict && region == Agreement::Conflict {
                 break;
             }
-            let Some(arn) = instance.string_attribute("arn") else {
+            if !instance.known.from_arn {
                 continue;
-            };
-            let Some(parts) = ArnParts::parse(&arn) else {
-                continue;
-            };
-            if is_account_id(parts.account) {
-                account.see(parts.account);
             }
-            if !parts.region.is_empty() {
-                region.see(parts.region);
+            if let Some(own) = &instance.known.account {
+                account.see(own);
+            }
+            if let Some(own) = instance.known.region.as_deref().filter(|r| !r.is_empty()) {
+                region.see(own);
             }
         }
         Scope {
@@ -97,42 +94,41 @@ impl Scope {
     }
 
     /// Whether `instance` (of a state with this scope) can be the resource a call made in `account` and
-    /// `region` touched. An unknown account or region (on either side) does not exclude. An instance whose
-    /// own ARN names an account or a region is judged by its ARN; one with no ARN by the state's scope. A
-    /// region never excludes a global resource: one whose ARN has no region, or, with no ARN, of a global
-    /// type (IAM, S3, Route 53, CloudFront, Organizations).
+    /// `region` touched. An unknown account or region (on either side) does not exclude.
+    /// - Region: a regional resource matches only in its own region, known from its ARN or, with no ARN, its
+    ///   `region` attribute, whatever the state's scope (one state may hold a type in several regions through
+    ///   provider aliases); with neither, the state's scope decides. A region never excludes a global
+    ///   resource: one whose ARN has no region, or, with no ARN, of a global type (IAM, S3, Route 53,
+    ///   CloudFront, Organizations).
+    /// - Account: in a state scoped to an account, an instance whose own ARN names an account is judged by
+    ///   it, one with no ARN by the state's scope.
     pub fn accepts(
         &self,
         instance: &Instance,
         account: Option<&str>,
         region: Option<&str>,
     ) -> bool {
-        if self.account.is_none() && self.region.is_none() {
-            return true;
-        }
-        let arn = instance.string_attribute("arn");
-        let own = arn.as_deref().and_then(ArnParts::parse);
+        let known = &instance.known;
         if let (Some(want), Some(got)) = (self.account.as_deref(), account) {
-            let want = own
-                .as_ref()
-                .map(|p| p.account)
-                .filter(|a| is_account_id(a))
-                .unwrap_or(want);
+            let want = known.account.as_deref().unwrap_or(want);
             if want != got {
                 return false;
             }
         }
-        let (Some(want), Some(got)) = (self.region.as_deref(), region) else {
+        let Some(got) = region else {
             return true;
         };
-        match own {
-            Some(parts) => parts.region.is_empty() || parts.region == got,
-            None => {
-                want == got
-                    || GLOBAL_TYPE_PREFIXES
-                        .iter()
-                        .any(|prefix| instance.resource_type.starts_with(prefix))
-            }
+        match known.region.as_deref() {
+            Some(own) => own.is_empty() || own == got,
+            None => match self.region.as_deref() {
+                None => true,
+                Some(want) => {
+                    want == got
+                        || GLOBAL_TYPE_PREFIXES
+                            .iter()
+                            .any(|prefix| instance.resource_type.starts_with(prefix))
+                }
+            },
         }
     }
 }
@@ -204,6 +200,59 @@ pub struct Instance {
     /// Top-level attribute names the state marks sensitive. `"*"` means the state marks something this
     /// parser could not place, so every attribute is treated as sensitive.
     pub sensitive_attrs: Box<[Box<str>]>,
+    /// What every lookup needs, read from the attributes once, when the state is loaded.
+    pub known: Known,
+}
+
+/// What lookups need of an instance, read once when its state is loaded: a lookup must never read the
+/// attributes again (one of them may be hundreds of megabytes).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// The `id` attribute's text.
+    pub id: Option<Box<str>>,
+    /// The account its `arn` names (a twelve-digit one only).
+    pub account: Option<Box<str>>,
+    /// The region it lives in: its `arn`'s (empty for a global resource, whose ARN has none), else its
+    /// `region` attribute (every regional resource of the AWS provider has one since v6).
+    pub region: Option<Box<str>>,
+    /// Whether account and region come from an `arn`.
+    pub from_arn: bool,
+}
+
+impl Known {
+    /// Reads `id`, `arn` and `region` from an instance's attributes (a JSON object).
+    pub fn read(attributes: &str) -> Known {
+        let mut id = None;
+        let mut arn = None;
+        let mut region = None;
+        for member in crate::scan::members(attributes).map_while(Result::ok) {
+            let slot = match member.key {
+                "id" => &mut id,
+                "arn" => &mut arn,
+                "region" => &mut region,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = scalar_json_text(member.value)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Box::<str>::from(&*v));
+            }
+        }
+        let parts = arn.as_deref().and_then(ArnParts::parse);
+        Known {
+            id,
+            account: parts
+                .as_ref()
+                .map(|p| p.account)
+                .filter(|a| is_account_id(a))
+                .map(Box::from),
+            region: match &parts {
+                Some(p) => Some(Box::from(p.region)),
+                None => region,
+            },
+            from_arn: parts.is_some(),
+        }
+    }
 }
 
 /// Whether an instance object is the live one.
@@ -482,6 +531,7 @@ mod tests {
             status: InstanceStatus::Current,
             attributes: RawValue::from_string(attrs.to_owned()).expect("test JSON"),
             sensitive_attrs: sensitive.iter().map(|s| Box::<str>::from(*s)).collect(),
+            known: Known::read(attrs),
         }
     }
 
@@ -576,7 +626,18 @@ mod tests {
         assert!(!scope.accepts(&rule, a, us));
         assert!(scope.accepts(&rule, a, eu));
         assert!(scope.accepts(&policy, a, us));
-        assert!(Scope::default().accepts(&queue, b, us));
+        // Unscoped (a state spanning accounts and regions): the account is anyone's, but a regional
+        // resource still matches only in its own region, from its ARN or its `region` attribute.
+        assert!(Scope::default().accepts(&queue, b, eu));
+        assert!(!Scope::default().accepts(&queue, b, us));
+        let by_attribute = typed("aws_sqs_queue", r#"{"id":"q","region":"eu-west-1"}"#);
+        assert!(Scope::default().accepts(&by_attribute, a, eu));
+        assert!(!Scope::default().accepts(&by_attribute, a, us));
+        let global = typed(
+            "aws_s3_bucket",
+            r#"{"arn":"arn:aws:s3:::b","region":"eu-west-1"}"#,
+        );
+        assert!(Scope::default().accepts(&global, a, us));
         // An instance whose ARN names another account is judged by it (a state spanning accounts).
         let other_account = typed(
             "aws_sqs_queue",

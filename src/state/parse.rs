@@ -21,7 +21,7 @@ use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::address::{self, InstanceKey, LegacyKey};
-use super::{Instance, InstanceStatus, State, Text, for_each_member, scalar_text};
+use super::{Instance, InstanceStatus, Known, State, Text, for_each_member, scalar_text};
 
 /// Bounds on what one state may cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,9 @@ pub struct Limits {
     pub max_bytes: usize,
     /// Most managed resource instances (deposed objects included) accepted in one state.
     pub max_instances: usize,
+    /// How long one poll of a source may take, all its requests together (listing, downloads): then it is
+    /// given up and its states kept.
+    pub poll_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -39,6 +42,7 @@ impl Default for Limits {
             // An empty instance costs about 230 bytes of index: a million is ~230 MB at worst. Configurable
             // as `max_state_instances`.
             max_instances: 1_000_000,
+            poll_timeout: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -287,11 +291,13 @@ impl<'l> Builder<'l> {
             .sensitive_attributes
             .map(sensitive_names)
             .unwrap_or_default();
+        check_depth(&attributes, &address)?;
         self.instances.push(Instance {
             address: address.into_boxed_str(),
             module: res.module.into(),
             resource_type: res.resource_type.into(),
             status,
+            known: Known::read(attributes.get()),
             attributes,
             sensitive_attrs,
         });
@@ -337,11 +343,13 @@ impl<'l> Builder<'l> {
                 None => empty_object(),
             },
         };
+        check_depth(&attributes, &address)?;
         self.instances.push(Instance {
             address: address.into_boxed_str(),
             module: module.into(),
             resource_type: resource_type.into(),
             status,
+            known: Known::read(attributes.get()),
             attributes,
             sensitive_attrs: Box::default(),
         });
@@ -505,6 +513,52 @@ fn compact(raw: &RawValue) -> Box<RawValue> {
         return raw.to_owned();
     }
     RawValue::from_string(minify(text)).unwrap_or_else(|_| raw.to_owned())
+}
+
+/// How deep a state's values may nest: serde_json's recursion limit, which every later read of an attribute
+/// obeys.
+pub const MAX_DEPTH: usize = 128;
+
+/// Refuses attributes nested deeper than [`MAX_DEPTH`]. serde_json passes over a raw value without a depth
+/// limit, so a state could load whose attributes no later read can parse; refusing it keeps the documented
+/// rule (a state nested deeper than the limit is refused) true on every path. A value with fewer opening
+/// brackets than the limit cannot be that deep, and counting them is a SIMD search: only the few large values
+/// (long policies, many rules) are walked.
+fn check_depth(attributes: &RawValue, address: &str) -> Result<(), StateError> {
+    let text = attributes.get().as_bytes();
+    if memchr::memchr2_iter(b'[', b'{', text)
+        .nth(MAX_DEPTH)
+        .is_none()
+    {
+        return Ok(());
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(StateError::Invalid {
+                        at: format!("the attributes of {address}"),
+                        msg: format!("nested deeper than {MAX_DEPTH} levels"),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn empty_object() -> Box<RawValue> {
@@ -1399,6 +1453,7 @@ mod tests {
         let few = Limits {
             max_bytes: 1 << 20,
             max_instances: 1,
+            ..Limits::default()
         };
         let r = parse("t", br#"{"version": 3, "modules": [{"path": ["root"], "resources": {"a.b": {"primary": {"id": "1"}, "deposed": [{"id": "2"}]}}}]}"#, &few);
         assert!(
@@ -1552,6 +1607,7 @@ mod tests {
         let small = Limits {
             max_bytes: 10,
             max_instances: 1,
+            ..Limits::default()
         };
         match parse("t", V4.as_bytes(), &small) {
             Err(StateError::TooLarge { size, limit: 10 }) => assert_eq!(size, V4.len()),
@@ -1560,6 +1616,7 @@ mod tests {
         let few = Limits {
             max_bytes: 1 << 20,
             max_instances: 2,
+            ..Limits::default()
         };
         let e = parse("t", V4.as_bytes(), &few)
             .map(|_| ())
@@ -1571,6 +1628,7 @@ mod tests {
         let exact = Limits {
             max_bytes: 1 << 20,
             max_instances: 6,
+            ..Limits::default()
         };
         assert!(parse("t", V4.as_bytes(), &exact).is_ok());
     }
