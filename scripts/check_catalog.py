@@ -50,6 +50,8 @@ How CloudTrail writes parameter names, per botocore protocol (the normalisation 
             member name with the first letter lowercased (KeyId -> keyId, DBInstanceIdentifier ->
             dBInstanceIdentifier, UUID -> uUID); lists are JSON arrays (no extra step); maps take any key.
             LOWER_CAMEL services lowercase a leading acronym whole (Secrets Manager: ARN -> arn).
+            MODEL_CASE services (REST-JSON with PascalCase JSON names: Security Hub, DLM...) keep the member
+            name as written (InsightArn).
             CloudWatch's model speaks smithy-rpc-v2-cbor first; it is read as json.
             Outputs: RDS writes the members of a single-structure result directly (the DBInstance members
             of CreateDBInstance are under responseElements, not responseElements.dBInstance); see
@@ -119,9 +121,32 @@ FALLBACK_KEYS = {"id_prefixes", "auto_attrs"}
 # Event sources that are not the endpoint prefix + ".amazonaws.com" (ECR's endpoint is api.ecr; CloudTrail
 # logs ecr.amazonaws.com, as the real records in tests/data/cloudtrail show).
 EVENT_SOURCES = {"ecr": "ecr.amazonaws.com"}
+# SageMaker's endpoint is api.sagemaker and SES's (v1 and v2) is email; CloudTrail logs sagemaker.amazonaws.com
+# and ses.amazonaws.com (the SES records in tests/data/cloudtrail).
+EVENT_SOURCES.update({"sagemaker": "sagemaker.amazonaws.com", "ses": "ses.amazonaws.com",
+                      "sesv2": "ses.amazonaws.com"})
+# AppStream's endpoint is appstream2; CloudTrail logs appstream.amazonaws.com (the example entry of AppStream's
+# CloudTrail guide).
+EVENT_SOURCES["appstream"] = "appstream.amazonaws.com"
+# MemoryDB's endpoint prefix is memory-db; CloudTrail logs memorydb.amazonaws.com (the MemoryDB developer guide's
+# CloudTrail examples). Bedrock AgentCore's control plane: endpoint prefix bedrock-agentcore-control, signing name
+# bedrock-agentcore, under which CloudTrail logs it. Lex V2 model building: endpoint prefix models-v2-lex, signing
+# name lex, logged as lex.amazonaws.com.
+EVENT_SOURCES.update({"memorydb": "memorydb.amazonaws.com",
+                      "bedrock-agentcore-control": "bedrock-agentcore.amazonaws.com",
+                      "lexv2-models": "lex.amazonaws.com"})
+# Also not the endpoint prefix: CloudHSM v2 logs cloudhsm (its CloudTrail guide's CreateHsm record), Detective
+# detective (endpoint api.detective), ECR Public ecr-public (endpoint api.ecr-public), Timestream's write API
+# timestream (endpoint ingest.timestream), as the EventBridge reference lists their CloudTrail event sources.
+EVENT_SOURCES.update({"cloudhsmv2": "cloudhsm.amazonaws.com", "detective": "detective.amazonaws.com",
+                      "ecr-public": "ecr-public.amazonaws.com", "timestream-write": "timestream.amazonaws.com"})
 SHARED_SOURCES = {
     "apigateway.amazonaws.com": {"apigateway", "apigatewayv2"},
     "elasticloadbalancing.amazonaws.com": {"elb", "elbv2"},
+    "ses.amazonaws.com": {"ses", "sesv2"},
+    # Agents for Amazon Bedrock (botocore bedrock-agent, endpoint prefix bedrock-agent) signs as `bedrock` and
+    # CloudTrail logs its management calls under bedrock.amazonaws.com.
+    "bedrock.amazonaws.com": {"bedrock", "bedrock-agent"},
 }
 DEFAULT_KEYS = ["id", "arn"]
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
@@ -204,6 +229,7 @@ NOT_IN_CATALOG = {
     ("sqs", "SendMessage"): "a data-plane use of a queue",
     ("sqs", "PurgeQueue"): "deletes messages, not configuration",
     ("sns", "Publish"): "a data-plane use of a topic",
+    ("securityhub", "UpdateFindings"): "changes findings (notes, record state): data, not configuration",
 }
 
 # REST-XML services that CloudTrail writes as it writes JSON APIs, unlike S3: every member (URI, header and
@@ -216,11 +242,24 @@ XML_AS_JSON = {"cloudfront", "route53"}
 # show (Secrets Manager PutResourcePolicy: responseElements {"arn", "name"}).
 LOWER_CAMEL = {"secretsmanager"}
 
+# REST-JSON services whose JSON body names are the model's member names as written (PascalCase), which CloudTrail
+# writes unchanged (URI and query-string members by their locationName, as for every REST-JSON service):
+# Security Hub (InsightArn: the records in tests/data/cloudtrail and its CloudTrail guide), and Chatbot
+# (SlackTeamId), DLM (ExecutionRoleArn, PolicyDetails), OAM (Name; responseElements Arn, Id), Internet Monitor
+# (MonitorName, Resources) and Resource Explorer (ClientToken; responseElements Arn), per the example log entries
+# of their CloudTrail guides. For SES v2, CodeStar Notifications, EventBridge Schemas and Route 53 Profiles, whose
+# JSON names are PascalCase too, no example record was found: their files list both spellings. The lowercase-first
+# spelling stays accepted for all of them.
+MODEL_CASE = {"securityhub", "chatbot", "dlm", "oam", "internetmonitor", "resource-explorer-2",
+              "sesv2", "codestar-notifications", "schemas", "route53profiles"}
+
 # Real records whose identifying parameters the test author removed (detection-rule test logs): they show the
 # call's shape but cannot give an identifier, so the "identifier found on a real record" rule skips them.
 # --records still lists them.
 SANITISED_RECORDS = {
     "panther-analysis.jsonl:438": "SetQueueAttributes test log with only `attributes` (no queueUrl)",
+    "panther-analysis.jsonl:436": "CreateElasticsearchDomain test log with only `accessPolicies` (no domainName, "
+                                  "no responseElements)",
 }
 
 # Services whose CloudTrail responseElements give the members of a single-structure result directly
@@ -381,6 +420,8 @@ class Resolver:
             out.add(lcfirst(name))
             if self.service in LOWER_CAMEL:
                 out.add(lower_camel(name))
+            if self.service in MODEL_CASE:
+                out.add(name)
             if ref.get("location") in ("uri", "querystring", "header") and loc:
                 out |= {loc, lcfirst(loc)}
         elif p == "ec2":

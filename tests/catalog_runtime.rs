@@ -42,18 +42,17 @@ fn one(record: &str, config: &str) -> Fields {
 }
 
 #[test]
-fn a_call_outside_the_catalog_finds_a_managed_role_by_arn() {
-    // IAM Roles Anywhere is not in the catalog; the profile names a role by ARN.
-    let record = stratus_record(
-        "aws.persistence.rolesanywhere-create-trust-anchor.json",
-        "CreateProfile",
-    );
-    let role_arn = "arn:aws:iam::791182566784:role/stratus-red-team-trust-anchor-role";
+fn a_call_outside_the_catalog_finds_a_managed_resource_by_arn() {
+    // FailoverGlobalCluster is not in the catalog; a real record (panther-analysis, Apache-2.0) names the
+    // target cluster by ARN. The call is made in us-west-2 and the cluster lives in eu-west-1: a full ARN names
+    // its region itself, so the region of the call does not exclude it.
+    let record = common::panther_record(190, "FailoverGlobalCluster");
+    let cluster_arn = "arn:aws:rds:eu-west-1:123456789012:cluster:aurora-eu-secondary";
     let (_dir, config) = with_state(vec![resource(
-        "module.access",
-        "aws_iam_role",
-        "anchor",
-        json!({"id": "stratus-red-team-trust-anchor-role", "name": "stratus-red-team-trust-anchor-role", "arn": role_arn}),
+        "module.dr",
+        "aws_rds_cluster",
+        "secondary",
+        json!({"id": "aurora-eu-secondary", "cluster_identifier": "aurora-eu-secondary", "arn": cluster_arn}),
     )]);
     let fields = one(&record, &config);
     assert_eq!(fields.bool("tfdrift.covered"), Some(false));
@@ -61,7 +60,7 @@ fn a_call_outside_the_catalog_finds_a_managed_role_by_arn() {
     assert_eq!(fields.str("tfdrift.match").as_deref(), Some("fallback"));
     assert_eq!(
         fields.str("tfdrift.resource_address").as_deref(),
-        Some("module.access.aws_iam_role.anchor")
+        Some("module.dr.aws_rds_cluster.secondary")
     );
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
     assert!(
@@ -71,9 +70,9 @@ fn a_call_outside_the_catalog_finds_a_managed_role_by_arn() {
 
     let (_dir, other) = with_state(vec![resource(
         "",
-        "aws_iam_role",
+        "aws_rds_cluster",
         "other",
-        json!({"id": "other", "arn": "arn:aws:iam::1:role/other"}),
+        json!({"id": "other", "arn": "arn:aws:rds:eu-west-1:123456789012:cluster:other"}),
     )]);
     let fields = one(&record, &other);
     assert!(

@@ -369,7 +369,8 @@ fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &m
     'strings: for text in &strings {
         if text.starts_with("arn:") {
             for hit in snapshot.index.lookup_arn(text) {
-                if in_scope(&hit, record) && !push_match(verdict, &mut matched, hit, text, snapshot)
+                if in_scope(&hit, text, record)
+                    && !push_match(verdict, &mut matched, hit, text, snapshot)
                 {
                     break 'strings;
                 }
@@ -377,7 +378,7 @@ fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &m
         } else {
             for resource_type in catalog.types_for_id(text) {
                 for hit in snapshot.index.lookup(resource_type, text) {
-                    if in_scope(&hit, record)
+                    if in_scope(&hit, text, record)
                         && !push_match(verdict, &mut matched, hit, text, snapshot)
                     {
                         break 'strings;
@@ -406,10 +407,15 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
 
 /// Whether the hit's state covers the record's account and region: a state of another account never
 /// matches (see [`crate::state::Scope::accepts`]).
-fn in_scope(hit: &Hit, record: &Record) -> bool {
-    hit.state
-        .scope
-        .accepts(hit.instance, record.account_id(), record.aws_region.get())
+/// Whether a hit found by `value` can be what the call touched. A full ARN names its account and region
+/// itself, so it needs no scoping (a call in one region may name a resource of another by ARN, as a global
+/// cluster's failover does); a name or an id is scoped by the state and the instance's own place.
+fn in_scope(hit: &Hit, value: &str, record: &Record) -> bool {
+    value.starts_with("arn:")
+        || hit
+            .state
+            .scope
+            .accepts(hit.instance, record.account_id(), record.aws_region.get())
 }
 
 /// The most matches one verdict keeps: a call names a handful of resources, and a state where thousands of
@@ -487,7 +493,7 @@ fn find_matches(
         }
         for id in &ids {
             for hit in snapshot.index.lookup(&target.resource_type, id) {
-                if !in_scope(&hit, sections.record) {
+                if !in_scope(&hit, id, sections.record) {
                     continue;
                 }
                 // The index keeps one entry per instance, under the first key that matched; an instance whose
