@@ -706,19 +706,16 @@ fn cases() -> Vec<Case> {
         },
         Case {
             rule: "Terraform Managed Resource Touched By A Call Outside The Catalog",
-            origin: "stratus-red-team/aws.persistence.rolesanywhere-create-trust-anchor.json",
-            record: stratus_record(
-                "aws.persistence.rolesanywhere-create-trust-anchor.json",
-                "CreateProfile",
-            ),
+            origin: "panther-analysis.jsonl#190 (FailoverGlobalCluster)",
+            record: panther_record(190, "FailoverGlobalCluster"),
             state: state_v4(
                 3,
                 vec![resource(
                     "",
-                    "aws_iam_role",
-                    "anchor",
+                    "aws_rds_cluster",
+                    "secondary",
                     json!({
-                "id": "stratus-red-team-trust-anchor-role", "arn": "arn:aws:iam::791182566784:role/stratus-red-team-trust-anchor-role"}),
+                "id": "aurora-eu-secondary", "arn": "arn:aws:rds:eu-west-1:123456789012:cluster:aurora-eu-secondary"}),
                 )],
             ),
             extra: json!({}),
