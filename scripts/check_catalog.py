@@ -104,7 +104,7 @@ CHANGES = {"create", "modify", "delete", "attach", "detach", "tag", "untag"}
 SEVERITIES = {"critical", "high", "medium", "low"}
 SERVICE_KEYS = {"name", "event_source", "severity"}          # required, strings
 SERVICE_OPTIONAL = {"auto_attrs"}                             # optional, bool
-CALL_KEYS = {"name", "change", "severity", "targets", "attrs", "auto_attrs", "sets"}
+CALL_KEYS = {"name", "change", "severity", "targets", "attrs", "auto_attrs", "sets", "ignore"}
 # An attrs value may be a table {attr, as, op}: how the values compare and what the call does to them.
 ATTR_TABLE_KEYS = {"attr", "as", "op"}
 COMPARE_KINDS = {"value", "policy", "tags", "security_group_rules"}
@@ -910,6 +910,15 @@ class Checker:
                 self.err(f"{where} sets[{attr_path!r}]", f"not an attribute or block of {first}")
             else:
                 self.stats["implied"] += 1
+        ignore = call.get("ignore", [])
+        if not (isinstance(ignore, list) and all(isinstance(x, str) and x for x in ignore)):
+            self.err(where, "ignore must be a list of request member names")
+            ignore = []
+        for member in ignore:
+            # A member that sets nothing (a fixed policy name, the name of the attribute a call sets): it must
+            # be one of the call's request members.
+            self.check_path(f"{where} ignore[{member!r}]", resolver, op, f"requestParameters.{member}", recs,
+                            identifier=False)
         for rec_path, attr_path in attrs.items():
             awhere = f"{where} attrs[{rec_path!r}]"
             self.check_path(awhere, resolver, op, rec_path, recs, identifier=False)
@@ -945,6 +954,7 @@ class Checker:
             return
         used = {split_path(p)[1] for p in list(self.id_paths(call)) + list(call.get("attrs", {}))
                 if isinstance(p, str) and len(split_path(p)) > 1 and split_path(p)[0] == "requestParameters"}
+        used |= set(call.get("ignore", []))
         attrs = self.attrs_of(rtype)
         shape = resolver.shapes[o["input"]["shape"]]
         mode = "in"

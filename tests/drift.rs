@@ -127,9 +127,15 @@ fn a_bucket_setting_already_in_the_state_is_not_drift() {
         &plain_fields(),
     );
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    // A rule names top-level attributes (`tfdrift.changed_attrs intersects (versioning_configuration)`);
+    // the nested path is the diff's.
     assert_eq!(
         fields.list("tfdrift.changed_attrs"),
-        ["versioning_configuration.status"]
+        ["versioning_configuration"]
+    );
+    assert_eq!(
+        fields.list("tfdrift.touched_attrs"),
+        ["versioning_configuration"]
     );
     let diff: Value = serde_json::from_str(&fields.str("tfdrift.diff").unwrap()).unwrap();
     assert_eq!(
@@ -722,4 +728,161 @@ fn versions_are_compared_as_text_not_as_numbers() {
         &plain_fields(),
     );
     assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+}
+
+#[test]
+fn members_that_set_nothing_do_not_make_a_change() {
+    // A real ModifyDBSnapshotAttribute record (stratus-red-team): attributeName "restore" names the attribute
+    // that valuesToAdd changes, and sets nothing itself. Sharing with the account the state already shares
+    // with is no change (RDS API: ModifyDBSnapshotAttribute; provider: aws_db_snapshot.shared_accounts).
+    let record = stratus_record(
+        "aws.exfiltration.rds-share-snapshot.json",
+        "ModifyDBSnapshotAttribute",
+    );
+    let state = |shared: Value| {
+        state_v4(
+            2,
+            vec![resource(
+                "",
+                "aws_db_snapshot",
+                "nightly",
+                json!({"id": "exfiltration", "db_snapshot_identifier": "exfiltration", "shared_accounts": shared}),
+            )],
+        )
+    };
+    let fields = run_with(
+        &record,
+        &state(json!(["503161813013"])),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.bool("tfdrift.drift"),
+        Some(false),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+    let fields = run_with(&record, &state(json!([])), json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(fields.list("tfdrift.changed_attrs"), ["shared_accounts"]);
+}
+
+#[test]
+fn attaching_what_the_state_already_holds_is_not_drift() {
+    // A real AttachRolePolicy record (stratus-red-team). The state holding that very attachment: attaching it
+    // again changes nothing Terraform knows. The state holding only the role: a new attachment to a managed
+    // role is drift.
+    let record = stratus_record(
+        "aws.persistence.iam-create-backdoor-role.json",
+        "AttachRolePolicy",
+    );
+    let account = serde_json::from_str::<Value>(&record).unwrap()["recipientAccountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let role = "stratus-red-team-malicious-iam-role";
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let role_resource = resource(
+        "",
+        "aws_iam_role",
+        "app",
+        json!({"id": role, "name": role, "arn": format!("arn:aws:iam::{account}:role/{role}")}),
+    );
+    let attachment = |policy: &str| {
+        resource(
+            "",
+            "aws_iam_role_policy_attachment",
+            "app_admin",
+            json!({"id": format!("{role}-20240101"), "role": role, "policy_arn": policy}),
+        )
+    };
+    let held = state_v4(1, vec![role_resource.clone(), attachment(admin)]);
+    let fields = run_with(&record, &held, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.str("tfdrift.resource_type").as_deref(),
+        Some("aws_iam_role_policy_attachment")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+
+    let other = state_v4(
+        1,
+        vec![
+            role_resource.clone(),
+            attachment("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        ],
+    );
+    let fields = run_with(&record, &other, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true), "{fields:?}");
+
+    let role_only = state_v4(1, vec![role_resource]);
+    let fields = run_with(&record, &role_only, json!({}), &plain_fields());
+    assert_eq!(
+        fields.str("tfdrift.resource_type").as_deref(),
+        Some("aws_iam_role")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}
+
+#[test]
+fn iam_names_match_whatever_their_case() {
+    // IAM role names are unique regardless of case, and IAM accepts a name in any case (IAM User Guide, "IAM
+    // identifiers": "names are not distinguished by case"). The state writes the name as created; the real
+    // record (stratus-red-team) as the caller sent it.
+    let record = stratus_record(
+        "aws.persistence.iam-backdoor-role.json",
+        "UpdateAssumeRolePolicy",
+    );
+    let state = state_v4(
+        1,
+        vec![resource(
+            "",
+            "aws_iam_role",
+            "backdoor",
+            json!({"id": "Stratus-Red-Team-Backdoor-R-Role", "name": "Stratus-Red-Team-Backdoor-R-Role",
+                   "arn": "arn:aws:iam::751203476945:role/Stratus-Red-Team-Backdoor-R-Role",
+                   "assume_role_policy": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}),
+        )],
+    );
+    let fields = run_with(&record, &state, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("aws_iam_role.backdoor")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}
+
+#[test]
+fn a_regional_resource_matches_only_in_its_own_region() {
+    // One state holds security groups of two regions (provider aliases): it is not scoped to a region, yet
+    // each group matches only calls made in its own region, by its ARN.
+    let record: Value = serde_json::from_str(&sg_record()).unwrap();
+    let region = record["awsRegion"].as_str().unwrap().to_owned();
+    let account = record["recipientAccountId"].as_str().unwrap().to_owned();
+    let group = |name: &str, region: &str| {
+        resource(
+            "",
+            "aws_security_group",
+            name,
+            json!({"id": SG_ID, "name": name, "ingress": [],
+                   "arn": format!("arn:aws:ec2:{region}:{account}:security-group/{SG_ID}")}),
+        )
+    };
+    let elsewhere = state_v4(
+        1,
+        vec![group("eu", "eu-west-1"), group("other", "ap-south-1")],
+    );
+    let fields = run_with(&record.to_string(), &elsewhere, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(false));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+
+    let both = state_v4(1, vec![group("eu", "eu-west-1"), group("here", &region)]);
+    let fields = run_with(&record.to_string(), &both, json!({}), &plain_fields());
+    assert_eq!(
+        fields.list("tfdrift.resource_addresses"),
+        ["aws_security_group.here"]
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
 }

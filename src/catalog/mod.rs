@@ -134,7 +134,8 @@ pub struct Call {
     pub sets: Box<[ImpliedValue]>,
     /// Whether the other top-level request parameters set the attributes named by their snake_case form.
     pub auto_attrs: bool,
-    /// Top-level request parameters that name the resource or are mapped explicitly: never automatic.
+    /// Top-level request parameters that name the resource, are mapped explicitly or set nothing (`ignore`):
+    /// never automatic, never uncompared.
     pub explicit_params: Box<[Box<str>]>,
     /// An explicit mapping reads the whole request (security group rules): every parameter is accounted for.
     pub whole_request_mapped: bool,
@@ -248,6 +249,10 @@ struct CallDoc {
     #[serde(default)]
     sets: BTreeMap<String, serde_json::Value>,
     auto_attrs: Option<bool>,
+    /// Request members that set nothing: a fixed policy name (KMS `policyName: default`), the name of the
+    /// attribute a call sets whose values are elsewhere (RDS `attributeName`).
+    #[serde(default)]
+    ignore: Vec<String>,
 }
 
 /// An attribute mapping: the attribute's path, or a table that also says how to compare.
@@ -527,9 +532,13 @@ impl Catalog {
             .chain(attrs.iter().map(|a| &a.from))
             .filter(|p| p.root() == "requestParameters")
             .filter_map(|p| p.rest().first());
-        for param in request_params {
-            if !explicit_params.contains(param) {
-                explicit_params.push(param.clone());
+        let ignored = doc
+            .ignore
+            .iter()
+            .map(|name| Box::<str>::from(name.as_str()));
+        for param in request_params.cloned().chain(ignored) {
+            if !explicit_params.contains(&param) {
+                explicit_params.push(param);
             }
         }
         let whole_request_mapped = attrs
@@ -576,8 +585,12 @@ impl Catalog {
     }
 
     /// Whether a request parameter is one that never sets an attribute (`applyImmediately`).
+    /// Whether a request member never sets an attribute. Matched regardless of case: CloudTrail writes S3's
+    /// `Host` header as `Host` or `host`.
     pub fn ignores_param(&self, param: &str) -> bool {
-        self.ignored_params.iter().any(|p| **p == *param)
+        self.ignored_params
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(param))
     }
 
     /// The resource types an id with a known prefix (`sg-0123`) may name.

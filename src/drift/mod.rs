@@ -341,7 +341,21 @@ impl Engine {
         );
         compare_attributes(&self.catalog, call, &sections, snapshot, &mut verdict);
 
-        verdict.drift = outsider && verdict.managed == Some(true) && verdict.changes_something();
+        // Attaching what the state already holds (the attachment itself is a managed instance, and every
+        // value the call sets is the state's) changes nothing Terraform knows: not drift. Attaching to a
+        // managed parent what no state holds is.
+        let own_type = call.targets.first().map(|t| &*t.resource_type);
+        let attaches_what_is_held = matches!(call.change, Change::Attach)
+            && verdict
+                .primary()
+                .is_some_and(|m| Some(m.resource_type.as_str()) == own_type)
+            && !verdict.touched_attrs.is_empty()
+            && verdict.changed_attrs.is_empty()
+            && verdict.uncompared.is_empty();
+        verdict.drift = outsider
+            && verdict.managed == Some(true)
+            && verdict.changes_something()
+            && !attaches_what_is_held;
         verdict.unmanaged = outsider
             && verdict.managed == Some(false)
             && call.change != Change::Delete
@@ -662,8 +676,10 @@ fn compare_one(
     instance: Option<&Instance>,
     verdict: &mut Verdict,
 ) {
-    if !verdict.touched_attrs.iter().any(|t| t == name) {
-        verdict.touched_attrs.push(name.to_owned());
+    // The lists hold top-level attribute names, which is what a rule writes
+    // (`tfdrift.changed_attrs intersects (versioning_configuration)`); the diff keeps the nested path.
+    if !verdict.touched_attrs.iter().any(|t| t == top) {
+        verdict.touched_attrs.push(top.to_owned());
     }
     let Some(instance) = instance else { return };
     let state_value = instance.attribute(name).unwrap_or(Value::Null);
@@ -671,8 +687,8 @@ fn compare_one(
     if outcome == Outcome::Same {
         return;
     }
-    if !verdict.changed_attrs.iter().any(|c| c == name) {
-        verdict.changed_attrs.push(name.to_owned());
+    if !verdict.changed_attrs.iter().any(|c| c == top) {
+        verdict.changed_attrs.push(top.to_owned());
     }
     verdict.diff.entries.push(DiffEntry {
         attr: name.to_owned(),

@@ -651,13 +651,13 @@ impl ExtractPlugin for TfDrift {
             .with_description("Name (from the configuration) of the state that holds the managed resource."),
         field("tfdrift.changed_attrs", &Self::extract_changed_attrs)
             .with_display("Changed attributes")
-            .with_description("Terraform attributes the call sets to a value that differs from the state's."),
+            .with_description("Top-level Terraform attributes the call sets to a value that differs from the state's (versioning_configuration); tfdrift.diff has the nested path."),
         field("tfdrift.touched_attrs", &Self::extract_touched_attrs)
             .with_display("Touched attributes")
-            .with_description("Terraform attributes the call sets, whether or not the value differs."),
+            .with_description("Top-level Terraform attributes the call sets, whether or not the value differs."),
         field("tfdrift.diff", &Self::extract_diff)
             .with_display("Diff")
-            .with_description("JSON object: for each changed attribute, the state's value and the requested one ({\"instance_type\":{\"state\":\"t3.micro\",\"requested\":\"t3.large\"}}); sensitive values are redacted."),
+            .with_description("JSON object: for each changed attribute, by its path (versioning_configuration.status), the state's value and the requested one ({\"instance_type\":{\"state\":\"t3.micro\",\"requested\":\"t3.large\"}}); sensitive values are redacted."),
         field("tfdrift.attr", &Self::extract_attr)
             .with_display("State attribute")
             .with_description("The state's value of one attribute of the managed resource (tfdrift.attr[instance_type]); JSON for non-strings, sensitive values redacted."),
