@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/ from real inputs:
 
-- record: every CloudTrail record of tests/data/cloudtrail (stratus-red-team, panther-analysis) and of
+- record and record_view: every CloudTrail record of tests/data/cloudtrail (stratus-red-team, panther-analysis) and of
   examples/cloudtrail, one record's verbatim JSON per file;
 - state: every Terraform state of tests/data/tfstate (driftctl, inframap, tfstate-lookup) and the example;
 - config: fuzz/seeds/config/*.json (configurations shaped like the README's);
@@ -49,7 +49,9 @@ def main():
         for path in sorted(folder.rglob("*.json*")):
             records.extend(record_texts(path))
     for record in records:
-        put("record", json.dumps(record, separators=(",", ":")))
+        text = json.dumps(record, separators=(",", ":"))
+        put("record", text)
+        put("record_view", text)
     states = sorted((DATA / "tfstate").rglob("*"))
     states.append(ROOT / "examples" / "terraform.tfstate")
     for path in states:
@@ -71,7 +73,7 @@ def main():
         candidates = [r for r in any_records if r.get(root) is not None] or any_records or [{}]
         record = candidates[i % len(candidates)]
         put("path", path + "\n" + json.dumps(record.get(root)))
-    counts = {t: len(list((FUZZ / "corpus" / t).iterdir())) for t in ["record", "state", "config", "path"]
+    counts = {t: len(list((FUZZ / "corpus" / t).iterdir())) for t in ["record", "record_view", "state", "config", "path"]
               if (FUZZ / "corpus" / t).is_dir()}
     print("seed corpora:", ", ".join(f"{t} {n}" for t, n in counts.items()))
 

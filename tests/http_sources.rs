@@ -187,13 +187,26 @@ struct Hcp {
     api: TestServer,
     downloads: TestServer,
     workspaces: Workspaces,
+    /// State versions whose next download stalls for three seconds before it is answered.
+    stall: Arc<Mutex<Vec<String>>>,
 }
 
 fn hcp() -> Hcp {
     let workspaces: Workspaces = Arc::new(Mutex::new(Vec::new()));
+    let stall: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let downloads = {
         let workspaces = Arc::clone(&workspaces);
+        let stall = Arc::clone(&stall);
         TestServer::start(move |request| {
+            let stalls = {
+                let mut stall = stall.lock().expect("the stalls");
+                let before = stall.len();
+                stall.retain(|id| request.path() != format!("/archivist/{id}"));
+                stall.len() != before
+            };
+            if stalls {
+                std::thread::sleep(Duration::from_secs(3));
+            }
             let all = workspaces.lock().expect("the workspaces");
             let found = all.iter().find_map(|w| {
                 let (id, state) = w.version.as_ref()?;
@@ -290,6 +303,7 @@ fn hcp() -> Hcp {
         api,
         downloads,
         workspaces,
+        stall,
     }
 }
 
@@ -423,6 +437,55 @@ fn hcp_workspaces_by_tags_over_pages() {
 }
 
 #[test]
+fn hcp_a_poll_cut_short_loses_no_state_version() {
+    // Two tagged workspaces; the second one's download stalls past the poll's time (poll_timeout 1 s) once.
+    // The poll is given up; the first workspace's version, downloaded before the cut, must not be taken as
+    // known: at the next poll both load.
+    test_environment();
+    let hcp = hcp();
+    hcp.set(
+        "a-net",
+        "ws-1",
+        &["aws"],
+        Some(("sv-1", security_group_state(3, "web"))),
+    );
+    let vpc = state_v4(
+        1,
+        vec![resource(
+            "",
+            "aws_vpc",
+            "main",
+            json!({"id": "vpc-0123456789abcdef0"}),
+        )],
+    );
+    hcp.set("b-vpc", "ws-2", &["aws"], Some(("sv-2", vpc)));
+    hcp.stall.lock().unwrap().push("sv-2".into());
+    let config = json!({
+        "states": [{"name": "hcp", "hcp": {
+            "address": hcp.api.url(""), "organization": "acme", "tags": ["aws"],
+            "token_env": TEST_TOKEN_ENV,
+        }}],
+        "refresh_interval": 1,
+        "poll_timeout": 1,
+        "require_state_on_start": false,
+    });
+    let mut capture = start_sg_capture(&config);
+    wait_for("both workspaces", Duration::from_secs(20), || {
+        metric(&mut capture, "states_loaded") == 2
+    });
+    assert!(
+        metric(&mut capture, "refresh_failures") >= 1,
+        "the cut poll counts"
+    );
+    until_answer(
+        &mut capture,
+        "the first workspace answers",
+        Duration::from_secs(5),
+        |a| a.0.as_deref() == Some("hcp/a-net") && a.2 == Some(3),
+    );
+}
+
+#[test]
 fn secrets_stay_out_of_errors_and_logs() {
     test_environment();
     let hcp = hcp();
@@ -503,4 +566,80 @@ fn secrets_stay_out_of_errors_and_logs() {
     ] {
         assert!(!text.contains(secret), "{secret} in: {text}");
     }
+}
+
+#[test]
+fn an_over_limit_state_without_validators_is_not_downloaded_at_every_refresh() {
+    // A server that gives neither ETag nor Last-Modified serves a state over max_state_bytes. It cannot be
+    // told unchanged without being downloaded again; it is, but only after a pause (5 minutes, doubling),
+    // not at every refresh (up to 512 MiB each time by default).
+    test_environment();
+    let served = Arc::new(Mutex::new(Served {
+        body: bytes(&security_group_state(1, "web")),
+        etag: None,
+        truncate: false,
+    }));
+    let token = format!("Bearer {TEST_TOKEN}");
+    let server = http_backend(Arc::clone(&served), token);
+    let mut config = http_config(&server, json!({"token_env": TEST_TOKEN_ENV}));
+    config["max_state_bytes"] = json!(64);
+    config["require_state_on_start"] = json!(false);
+    let mut capture = start_sg_capture(&config);
+    assert_eq!(next_sg_answer(&mut capture), (None, None, None));
+    let path = "/api/v4/projects/42/terraform/state/production";
+    // Refreshes come every second: four of them pass.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(metric(&mut capture, "state_checks") + metric(&mut capture, "refresh_failures") >= 1);
+    assert_eq!(server.count(path), 1, "downloaded again within the pause");
+}
+
+/// Set in the child process of [`a_declared_length_reserves_no_memory`].
+const ALLOCATION_CHILD: &str = "TFDRIFT_TEST_ALLOCATION_CHILD";
+
+#[test]
+fn a_declared_length_reserves_no_memory() {
+    // A server announces 12 GiB (under a raised max_state_bytes) and sends a few bytes. Were the announced
+    // length reserved up front, the process would abort under a memory limit: an allocation failure is no
+    // panic that a guard could catch. This test runs itself again under a 6 GiB address-space limit
+    // (`prlimit --as`), where a 12 GiB reservation fails; the child must end well.
+    if std::env::var_os(ALLOCATION_CHILD).is_some() {
+        test_environment();
+        let served = Arc::new(Mutex::new(Served {
+            body: bytes(&security_group_state(1, "web")),
+            etag: None,
+            truncate: false,
+        }));
+        let token = format!("Bearer {TEST_TOKEN}");
+        let authorization = token.clone();
+        let server = TestServer::start(move |request| {
+            if request.header("authorization") != Some(authorization.as_str()) {
+                return TestReply::new(401);
+            }
+            let mut reply = TestReply::new(200);
+            reply.body = served.lock().expect("the served state").body.clone();
+            reply.declared_length = Some(12 << 30);
+            reply
+        });
+        let mut config = http_config(&server, json!({"token_env": TEST_TOKEN_ENV}));
+        config["states"][0]["http"]["url"] = json!(server.url("/state"));
+        config["max_state_bytes"] = json!(16u64 << 30);
+        config["require_state_on_start"] = json!(false);
+        let mut capture = start_sg_capture(&config);
+        assert_eq!(next_sg_answer(&mut capture), (None, None, None));
+        assert!(metric(&mut capture, "refresh_failures") >= 1);
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test executable");
+    let status = std::process::Command::new("prlimit")
+        .arg(format!("--as={}", 6u64 << 30))
+        .arg(exe)
+        .args([
+            "--exact",
+            "a_declared_length_reserves_no_memory",
+            "--test-threads=1",
+        ])
+        .env(ALLOCATION_CHILD, "1")
+        .status()
+        .expect("prlimit (util-linux) runs the child");
+    assert!(status.success(), "the child under the limit: {status}");
 }

@@ -728,6 +728,8 @@ pub struct TestReply {
     pub body: Vec<u8>,
     /// Cut the body short of its `Content-Length` (a transfer that breaks off).
     pub truncate: bool,
+    /// The `Content-Length` to announce instead of the body's (a server that says more than it sends).
+    pub declared_length: Option<u64>,
 }
 
 impl TestReply {
@@ -737,6 +739,7 @@ impl TestReply {
             headers: Vec::new(),
             body: Vec::new(),
             truncate: false,
+            declared_length: None,
         }
     }
 
@@ -863,7 +866,8 @@ fn serve_one(
         out.push_str(&format!("{name}: {value}\r\n"));
     }
     if reply.status != 304 {
-        out.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+        let length = reply.declared_length.unwrap_or(reply.body.len() as u64);
+        out.push_str(&format!("content-length: {length}\r\n"));
     }
     out.push_str("connection: close\r\n\r\n");
     let body = if reply.truncate {
