@@ -109,7 +109,7 @@ CALL_KEYS = {"name", "change", "severity", "targets", "attrs", "auto_attrs", "se
 ATTR_TABLE_KEYS = {"attr", "as", "op"}
 COMPARE_KINDS = {"value", "policy", "tags", "security_group_rules"}
 COMPARE_OPS = {"set", "add", "remove"}
-TARGET_KEYS = {"type", "id", "join"}
+TARGET_KEYS = {"type", "id", "join", "parts", "import_id"}
 TOP_KEYS = {"service", "keys", "call"}
 AUTO_ATTR_CHANGES = {"create", "modify"}  # changes for which auto_attrs maps request members to attributes
 # catalog/common.toml: not a service file; only [id_prefixes] ("sg-" = ["aws_security_group"]).
@@ -878,6 +878,24 @@ class Checker:
                 ids = []
             for p in ids:
                 self.check_path(twhere, resolver, op, p, recs)
+            parts = t.get("parts", {})
+            if not isinstance(parts, dict):
+                self.err(twhere, "parts must be a table of record path = attribute")
+                parts = {}
+            for p, a in parts.items():
+                # Another part of a composite identity: a path of the call, and an attribute of the type that must
+                # hold the same value.
+                self.check_path(f"{twhere} parts[{p!r}]", resolver, op, p, recs, identifier=False)
+                if not isinstance(a, str) or a not in self.attrs_of(rtype):
+                    self.err(twhere, f"parts attribute {a!r} is not an attribute of {rtype}")
+                self.stats["parts"] += 1
+            template = t.get("import_id")
+            if template is not None:
+                if not isinstance(template, str) or template.count("{") != template.count("}") or "{" not in template:
+                    self.err(twhere, f"import_id must be a template of {{record paths}}, not {template!r}")
+                else:
+                    for p in re.findall(r"\{([^{}]+)\}", template):
+                        self.check_path(f"{twhere} import_id", resolver, op, p, recs, identifier=False)
             if "join" in t:
                 join = t["join"]
                 if not (isinstance(join, list) and join and all(isinstance(x, str) for x in join)):

@@ -886,3 +886,290 @@ fn a_regional_resource_matches_only_in_its_own_region() {
     );
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
 }
+
+// ------------------------------------------------------------------------------------ composite identities
+
+#[test]
+fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
+    // A real AddPermission record (stratus-red-team) adds statement "backdoor" to a function. A permission is
+    // identified by function and statement id together (Terraform imports it as <function>:<statement-id>):
+    // the call never lands on a sibling statement of the same function.
+    let record = stratus_record(
+        "aws.persistence.lambda-backdoor-function.json",
+        "AddPermission20150331v2",
+    );
+    let value: Value = serde_json::from_str(&record).unwrap();
+    let (region, account) = (
+        value["awsRegion"].as_str().unwrap(),
+        value["recipientAccountId"].as_str().unwrap(),
+    );
+    let function = "stratus-red-team-backdoor-f-func";
+    let function_resource = resource(
+        "",
+        "aws_lambda_function",
+        "worker",
+        json!({"id": function, "function_name": function,
+               "arn": format!("arn:aws:lambda:{region}:{account}:function:{function}")}),
+    );
+    let permission = |name: &str, statement: &str, of: &str| {
+        resource(
+            "",
+            "aws_lambda_permission",
+            name,
+            json!({"id": statement, "statement_id": statement, "function_name": of,
+                   "action": "lambda:InvokeFunction", "principal": "s3.amazonaws.com"}),
+        )
+    };
+    // A sibling statement only: not the permission the call adds; the managed function is what changed.
+    let sibling = state_v4(
+        1,
+        vec![
+            function_resource.clone(),
+            permission("allow_s3", "AllowS3", function),
+        ],
+    );
+    let fields = run_with(&record, &sibling, json!({}), &plain_fields());
+    assert_eq!(
+        fields.list("tfdrift.resource_addresses"),
+        ["aws_lambda_function.worker"]
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+
+    // The very statement: matched, and the principal it now names differs from the state's.
+    let same = state_v4(
+        1,
+        vec![
+            function_resource,
+            permission("backdoor", "backdoor", function),
+        ],
+    );
+    let fields = run_with(&record, &same, json!({}), &plain_fields());
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("aws_lambda_permission.backdoor")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert!(
+        fields
+            .list("tfdrift.changed_attrs")
+            .contains(&"principal".to_owned())
+    );
+
+    // No state holds the function nor the statement, but permissions are managed elsewhere: a permission made
+    // by hand, named as Terraform's import takes it.
+    let elsewhere = state_v4(1, vec![permission("other", "AllowS3", "another-function")]);
+    let fields = run_with(&record, &elsewhere, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(false));
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(true));
+    assert_eq!(
+        fields.str("tfdrift.resource_id").as_deref(),
+        Some("stratus-red-team-backdoor-f-func:backdoor")
+    );
+}
+
+/// A ChangeResourceRecordSets record shaped exactly like CloudTrail's (no real one is in tests/data): Route 53
+/// logs the change batch as sent, names fully qualified.
+fn change_record_sets(action: &str, name: &str, record_type: &str) -> String {
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAQ5Y2TGCDATQV6SRP",
+                         "arn": "arn:aws:iam::123456789012:user/dana", "accountId": "123456789012",
+                         "userName": "dana"},
+        "eventTime": "2024-06-03T10:01:12Z",
+        "eventSource": "route53.amazonaws.com",
+        "eventName": "ChangeResourceRecordSets",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12",
+        "requestParameters": {
+            "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+            "changeBatch": {"changes": [{"action": action, "resourceRecordSet": {
+                "name": name, "type": record_type, "tTL": 300,
+                "resourceRecords": [{"value": "198.51.100.10"}]}}]}
+        },
+        "responseElements": {"changeInfo": {"id": "/change/C0123456789ABCDEFGHIJ", "status": "PENDING",
+                             "submittedAt": "Jun 3, 2024 10:01:12 AM"}},
+        "requestID": "0f2a1c9e-8d1b-4f0e-9a55-3c1d2e7b6a11",
+        "eventID": "6b1f3f0a-2c4e-4b8e-9d3a-7e5f1a2b3c4e",
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "123456789012",
+        "eventCategory": "Management"
+    })
+    .to_string()
+}
+
+#[test]
+fn a_route53_record_is_named_by_its_zone_name_and_type() {
+    // Terraform keys a record by zone, name and type (its id and import id: <zone>_<name>_<type>). A new
+    // record in a managed zone is a record no state holds, not drift on a sibling of that zone.
+    let zone = "Z0123456789ABCDEFGHIJ";
+    let record_resource = |name: &str, fqdn: &str, record_type: &str| {
+        resource(
+            "",
+            "aws_route53_record",
+            name,
+            json!({"id": format!("{zone}_{fqdn}_{record_type}"), "zone_id": zone, "name": fqdn,
+                   "type": record_type, "ttl": 300, "records": ["198.51.100.10"]}),
+        )
+    };
+    let state = state_v4(
+        1,
+        vec![
+            record_resource("www", "www.example.com", "A"),
+            record_resource("mail", "example.com", "MX"),
+        ],
+    );
+    let new = change_record_sets("CREATE", "api.example.com.", "A");
+    let fields = run_with(&new, &state, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(false));
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(true));
+    assert_eq!(
+        fields.str("tfdrift.resource_id").as_deref(),
+        Some("Z0123456789ABCDEFGHIJ_api.example.com_A")
+    );
+
+    // The record the state holds, named fully qualified and in another case, with another type beside it.
+    let upsert = change_record_sets("UPSERT", "WWW.example.com.", "A");
+    let fields = run_with(&upsert, &state, json!({}), &plain_fields());
+    assert_eq!(
+        fields.list("tfdrift.resource_addresses"),
+        ["aws_route53_record.www"]
+    );
+    assert_eq!(
+        fields.str("tfdrift.resource_id").as_deref(),
+        Some("Z0123456789ABCDEFGHIJ_www.example.com_A")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+
+    // Same name, another type: not the A record.
+    let txt = change_record_sets("CREATE", "www.example.com.", "TXT");
+    let fields = run_with(&txt, &state, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(false));
+}
+
+#[test]
+fn a_wrapped_ec2_request_is_read_whatever_its_wrapper_is_called() {
+    // Newer EC2 calls wrap their parameters in one member whose name CloudTrail does not take from the API
+    // model: DeleteTransitGatewayVpcAttachment is logged with `DelTGwVpcAttachReq`. A record shaped like
+    // CloudTrail's (none is in tests/data).
+    let record = json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAQ5Y2TGCDATQV6SRP",
+                         "arn": "arn:aws:iam::123456789012:user/dana", "accountId": "123456789012",
+                         "userName": "dana"},
+        "eventTime": "2024-06-03T11:20:02Z",
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "DeleteTransitGatewayVpcAttachment",
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12",
+        "requestParameters": {"DelTGwVpcAttachReq": {"TransitGatewayAttachmentId": "tgw-attach-0a1b2c3d4e5f60718"}},
+        "responseElements": {"DeleteTransitGatewayVpcAttachmentResponse": {
+            "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
+            "transitGatewayVpcAttachment": {"transitGatewayAttachmentId": "tgw-attach-0a1b2c3d4e5f60718",
+                                            "state": "deleting"}}},
+        "requestID": "1f2a1c9e-8d1b-4f0e-9a55-3c1d2e7b6a12",
+        "eventID": "7b1f3f0a-2c4e-4b8e-9d3a-7e5f1a2b3c4f",
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "123456789012",
+        "eventCategory": "Management"
+    })
+    .to_string();
+    let state = state_v4(
+        1,
+        vec![resource(
+            "module.net",
+            "aws_ec2_transit_gateway_vpc_attachment",
+            "shared",
+            json!({"id": "tgw-attach-0a1b2c3d4e5f60718",
+                   "arn": "arn:aws:ec2:eu-west-1:123456789012:transit-gateway-attachment/tgw-attach-0a1b2c3d4e5f60718"}),
+        )],
+    );
+    let fields = run_with(&record, &state, json!({}), &plain_fields());
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("module.net.aws_ec2_transit_gateway_vpc_attachment.shared")
+    );
+    assert_eq!(fields.str("tfdrift.change").as_deref(), Some("delete"));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}
+
+#[test]
+fn a_sub_resource_no_state_holds_is_compared_on_its_parent_or_counted_changed() {
+    // The real PutBucketPolicy record of the test above (panther-analysis #428). The state holds the bucket
+    // but no aws_s3_bucket_policy: the verdict is about the managed bucket, and the policy it sets is a
+    // change unless the bucket itself holds that very policy (AWS provider 3 kept it on the bucket).
+    let record = real_records()
+        .into_iter()
+        .find(|r| r.origin == "panther-analysis.jsonl#428")
+        .expect("panther-analysis #428")
+        .text;
+    let bucket =
+        |attributes: Value| state_v4(5, vec![resource("", "aws_s3_bucket", "data", attributes)]);
+    let fields = run_with(
+        &record,
+        &bucket(json!({"id": "example-bucket", "bucket": "example-bucket"})),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(
+        fields.str("tfdrift.resource_type").as_deref(),
+        Some("aws_s3_bucket")
+    );
+    assert_eq!(
+        fields.bool("tfdrift.drift"),
+        Some(true),
+        "a policy set on a managed bucket"
+    );
+
+    // The bucket holds the same policy (compared as a document): nothing changed.
+    let value: Value = serde_json::from_str(&record).unwrap();
+    let policy = value["requestParameters"]["bucketPolicy"].to_string();
+    let fields = run_with(
+        &record,
+        &bucket(json!({"id": "example-bucket", "bucket": "example-bucket", "policy": policy})),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(
+        fields.bool("tfdrift.drift"),
+        Some(false),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+}
+
+#[test]
+fn a_stop_call_sets_the_state_it_names() {
+    // A real StopInstances record (panther-analysis #179): the call names no attribute, and sets the state
+    // the provider keeps in aws_ec2_instance_state.state (EC2 API: StopInstances leaves the instance
+    // "stopped"). Stopping an instance the state already has stopped changes nothing; stopping a running one
+    // is drift.
+    let record = panther_record(179, "StopInstances");
+    let state = |running: &str| {
+        state_v4(
+            1,
+            vec![resource(
+                "",
+                "aws_ec2_instance_state",
+                "batch",
+                json!({"id": "i-EXAMPLE56126103cb", "instance_id": "i-EXAMPLE56126103cb", "state": running, "force": false}),
+            )],
+        )
+    };
+    let fields = run_with(&record, &state("stopped"), json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.bool("tfdrift.drift"),
+        Some(false),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+    let fields = run_with(&record, &state("running"), json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(fields.list("tfdrift.changed_attrs"), ["state"]);
+}

@@ -81,8 +81,10 @@ fn every_covered_real_record_finds_its_resource() {
     let (mut mutating_successful, mut covered) = (0usize, 0usize);
     let mut no_identifier: Vec<(String, String)> = Vec::new();
     let mut expected: Vec<Expected> = Vec::new();
-    // (type, identifier) -> (address, key attribute): records naming the same resource share it.
-    let mut resources: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    // (type, identifier) -> (address, key attribute, the other parts of a composite identity): records
+    // naming the same resource share it.
+    type Parts = Vec<(String, String)>;
+    let mut resources: BTreeMap<(String, String), (String, String, Parts)> = BTreeMap::new();
     for (index, real) in records.iter().enumerate() {
         if !(mutating(&real.value) && successful(&real.value)) {
             continue;
@@ -104,10 +106,23 @@ fn every_covered_real_record_finds_its_resource() {
             None => catalog.keys(&resource_type)[0].to_string(),
         };
         let identifier = ids[0].clone();
+        // The record's value of each other part: the resource the state holds has it too.
+        let parts: Parts = target
+            .parts
+            .iter()
+            .filter_map(|(path, attr)| {
+                let root = record.section_value(Section::from_root(path.root())?)?;
+                let mut first = None;
+                path.identifiers_from(&root, |id| {
+                    first.get_or_insert_with(|| id.to_string());
+                });
+                Some((attr.to_string(), first?))
+            })
+            .collect();
         let count = resources.len();
-        let (address, _) = resources
+        let (address, _, _) = resources
             .entry((resource_type.clone(), identifier.clone()))
-            .or_insert_with(|| (format!("{resource_type}.rec_{count}"), key));
+            .or_insert_with(|| (format!("{resource_type}.rec_{count}"), key, parts));
         expected.push(Expected {
             index,
             origin: real.origin.clone(),
@@ -140,10 +155,13 @@ fn every_covered_real_record_finds_its_resource() {
         7,
         resources
             .iter()
-            .map(|((resource_type, identifier), (address, key))| {
+            .map(|((resource_type, identifier), (address, key, parts))| {
                 let name = address.rsplit('.').next().unwrap();
                 let mut attributes = json!({ "id": identifier });
                 attributes[key.as_str()] = json!(identifier);
+                for (attr, value) in parts {
+                    attributes[attr.as_str()] = json!(value);
+                }
                 resource("", resource_type, name, attributes)
             })
             .collect(),

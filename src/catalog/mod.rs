@@ -78,6 +78,65 @@ pub struct Target {
     pub ids: Box<[Path]>,
     /// State attributes the identifier is compared with; `None`: the type's keys.
     pub join: Option<Box<[Box<str>]>>,
+    /// The other parts of a composite identity (a Lambda permission's statement id, a Route 53 record's name
+    /// and type): where each is in the record, and the attribute that must hold it. An instance matches only
+    /// when every part the record gives agrees, so a call never lands on a sibling that shares the parent.
+    pub parts: Box<[(Path, Box<str>)]>,
+    /// The identifier in the form Terraform's import takes (`{requestParameters.keyId}:{responseElements.grantId}`),
+    /// for a resource no state holds.
+    pub import_id: Option<ImportId>,
+}
+
+/// A template of record paths and text: `{path}` stands for the path's first value.
+#[derive(Debug)]
+pub struct ImportId(Box<[ImportPart]>);
+
+#[derive(Debug)]
+enum ImportPart {
+    Text(Box<str>),
+    Value(Path),
+}
+
+impl ImportId {
+    fn parse(template: &str) -> Result<ImportId, PathError> {
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(ImportPart::Text(rest[..open].into()));
+            }
+            let close = rest[open..]
+                .find('}')
+                .map(|c| open + c)
+                .ok_or_else(|| PathError::Unclosed(template.to_owned()))?;
+            parts.push(ImportPart::Value(Path::parse(&rest[open + 1..close])?));
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(ImportPart::Text(rest.into()));
+        }
+        Ok(ImportId(parts.into()))
+    }
+
+    /// The paths the template reads.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.0.iter().filter_map(|p| match p {
+            ImportPart::Value(path) => Some(path),
+            ImportPart::Text(_) => None,
+        })
+    }
+
+    /// The identifier, when every path gives a value; `value` gives the first value a path reaches.
+    pub fn render(&self, mut value: impl FnMut(&Path) -> Option<String>) -> Option<String> {
+        let mut out = String::new();
+        for part in self.0.iter() {
+            match part {
+                ImportPart::Text(text) => out.push_str(text),
+                ImportPart::Value(path) => out.push_str(&value(path)?),
+            }
+        }
+        Some(out)
+    }
 }
 
 /// A part of the record that sets a Terraform attribute of the call's own resource type.
@@ -279,6 +338,9 @@ struct TargetDoc {
     resource_type: String,
     id: Vec<String>,
     join: Option<Vec<String>>,
+    #[serde(default)]
+    parts: BTreeMap<String, String>,
+    import_id: Option<String>,
 }
 
 static EMBEDDED: LazyLock<Result<Catalog, String>> =
@@ -488,6 +550,27 @@ impl Catalog {
                     }
                 }
             }
+            let parts = target
+                .parts
+                .iter()
+                .map(|(path, attr)| Ok((parse_in_record(path)?, attr.as_str().into())))
+                .collect::<Result<Vec<_>, CatalogError>>()?;
+            let import_id = match &target.import_id {
+                None => None,
+                Some(template) => {
+                    let parsed =
+                        ImportId::parse(template).map_err(|source| CatalogError::Path {
+                            file: file.to_owned(),
+                            call: doc.name.clone(),
+                            path: template.clone(),
+                            source,
+                        })?;
+                    for path in parsed.paths() {
+                        parse_in_record(&path.to_string())?;
+                    }
+                    Some(parsed)
+                }
+            };
             targets.push(Target {
                 resource_type: target.resource_type.as_str().into(),
                 ids: ids.into(),
@@ -495,6 +578,8 @@ impl Catalog {
                     .join
                     .as_ref()
                     .map(|j| j.iter().map(|a| a.as_str().into()).collect()),
+                parts: parts.into(),
+                import_id,
             });
         }
         let attrs = doc

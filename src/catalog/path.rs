@@ -23,6 +23,8 @@ pub enum PathError {
     EmptyStep(String),
     #[error("`[` without `[]` in path `{0}`")]
     BadBrackets(String),
+    #[error("`{{` without `}}` in the template `{0}`")]
+    Unclosed(String),
 }
 
 impl Path {
@@ -116,7 +118,7 @@ fn walk<'v>(value: &'v Value, steps: &[Box<str>], out: &mut Vec<&'v Value>) {
         Value::Object(map) => match steps.split_first() {
             None => out.push(value),
             Some((step, rest)) => {
-                if let Some(next) = map.get(&**step) {
+                if let Some(next) = map.get(&**step).or_else(|| member_like(map, step)) {
                     walk(next, rest, out);
                 }
             }
@@ -124,6 +126,30 @@ fn walk<'v>(value: &'v Value, steps: &[Box<str>], out: &mut Vec<&'v Value>) {
         Value::Null => {}
         _ if steps.is_empty() => out.push(value),
         _ => {}
+    }
+}
+
+/// The member a step names when the record does not spell it as the API model does (looked for only when the
+/// exact name is missing):
+/// - the same name in another case: CloudTrail writes some members as the service serialises them (`aRN` for
+///   the model's `ARN`, `Host` and `host`);
+/// - for a step `<Something>Request`, the one wrapper a newer EC2 call puts its parameters in, whatever
+///   CloudTrail names it (`DeleteFlowLogsRequest`, but `DelTGwVpcAttachReq` for
+///   DeleteTransitGatewayVpcAttachment): the object's only member whose name ends in `Request` or `Req` and
+///   whose value is an object.
+fn member_like<'v>(map: &'v serde_json::Map<String, Value>, step: &str) -> Option<&'v Value> {
+    if let Some((_, value)) = map.iter().find(|(key, _)| key.eq_ignore_ascii_case(step)) {
+        return Some(value);
+    }
+    if !step.ends_with("Request") {
+        return None;
+    }
+    let mut wrappers = map.iter().filter(|(key, value)| {
+        (key.ends_with("Request") || key.ends_with("Req")) && value.is_object()
+    });
+    match (wrappers.next(), wrappers.next()) {
+        (Some((_, value)), None) => Some(value),
+        _ => None,
     }
 }
 
@@ -149,6 +175,40 @@ mod tests {
         let mut out = Vec::new();
         path.identifiers_from(&doc[path.root()], |id| out.push(id.to_string()));
         out
+    }
+
+    #[test]
+    fn members_spelled_otherwise_than_the_model() {
+        // Case: CloudTrail's `aRN` for the model's `ARN`, read by a path that says `arn`.
+        assert_eq!(
+            ids(
+                "requestParameters.arn",
+                &json!({"requestParameters": {"aRN": "arn:aws:sns:x"}})
+            ),
+            ["arn:aws:sns:x"]
+        );
+        // The exact name wins over another case.
+        assert_eq!(
+            ids(
+                "requestParameters.host",
+                &json!({"requestParameters": {"Host": "a", "host": "b"}})
+            ),
+            ["b"]
+        );
+        // A newer EC2 call's one wrapper, whatever CloudTrail names it.
+        let wrapped = json!({"requestParameters": {"DelTGwVpcAttachReq": {"TransitGatewayAttachmentId": "tgw-attach-1"}}});
+        assert_eq!(
+            ids(
+                "requestParameters.DeleteTransitGatewayVpcAttachmentRequest.TransitGatewayAttachmentId",
+                &wrapped
+            ),
+            ["tgw-attach-1"]
+        );
+        // Two candidate wrappers: neither is taken for the one the path names.
+        let two = json!({"requestParameters": {"AReq": {"Id": "1"}, "BRequest": {"Id": "2"}}});
+        assert!(ids("requestParameters.CRequest.Id", &two).is_empty());
+        // Only steps that name a wrapper look for one.
+        assert!(ids("requestParameters.Other.Id", &wrapped).is_empty());
     }
 
     #[test]

@@ -456,6 +456,22 @@ fn push_match(
     true
 }
 
+/// What a service answers in place of an identifier it has not made yet: SNS's `subscriptionArn` is "pending
+/// confirmation" until an HTTP or email endpoint confirms. It names no resource.
+fn is_placeholder(value: &str) -> bool {
+    value.eq_ignore_ascii_case("pending confirmation") || value == "PendingConfirmation"
+}
+
+/// A part of a composite identity as compared: without the trailing dot of a fully qualified DNS name
+/// (Route 53 writes `www.example.com.`, Terraform keeps `www.example.com`), and regardless of ASCII case
+/// (DNS names are; a difference of case alone is not worth a silence).
+fn part_key(value: &str) -> String {
+    value
+        .strip_suffix('.')
+        .unwrap_or(value)
+        .to_ascii_lowercase()
+}
+
 /// Looks every identifier of every target up; returns whether any identifier was found at all.
 fn find_matches(
     call: &Call,
@@ -480,6 +496,7 @@ fn find_matches(
             };
             path.identifiers_from(root, |id| {
                 let text = match id {
+                    IdRef::Str(s) if is_placeholder(s) => return,
                     IdRef::Str(s) => s.to_owned(),
                     IdRef::Num(n) => n.to_string(),
                 };
@@ -503,11 +520,45 @@ fn find_matches(
         found_any = true;
         if verdict.unmatched_id.is_none() {
             verdict.unmatched_type = Some(target.resource_type.to_string());
-            verdict.unmatched_id = ids.first().cloned();
+            // A resource no state holds is named as Terraform's import takes it, when the catalog says how.
+            let import_id = target.import_id.as_ref().and_then(|template| {
+                template.render(|path| {
+                    let root = sections.get(Section::from_root(path.root())?)?;
+                    let mut first = None;
+                    path.identifiers_from(root, |id| {
+                        // Route 53 writes names fully qualified (`www.example.com.`); import ids do not.
+                        let text = id.to_string();
+                        first.get_or_insert_with(|| {
+                            text.strip_suffix('.').map(str::to_owned).unwrap_or(text)
+                        });
+                    });
+                    first
+                })
+            });
+            verdict.unmatched_id = import_id.or_else(|| ids.first().cloned());
         }
+        // The other parts of a composite identity, as the record gives them.
+        let parts: Vec<(&str, Vec<String>)> = target
+            .parts
+            .iter()
+            .filter_map(|(path, attr)| {
+                let root = sections.get(Section::from_root(path.root())?)?;
+                let mut values = Vec::new();
+                path.identifiers_from(root, |id| values.push(part_key(&id.to_string())));
+                (!values.is_empty()).then_some((&**attr, values))
+            })
+            .collect();
         for id in &ids {
             for hit in snapshot.index.lookup(&target.resource_type, id) {
                 if !in_scope(&hit, id, sections.record) {
+                    continue;
+                }
+                // Every part the record names must agree: a call never lands on a sibling of the same parent.
+                if !parts.iter().all(|(attr, values)| {
+                    hit.instance
+                        .string_attribute(attr)
+                        .is_some_and(|held| values.contains(&part_key(&held)))
+                }) {
                     continue;
                 }
                 // The index keeps one entry per instance, under the first key that matched; an instance whose
@@ -569,11 +620,16 @@ fn compare_attributes(
     verdict: &mut Verdict,
 ) {
     let own_type = &*call.targets[0].resource_type;
-    let instance = verdict
+    let primary = verdict
         .primary()
-        .filter(|m| m.resource_type == own_type)
         .and_then(|m| find_again(snapshot, m))
         .map(|hit| hit.instance);
+    let instance = primary.filter(|i| &*i.resource_type == own_type);
+    // The call is about a sub-resource (a bucket's policy) that no state holds as its own type, while the
+    // parent is managed: its values compare with the parent's attribute of that name where the parent has
+    // one (older providers kept a bucket's policy on the bucket); else they cannot be compared, which is a
+    // change, never "nothing changed".
+    let parent = primary.filter(|_| instance.is_none());
     let mut found = Vec::new();
     for mapping in call.attrs.iter() {
         let Some(section) = Section::from_root(mapping.from.root()) else {
@@ -598,7 +654,8 @@ fn compare_attributes(
             mapping.attr.root(),
             requested,
             how,
-            instance,
+            instance.or(parent),
+            parent.is_some(),
             verdict,
         );
     }
@@ -613,7 +670,8 @@ fn compare_attributes(
             top,
             implied.value.clone(),
             how,
-            instance,
+            instance.or(parent),
+            parent.is_some(),
             verdict,
         );
     }
@@ -640,6 +698,7 @@ fn compare_attributes(
                         requested.clone(),
                         how,
                         Some(instance),
+                        false,
                         verdict,
                     );
                 }
@@ -674,6 +733,7 @@ fn compare_one(
     requested: Value,
     how: Comparison,
     instance: Option<&Instance>,
+    of_parent: bool,
     verdict: &mut Verdict,
 ) {
     // The lists hold top-level attribute names, which is what a rule writes
@@ -682,6 +742,13 @@ fn compare_one(
         verdict.touched_attrs.push(top.to_owned());
     }
     let Some(instance) = instance else { return };
+    if of_parent && instance.raw_attribute(top).is_none() {
+        // The parent has no such attribute: the value cannot be compared, so it counts as a change.
+        if !verdict.uncompared.iter().any(|u| u == name) {
+            verdict.uncompared.push(name.to_owned());
+        }
+        return;
+    }
     let state_value = instance.attribute(name).unwrap_or(Value::Null);
     let outcome = compare::compare(how.kind, how.op, &requested, &state_value);
     if outcome == Outcome::Same {
