@@ -42,7 +42,7 @@ pub const UNREADABLE: &str = "\u{FFFD}unreadable";
 pub const MAX_DEPTH: usize = 128;
 
 /// A free-form section's JSON text as a value: first of duplicated members kept, escaped names decoded,
-/// unreadable spots as [`UNREADABLE`]. None only for text that is not one JSON value.
+/// unreadable spots as [`UNREADABLE`], and text that is not well-formed JSON as [`UNREADABLE`] whole.
 pub fn value(text: &str) -> Option<Value> {
     // Nearly every section is well-formed JSON that serde_json reads: one pass, duplicates resolved as the
     // plugin does. Only what it refuses takes the scanner's slower, lenient path.
@@ -52,10 +52,13 @@ pub fn value(text: &str) -> Option<Value> {
     {
         return Some(value);
     }
+    // Text that is not well-formed JSON (CloudTrail writes none; Falco's cloudtrail plugin reads no field of
+    // such a record) reads as unreadable as a whole: one pass, whatever it holds.
     let mut scanner = Scanner::new(text);
-    let value = read(&mut scanner, 0).ok()?;
-    scanner.finish().ok()?;
-    Some(value)
+    match read(&mut scanner, 0).and_then(|value| scanner.finish().map(|()| value)) {
+        Ok(value) => Some(value),
+        Err(_) => Some(unreadable()),
+    }
 }
 
 fn unreadable() -> Value {
@@ -69,19 +72,9 @@ fn read(scanner: &mut Scanner<'_>, depth: usize) -> Result<Value, crate::scan::S
             scanner.skip()?;
             Ok(unreadable())
         }
-        Some(b'{' | b'[') => {
-            // A container malformed inside reads as unreadable as a whole, passed over by its brackets.
-            let start = scanner.clone();
-            let read = container(scanner, depth);
-            match read {
-                Ok(value) => Ok(value),
-                Err(_) => {
-                    *scanner = start;
-                    scanner.skip()?;
-                    Ok(unreadable())
-                }
-            }
-        }
+        // A fault inside fails the whole text: going back to pass over each enclosing container by its
+        // brackets would read nested faults again at every level, a cost that grows with depth times size.
+        Some(b'{' | b'[') => container(scanner, depth),
         _ => {
             let value = scanner.value()?;
             if value.is_string() {
@@ -329,7 +322,13 @@ mod tests {
         assert_eq!(at, UNREADABLE);
         // Escapes no character is named by.
         assert_eq!(decode_lossy(r#""a\qb\u12""#), "a\u{FFFD}b\u{FFFD}");
-        // Not JSON at all.
-        assert_eq!(value("{\"a\":1"), None);
+        // Not JSON at all: unreadable as a whole.
+        assert_eq!(
+            value("{\"a\":1"),
+            Some(Value::String(UNREADABLE.to_owned()))
+        );
+        // Malformed at every level of a deep nesting: one pass, not one per level.
+        let nested = format!("{}{}", "{\"a\":[1 2],\"b\":".repeat(100_000), "1");
+        assert_eq!(value(&nested), Some(Value::String(UNREADABLE.to_owned())));
     }
 }
