@@ -1173,3 +1173,24 @@ fn a_stop_call_sets_the_state_it_names() {
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
     assert_eq!(fields.list("tfdrift.changed_attrs"), ["state"]);
 }
+
+#[test]
+fn thousands_of_instances_sharing_a_name_cost_one_verdict_not_thousands() {
+    // 20,000 instances carry the security group's id (a hostile or broken state). The verdict keeps the first
+    // 256 matches: an event costs what a few matches cost, however many instances share a name.
+    let instances: Vec<Value> = (0..20_000)
+        .map(|i| {
+            resource(
+                "",
+                "aws_security_group",
+                &format!("g{i}"),
+                json!({"id": SG_ID, "name": format!("g{i}"), "ingress": []}),
+            )
+        })
+        .collect();
+    let state = state_v4(1, instances);
+    let fields = run_with(&sg_record(), &state, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.list("tfdrift.resource_addresses").len(), 256);
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}

@@ -202,6 +202,19 @@ pub struct Instance {
     pub sensitive_attrs: Box<[Box<str>]>,
     /// What every lookup needs, read from the attributes once, when the state is loaded.
     pub known: Known,
+    /// Where each top-level attribute is in `attributes`, found at the first read of any: later reads of an
+    /// instance that calls keep touching are a probe, not a scan of its text (one attribute may be hundreds
+    /// of megabytes). Instances never read cost nothing.
+    pub members: std::sync::OnceLock<Box<[MemberSpan]>>,
+}
+
+/// One top-level member of an instance's attributes: byte ranges of its name (between the quotes) and its
+/// value, and whether the name has escapes.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberSpan {
+    key: (u32, u32),
+    value: (u32, u32),
+    escaped: bool,
 }
 
 /// What lookups need of an instance, read once when its state is loaded: a lookup must never read the
@@ -331,17 +344,22 @@ impl Instance {
     /// The JSON text of a top-level attribute (the first one, should the object repeat a name). The text was
     /// validated when the state was loaded, so it is only delimited here, not parsed again.
     pub fn raw_attribute(&self, name: &str) -> Option<&str> {
-        crate::scan::members(self.attributes.get())
-            .map_while(Result::ok)
-            .find(|member| {
-                if member.key_escaped {
-                    serde_json::from_str::<String>(&format!("\"{}\"", member.key))
+        let text = self.attributes.get();
+        let spans = self.members.get_or_init(|| member_spans(text));
+        spans
+            .iter()
+            .find(|span| {
+                let key = text
+                    .get(span.key.0 as usize..span.key.1 as usize)
+                    .unwrap_or("");
+                if span.escaped {
+                    serde_json::from_str::<String>(&format!("\"{key}\""))
                         .is_ok_and(|key| key == name)
                 } else {
-                    member.key == name
+                    key == name
                 }
             })
-            .map(|member| member.value)
+            .and_then(|span| text.get(span.value.0 as usize..span.value.1 as usize))
     }
 
     /// Whether the value at `name` (an attribute name or a dotted path) must not be shown: the state marks
@@ -370,6 +388,32 @@ impl Instance {
         });
         one_or_array(found)
     }
+}
+
+/// The spans of the top-level members of an object's text (offsets past 4 GiB are not kept: no state
+/// accepted by the limits has them).
+fn member_spans(text: &str) -> Box<[MemberSpan]> {
+    let base = text.as_ptr() as usize;
+    let offset = |part: &str| {
+        let at = (part.as_ptr() as usize).checked_sub(base)?;
+        (at + part.len() <= text.len()).then_some(())?;
+        u32::try_from(at).ok()
+    };
+    crate::scan::members(text)
+        .map_while(Result::ok)
+        .filter_map(|member| {
+            let key = offset(member.key)?;
+            let value = offset(member.value)?;
+            Some(MemberSpan {
+                key: (key, key.checked_add(u32::try_from(member.key.len()).ok()?)?),
+                value: (
+                    value,
+                    value.checked_add(u32::try_from(member.value.len()).ok()?)?,
+                ),
+                escaped: member.key_escaped,
+            })
+        })
+        .collect()
 }
 
 /// Whether an attribute name looks like it holds a secret ([`SECRET_NAME_PARTS`]).
@@ -532,6 +576,7 @@ mod tests {
             attributes: RawValue::from_string(attrs.to_owned()).expect("test JSON"),
             sensitive_attrs: sensitive.iter().map(|s| Box::<str>::from(*s)).collect(),
             known: Known::read(attrs),
+            members: Default::default(),
         }
     }
 

@@ -298,6 +298,7 @@ impl<'l> Builder<'l> {
             resource_type: res.resource_type.into(),
             status,
             known: Known::read(attributes.get()),
+            members: Default::default(),
             attributes,
             sensitive_attrs,
         });
@@ -350,6 +351,7 @@ impl<'l> Builder<'l> {
             resource_type: resource_type.into(),
             status,
             known: Known::read(attributes.get()),
+            members: Default::default(),
             attributes,
             sensitive_attrs: Box::default(),
         });
