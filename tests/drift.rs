@@ -68,6 +68,11 @@ fn a_change_outside_terraform_is_drift_with_its_attribute_and_values() {
     );
     assert_eq!(diff["ingress"]["state"], json!(["tcp 443 cidr 0.0.0.0/0"]));
     assert_eq!(fields.str("tfdrift.severity").as_deref(), Some("critical"));
+    // The summary, for people and for alert channels that cut long fields: what the call adds to the list.
+    assert_eq!(
+        fields.str("tfdrift.summary").as_deref(),
+        Some("ingress: +tcp 22 cidr 208.236.235.254/0")
+    );
 }
 
 #[test]
@@ -301,6 +306,9 @@ fn secrets_are_redacted_in_every_field() {
         result.str("tfdrift.attr[environment]").as_deref(),
         Some("<redacted>")
     );
+    let summary = result.str("tfdrift.summary").expect("a summary");
+    assert!(summary.contains("environment: <redacted>"), "{summary}");
+    assert!(summary.len() <= 400, "{summary}");
     assert_eq!(result.str("tfdrift.attr[timeout]").as_deref(), Some("20"));
     for name in &names {
         let text = format!("{:?}", result.get(name));

@@ -291,6 +291,7 @@ fn to_json(v: &Verdict, record: Option<&Record>) -> serde_json::Value {
         "tfdrift.state_serial": primary.map(|m| m.serial),
         "tfdrift.touched_attrs": v.touched_attrs,
         "tfdrift.changed_attrs": v.changed_attrs,
+        "tfdrift.summary": v.diff.summary(),
         "tfdrift.diff": v.diff.text().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()),
         "tfdrift.actor": v.actor,
         "tfdrift.in_maintenance": v.in_maintenance,

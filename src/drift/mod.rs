@@ -135,12 +135,22 @@ impl Verdict {
 pub struct Diff {
     entries: Vec<DiffEntry>,
     text: OnceCell<Option<String>>,
+    summary: OnceCell<Option<String>>,
 }
+
+/// The most bytes of `tfdrift.summary`: Falcosidekick cuts every string field over 512 bytes when an alert
+/// is over 4 KiB, which breaks JSON such as `tfdrift.diff`; the summary stays whole under that.
+pub const SUMMARY_MAX_BYTES: usize = 400;
+
+/// The most bytes one value takes in the summary.
+const SUMMARY_VALUE_BYTES: usize = 60;
 
 #[derive(Debug, Clone, PartialEq)]
 struct DiffEntry {
     attr: String,
     kind: Kind,
+    /// What the call does to the value: sets it, or adds or removes entries.
+    op: Op,
     state: Value,
     requested: Value,
     /// Why the values could not be compared, when they could not.
@@ -156,6 +166,74 @@ impl Diff {
     /// JSON: attribute → {state, requested, reason?}; None when nothing changed.
     pub fn text(&self) -> Option<&str> {
         self.text.get_or_init(|| self.render()).as_deref()
+    }
+
+    /// One line for people, at most [`SUMMARY_MAX_BYTES`]: `instance_type: t3.micro -> t3.large; ingress:
+    /// +tcp 22 cidr 0.0.0.0/0`. Lists say what the call adds (`+`) and removes (`-`); long values are cut;
+    /// secrets read `<redacted>`. None when nothing changed.
+    pub fn summary(&self) -> Option<&str> {
+        self.summary.get_or_init(|| self.summarise()).as_deref()
+    }
+
+    fn summarise(&self) -> Option<String> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(self.entries.len());
+        for entry in &self.entries {
+            let (requested, state) = if entry.kind == Kind::SecurityGroupRules {
+                compare::describe_rules(&entry.requested, &entry.state)
+            } else {
+                (entry.requested.clone(), entry.state.clone())
+            };
+            let change = if entry.sensitive {
+                REDACTED.to_owned()
+            } else if compare::hidden_by_cloudtrail(&requested) {
+                "<hidden by CloudTrail>".to_owned()
+            } else {
+                match (&state, &requested) {
+                    (Value::Array(held), Value::Array(asked)) => {
+                        // An added entry the state lacks; a removed one the state holds, or, for a call that
+                        // sets the whole list, one the list no longer has.
+                        let added = asked
+                            .iter()
+                            .filter(|v| entry.op != Op::Remove && !held.contains(v))
+                            .map(|v| format!("+{}", short(v)));
+                        let removed: Vec<String> = match entry.op {
+                            Op::Add => Vec::new(),
+                            Op::Remove => asked
+                                .iter()
+                                .filter(|v| held.contains(v))
+                                .map(|v| format!("-{}", short(v)))
+                                .collect(),
+                            Op::Set => held
+                                .iter()
+                                .filter(|v| !asked.contains(v))
+                                .map(|v| format!("-{}", short(v)))
+                                .collect(),
+                        };
+                        let all: Vec<String> = added.chain(removed).collect();
+                        if all.is_empty() {
+                            "reordered".to_owned()
+                        } else {
+                            all.join(" ")
+                        }
+                    }
+                    _ => format!("{} -> {}", short(&state), short(&requested)),
+                }
+            };
+            parts.push(format!("{}: {change}", entry.attr));
+        }
+        let mut line = parts.join("; ");
+        if line.len() > SUMMARY_MAX_BYTES {
+            let mut end = SUMMARY_MAX_BYTES - "…".len();
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line.truncate(end);
+            line.push('…');
+        }
+        Some(line)
     }
 
     fn render(&self) -> Option<String> {
@@ -191,6 +269,26 @@ impl Diff {
         }
         Some(Value::Object(diff).to_string())
     }
+}
+
+/// A value as the summary shows it: a string as it is, anything else as JSON, at most
+/// [`SUMMARY_VALUE_BYTES`]; a document (a policy) as `<document>`.
+fn short(value: &Value) -> String {
+    let text = match value {
+        Value::Null => "(none)".to_owned(),
+        Value::String(s) if s.trim_start().starts_with('{') => "<document>".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Object(_) => "<document>".to_owned(),
+        other => other.to_string(),
+    };
+    if text.len() <= SUMMARY_VALUE_BYTES {
+        return text;
+    }
+    let mut end = SUMMARY_VALUE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 fn find_again<'s>(snapshot: &'s Snapshot, m: &Match) -> Option<Hit<'s>> {
@@ -760,6 +858,7 @@ fn compare_one(
     verdict.diff.entries.push(DiffEntry {
         attr: name.to_owned(),
         kind: how.kind,
+        op: how.op,
         state: state_value,
         requested,
         reason: match outcome {

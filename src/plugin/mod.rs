@@ -539,6 +539,12 @@ impl TfDrift {
         self.with_verdict(&req, "tfdrift.diff", |v, _| v.diff.text().and_then(text))
     }
 
+    fn extract_summary(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.with_verdict(&req, "tfdrift.summary", |v, _| {
+            v.diff.summary().and_then(text)
+        })
+    }
+
     fn extract_attr(
         &mut self,
         req: ExtractRequest<Self>,
@@ -655,6 +661,9 @@ impl ExtractPlugin for TfDrift {
         field("tfdrift.touched_attrs", &Self::extract_touched_attrs)
             .with_display("Touched attributes")
             .with_description("Top-level Terraform attributes the call sets, whether or not the value differs."),
+        field("tfdrift.summary", &Self::extract_summary)
+            .with_display("Summary")
+            .with_description("One line for people, at most 400 bytes, of what changed: instance_type: t3.micro -> t3.large; ingress: +tcp 22 cidr 0.0.0.0/0 (lists: + added, - removed). Whole in alerts that Falcosidekick cuts (it shortens string fields over 512 bytes when an alert is over 4 KiB, which breaks tfdrift.diff); secrets redacted."),
         field("tfdrift.diff", &Self::extract_diff)
             .with_display("Diff")
             .with_description("JSON object: for each changed attribute, by its path (versioning_configuration.status), the state's value and the requested one ({\"instance_type\":{\"state\":\"t3.micro\",\"requested\":\"t3.large\"}}); sensitive values are redacted."),

@@ -439,6 +439,7 @@ pub const ALL_FIELDS: &[&str] = &[
     "tfdrift.state",
     "tfdrift.changed_attrs",
     "tfdrift.touched_attrs",
+    "tfdrift.summary",
     "tfdrift.diff",
     "tfdrift.attr",
     "tfdrift.change",
