@@ -618,28 +618,14 @@ fn a_bucket_policy_logged_as_an_object_compares_with_the_state_text() {
 /// value it sets (`HIDDEN_DUE_TO_SECURITY_REASONS`), so the comparison is unknown and the state's value would
 /// be all the diff shows.
 fn put_parameter_record() -> String {
-    json!({
-        "eventVersion": "1.08",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAQ5Y2TGCDATQV6SRP", "arn": "arn:aws:iam::123456789012:user/dana",
-                         "accountId": "123456789012", "accessKeyId": "AKIAXW7UJ577KFYIAHIM", "userName": "dana"},
-        "eventTime": "2024-06-03T09:12:44Z",
-        "eventSource": "ssm.amazonaws.com",
-        "eventName": "PutParameter",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12",
-        "requestParameters": {"name": "/app/db/password", "value": "HIDDEN_DUE_TO_SECURITY_REASONS",
-                              "type": "SecureString", "overwrite": true},
-        "responseElements": {"version": 4, "tier": "Standard"},
-        "requestID": "0f2a1c9e-8d1b-4f0e-9a55-3c1d2e7b6a10",
-        "eventID": "6b1f3f0a-2c4e-4b8e-9d3a-7e5f1a2b3c4d",
-        "readOnly": false,
-        "eventType": "AwsApiCall",
-        "managementEvent": true,
-        "recipientAccountId": "123456789012",
-        "eventCategory": "Management"
-    })
-    .to_string()
+    cloudtrail_record(
+        "ssm.amazonaws.com",
+        "PutParameter",
+        "us-east-1",
+        json!({"name": "/app/db/password", "value": "HIDDEN_DUE_TO_SECURITY_REASONS",
+               "type": "SecureString", "overwrite": true}),
+        json!({"version": 4, "tier": "Standard"}),
+    )
 }
 
 #[test]
@@ -978,34 +964,19 @@ fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
 /// A ChangeResourceRecordSets record shaped exactly like CloudTrail's (no real one is in tests/data): Route 53
 /// logs the change batch as sent, names fully qualified.
 fn change_record_sets(action: &str, name: &str, record_type: &str) -> String {
-    json!({
-        "eventVersion": "1.08",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAQ5Y2TGCDATQV6SRP",
-                         "arn": "arn:aws:iam::123456789012:user/dana", "accountId": "123456789012",
-                         "userName": "dana"},
-        "eventTime": "2024-06-03T10:01:12Z",
-        "eventSource": "route53.amazonaws.com",
-        "eventName": "ChangeResourceRecordSets",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12",
-        "requestParameters": {
+    cloudtrail_record(
+        "route53.amazonaws.com",
+        "ChangeResourceRecordSets",
+        "us-east-1",
+        json!({
             "hostedZoneId": "Z0123456789ABCDEFGHIJ",
             "changeBatch": {"changes": [{"action": action, "resourceRecordSet": {
                 "name": name, "type": record_type, "tTL": 300,
                 "resourceRecords": [{"value": "198.51.100.10"}]}}]}
-        },
-        "responseElements": {"changeInfo": {"id": "/change/C0123456789ABCDEFGHIJ", "status": "PENDING",
-                             "submittedAt": "Jun 3, 2024 10:01:12 AM"}},
-        "requestID": "0f2a1c9e-8d1b-4f0e-9a55-3c1d2e7b6a11",
-        "eventID": "6b1f3f0a-2c4e-4b8e-9d3a-7e5f1a2b3c4e",
-        "readOnly": false,
-        "eventType": "AwsApiCall",
-        "managementEvent": true,
-        "recipientAccountId": "123456789012",
-        "eventCategory": "Management"
-    })
-    .to_string()
+        }),
+        json!({"changeInfo": {"id": "/change/C0123456789ABCDEFGHIJ", "status": "PENDING",
+               "submittedAt": "Jun 3, 2024 10:01:12 AM"}}),
+    )
 }
 
 #[test]
@@ -1062,31 +1033,16 @@ fn a_wrapped_ec2_request_is_read_whatever_its_wrapper_is_called() {
     // Newer EC2 calls wrap their parameters in one member whose name CloudTrail does not take from the API
     // model: DeleteTransitGatewayVpcAttachment is logged with `DelTGwVpcAttachReq`. A record shaped like
     // CloudTrail's (none is in tests/data).
-    let record = json!({
-        "eventVersion": "1.09",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAQ5Y2TGCDATQV6SRP",
-                         "arn": "arn:aws:iam::123456789012:user/dana", "accountId": "123456789012",
-                         "userName": "dana"},
-        "eventTime": "2024-06-03T11:20:02Z",
-        "eventSource": "ec2.amazonaws.com",
-        "eventName": "DeleteTransitGatewayVpcAttachment",
-        "awsRegion": "eu-west-1",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12",
-        "requestParameters": {"DelTGwVpcAttachReq": {"TransitGatewayAttachmentId": "tgw-attach-0a1b2c3d4e5f60718"}},
-        "responseElements": {"DeleteTransitGatewayVpcAttachmentResponse": {
+    let record = cloudtrail_record(
+        "ec2.amazonaws.com",
+        "DeleteTransitGatewayVpcAttachment",
+        "eu-west-1",
+        json!({"DelTGwVpcAttachReq": {"TransitGatewayAttachmentId": "tgw-attach-0a1b2c3d4e5f60718"}}),
+        json!({"DeleteTransitGatewayVpcAttachmentResponse": {
             "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
             "transitGatewayVpcAttachment": {"transitGatewayAttachmentId": "tgw-attach-0a1b2c3d4e5f60718",
-                                            "state": "deleting"}}},
-        "requestID": "1f2a1c9e-8d1b-4f0e-9a55-3c1d2e7b6a12",
-        "eventID": "7b1f3f0a-2c4e-4b8e-9d3a-7e5f1a2b3c4f",
-        "readOnly": false,
-        "eventType": "AwsApiCall",
-        "managementEvent": true,
-        "recipientAccountId": "123456789012",
-        "eventCategory": "Management"
-    })
-    .to_string();
+                                            "state": "deleting"}}}),
+    );
     let state = state_v4(
         1,
         vec![resource(

@@ -600,25 +600,6 @@ fn sg_state() -> Value {
     )
 }
 
-/// One record of `panther-analysis.jsonl`, by line (from 0), checked to be the call expected.
-fn panther_record(line: usize, event_name: &str) -> String {
-    let path = Path::new(CLOUDTRAIL_DATA).join("panther-analysis.jsonl");
-    let content = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let text = content
-        .lines()
-        .nth(line)
-        .unwrap_or_else(|| panic!("no line {line}"))
-        .trim()
-        .to_owned();
-    let value: Value = serde_json::from_str(&text).expect("a record");
-    assert_eq!(
-        value["eventName"], event_name,
-        "panther-analysis.jsonl:{line}"
-    );
-    text
-}
-
 fn cases() -> Vec<Case> {
     let sg = stratus_record(
         "aws.exfiltration.ec2-security-group-open-port-22-ingress.json",

@@ -610,6 +610,39 @@ pub fn panther_record(line: usize, event_name: &str) -> String {
     text.to_owned()
 }
 
+/// A record shaped exactly like CloudTrail's (the envelope every management event has), for a call no real
+/// record in tests/data shows: an IAM user's call through the AWS CLI in account 123456789012.
+pub fn cloudtrail_record(
+    event_source: &str,
+    event_name: &str,
+    region: &str,
+    request: Value,
+    response: Value,
+) -> String {
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAQ5Y2TGCDATQV6SRP",
+                         "arn": "arn:aws:iam::123456789012:user/dana", "accountId": "123456789012",
+                         "accessKeyId": "AKIAXW7UJ577KFYIAHIM", "userName": "dana"},
+        "eventTime": "2024-06-03T09:12:44Z",
+        "eventSource": event_source,
+        "eventName": event_name,
+        "awsRegion": region,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12",
+        "requestParameters": request,
+        "responseElements": response,
+        "requestID": "0f2a1c9e-8d1b-4f0e-9a55-3c1d2e7b6a10",
+        "eventID": "6b1f3f0a-2c4e-4b8e-9d3a-7e5f1a2b3c4d",
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": "123456789012",
+        "eventCategory": "Management"
+    })
+    .to_string()
+}
+
 // ------------------------------------------------------------------ metrics, servers, the environment
 
 /// tfdrift's metrics now, by name without the `tfdrift.` prefix (only `u64` values, which are all it has).
