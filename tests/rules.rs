@@ -11,7 +11,6 @@ use common::*;
 use falco_plugin::extract::ExtractPlugin;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::Path;
 use yaml_rust2::{Yaml, YamlLoader};
 
 const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/tfdrift_rules.yaml");
