@@ -234,3 +234,28 @@ fn out_of_range_and_meaningless_values_are_refused_with_the_key_named() {
         "states[1].name",
     );
 }
+
+#[test]
+fn catalog_files_that_are_no_regular_file_are_refused_at_once() {
+    // A FIFO would block init until a writer comes (forever if none does); /dev/zero would be read until
+    // memory runs out. Only a regular file, of at most 16 MiB, is read as a catalog extension.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("calls.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    for path in [
+        fifo.to_str().unwrap(),
+        "/dev/zero",
+        dir.path().to_str().unwrap(),
+    ] {
+        let error = init_error(&with("/catalog_files", json!([path])));
+        assert!(
+            error.contains(path) && error.contains("not a regular file"),
+            "{path}: {error}"
+        );
+    }
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 16 * 1024 * 1024 + 1]).unwrap();
+    let error = init_error(&with("/catalog_files", json!([big])));
+    assert!(error.contains("larger than"), "{error}");
+}

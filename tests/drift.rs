@@ -1158,3 +1158,25 @@ fn thousands_of_instances_sharing_a_name_cost_one_verdict_not_thousands() {
     assert_eq!(fields.list("tfdrift.resource_addresses").len(), 256);
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
 }
+
+#[test]
+fn an_id_the_state_marks_sensitive_is_redacted_as_the_resource_id() {
+    // Terraform marks an id sensitive when the resource's schema does (sensitive_attributes since 1.8): then
+    // tfdrift.resource_id must not print it either.
+    let state = state_v4(
+        11,
+        vec![resource_with_sensitive(
+            "",
+            "aws_security_group",
+            "web",
+            json!({"id": SG_ID, "name": "web", "ingress": [https_rule()]}),
+            &["id"],
+        )],
+    );
+    let fields = run_with(&sg_record(), &state, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.str("tfdrift.resource_id").as_deref(),
+        Some("<redacted>")
+    );
+}
