@@ -1180,3 +1180,50 @@ fn an_id_the_state_marks_sensitive_is_redacted_as_the_resource_id() {
         Some("<redacted>")
     );
 }
+
+#[test]
+fn removing_a_share_terraform_does_not_track_is_not_drift() {
+    // The real rds-share-snapshot record (stratus-red-team) with its change turned into a removal, as
+    // CloudTrail writes ModifyDBSnapshotAttribute (RDS API: valuesToRemove). Removing an account the state
+    // does not share with changes nothing Terraform knows; removing one it shares with is drift.
+    let mut record: Value = serde_json::from_str(&stratus_record(
+        "aws.exfiltration.rds-share-snapshot.json",
+        "ModifyDBSnapshotAttribute",
+    ))
+    .unwrap();
+    let parameters = record["requestParameters"].as_object_mut().unwrap();
+    parameters.remove("valuesToAdd");
+    parameters.insert("valuesToRemove".into(), json!(["503161813013"]));
+    let record = record.to_string();
+    let state = |shared: Value| {
+        state_v4(
+            2,
+            vec![resource(
+                "",
+                "aws_db_snapshot",
+                "nightly",
+                json!({"id": "exfiltration", "db_snapshot_identifier": "exfiltration", "shared_accounts": shared}),
+            )],
+        )
+    };
+    let fields = run_with(
+        &record,
+        &state(json!(["111122223333"])),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.bool("tfdrift.drift"),
+        Some(false),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+    let fields = run_with(
+        &record,
+        &state(json!(["503161813013"])),
+        json!({}),
+        &plain_fields(),
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}

@@ -73,13 +73,13 @@ pub fn compare(kind: Kind, op: Op, requested: &Value, state: &Value) -> Outcome 
         return Outcome::Unknown("CloudTrail hides the requested value");
     }
     match kind {
-        Kind::Value => {
-            if same(requested, state) {
-                Outcome::Same
-            } else {
-                Outcome::Changed
-            }
-        }
+        Kind::Value => match op {
+            Op::Set => outcome(same(requested, state)),
+            // Entries added to or removed from a list (accounts a snapshot is shared with): adding what the
+            // state holds, or removing what it does not, changes nothing.
+            Op::Add => outcome(entries(requested).iter().all(|r| holds(state, r))),
+            Op::Remove => outcome(!entries(requested).iter().any(|r| holds(state, r))),
+        },
         Kind::Policy => match (policy(requested), policy(state)) {
             (Some(a), Some(b)) => outcome(a == b),
             (Some(_), None) if state.is_null() || state == "" => Outcome::Changed,
@@ -89,6 +89,20 @@ pub fn compare(kind: Kind, op: Op, requested: &Value, state: &Value) -> Outcome 
         Kind::Tags => compare_tags(op, requested, state),
         Kind::SecurityGroupRules => compare_rules(op, requested, state),
     }
+}
+
+/// A list's entries, or a single value as one.
+fn entries(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        one => vec![one],
+    }
+}
+
+/// Whether the state's value (a list, or one value) holds `entry`.
+fn holds(state: &Value, entry: &Value) -> bool {
+    entries(state).iter().any(|held| same(entry, held))
 }
 
 fn outcome(same: bool) -> Outcome {
@@ -550,6 +564,21 @@ mod tests {
         assert!(same(&json!("13.1"), &json!("13.1")));
         assert!(same(&json!("20"), &json!(20)));
         assert!(same(&json!(20.0), &json!("20")));
+    }
+
+    #[test]
+    fn entries_added_or_removed() {
+        let shared = json!(["111122223333", "444455556666"]);
+        let run = |op, requested: Value| compare(Kind::Value, op, &requested, &shared);
+        assert_eq!(run(Op::Add, json!(["111122223333"])), Outcome::Same);
+        assert_eq!(run(Op::Add, json!(["777788889999"])), Outcome::Changed);
+        assert_eq!(run(Op::Remove, json!(["777788889999"])), Outcome::Same);
+        assert_eq!(run(Op::Remove, json!(["444455556666"])), Outcome::Changed);
+        assert_eq!(run(Op::Remove, json!("444455556666")), Outcome::Changed);
+        assert_eq!(
+            compare(Kind::Value, Op::Add, &json!("1"), &Value::Null),
+            Outcome::Changed
+        );
     }
 
     #[test]

@@ -841,8 +841,9 @@ fn compare_one(
     }
     let Some(instance) = instance else { return };
     if of_parent && instance.raw_attribute(top).is_none() {
-        // The parent has no such attribute: the value cannot be compared, so it counts as a change.
-        if !verdict.uncompared.iter().any(|u| u == name) {
+        // The parent has no such attribute. Removing what no state holds (a share Terraform does not track)
+        // changes nothing Terraform knows; any other value cannot be compared, so it counts as a change.
+        if how.op != Op::Remove && !verdict.uncompared.iter().any(|u| u == name) {
             verdict.uncompared.push(name.to_owned());
         }
         return;
