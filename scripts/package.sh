@@ -6,14 +6,21 @@
 #   index.yaml                               falcoctl index entries for both artifacts
 #   push.sh                                  the falcoctl commands that push them (not run here)
 #
-# Checks on the way, each failing the script: the .so needs no glibc newer than Falco's image has
-# (MAX_GLIBC, default 2.36: Debian 12, the base of falcosecurity/falco), it exports the plugin API's entry
-# points, and the name, version and required plugin API it reports through the C ABI (read with Python's
-# ctypes from the built file) are Cargo's and what the artifacts declare.
+# Checks on the way, each failing the script: the .so needs no glibc newer than MAX_GLIBC (default 2.36, what
+# tfdrift has been checked against; Falco's image is based on Wolfi since Falco 0.40, whose glibc is newer), it
+# exports the plugin API's entry points, and the name, version and required plugin API it reports through the
+# C ABI (read with Python's ctypes from the built file) are Cargo's and what the artifacts declare.
+#
+# The push commands (push.sh) tag each artifact with its full version and the floating tags <major>.<minor>,
+# <major> and latest, as the official plugins are tagged, and give the rules artifact one --depends-on per
+# plugin of the rules file's required_plugin_versions (falcoctl reads `a|b` in one flag as "a or b") and its
+# required_engine_version as a requirement.
 #
 # Environment: OCI_REGISTRY (default ghcr.io), OCI_REPOSITORY (default acme/falco: the artifacts are pushed to
 # <registry>/<repository>/plugin/tfdrift and .../ruleset/tfdrift-rules), MAX_GLIBC, OUT (default
-# target/package). Not run by the tests: a release build takes minutes.
+# target/package). A release build takes minutes, so the tests do not run it; they run
+# `scripts/package.sh --print-push <plugin API version>`, which prints the push commands for this version and
+# builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +30,72 @@ OCI_REGISTRY=${OCI_REGISTRY:-ghcr.io}
 OCI_REPOSITORY=${OCI_REPOSITORY:-acme/falco}
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 [ -n "$VERSION" ] || { echo "no version in Cargo.toml" >&2; exit 1; }
+
+# The floating tags beside the full version: 0.1.0 is also 0.1, 0 and latest.
+floating_tags() {
+    local version=${1%%[-+]*}
+    local major=${version%%.*} rest=${version#*.}
+    printf '%s %s %s latest' "$1" "$major.${rest%%.*}" "$major"
+}
+
+# The rules file's required_plugin_versions, one `name:version` a line.
+rules_dependencies() {
+    awk '/^- required_plugin_versions:/ { inside = 1; next }
+         inside && /^- / { exit }
+         inside && $1 == "-" && $2 == "name:" { name = $3 }
+         inside && $1 == "version:" && name != "" { print name ":" $2; name = "" }' rules/tfdrift_rules.yaml
+}
+
+# The rules file's required_engine_version as falcoctl's semver requirement (an integer N is 0.N.0).
+rules_engine_version() {
+    local v
+    v=$(sed -n 's/^- required_engine_version: *"\{0,1\}\([0-9.]*\)"\{0,1\} *$/\1/p' rules/tfdrift_rules.yaml)
+    [ -n "$v" ] || { echo "no required_engine_version in rules/tfdrift_rules.yaml" >&2; exit 1; }
+    case $v in
+        *.*) echo "$v" ;;
+        *) echo "0.$v.0" ;;
+    esac
+}
+
+# Writes the falcoctl push commands for the plugin (API: its required plugin API; the remaining arguments
+# are platform:tarball pairs) and the rules to stdout.
+push_commands() {
+    local api=$1 tag p dep
+    shift
+    echo "#!/usr/bin/env bash"
+    echo "# Pushes tfdrift $VERSION to $OCI_REGISTRY/$OCI_REPOSITORY (log in first: falcoctl registry auth basic ...)."
+    echo "set -euo pipefail"
+    echo "cd \"\$(dirname \"\$0\")\""
+    printf 'falcoctl registry push %s/%s/plugin/tfdrift:%s --type plugin --version %s \\\n' \
+        "$OCI_REGISTRY" "$OCI_REPOSITORY" "$VERSION" "$VERSION"
+    printf '    --requires plugin_api_version:%s' "$api"
+    for tag in $(floating_tags "$VERSION"); do
+        printf ' --tag %s' "$tag"
+    done
+    for p in "$@"; do
+        printf ' \\\n    --platform %s' "${p%%:*}"
+    done
+    for p in "$@"; do
+        printf ' \\\n    %s' "$(basename "${p#*:}")"
+    done
+    echo
+    printf 'falcoctl registry push %s/%s/ruleset/tfdrift-rules:%s --type rulesfile --version %s \\\n' \
+        "$OCI_REGISTRY" "$OCI_REPOSITORY" "$VERSION" "$VERSION"
+    printf '    --requires engine_version_semver:%s' "$(rules_engine_version)"
+    for dep in $(rules_dependencies); do
+        printf ' --depends-on %s' "$dep"
+    done
+    for tag in $(floating_tags "$VERSION"); do
+        printf ' --tag %s' "$tag"
+    done
+    printf ' \\\n    tfdrift-rules-%s.tar.gz\n' "$VERSION"
+}
+
+if [ "${1:-}" = "--print-push" ]; then
+    [ -n "${2:-}" ] || { echo "usage: $0 --print-push <plugin API version>" >&2; exit 2; }
+    push_commands "$2" "linux/amd64:tfdrift-$VERSION-linux-x86_64.tar.gz"
+    exit 0
+fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -40,7 +113,7 @@ check_so() {
     local needed
     needed=$(max_glibc "$so")
     if [ "$(printf '%s\n%s\n' "$needed" "$MAX_GLIBC" | sort -V | tail -n 1)" != "$MAX_GLIBC" ]; then
-        echo "$so needs GLIBC_$needed, newer than Falco's image ($MAX_GLIBC): build on an older distribution" >&2
+        echo "$so needs GLIBC_$needed, newer than MAX_GLIBC ($MAX_GLIBC): build on an older distribution, or raise MAX_GLIBC to the glibc of the Falco image you run" >&2
         exit 1
     fi
     local symbols
@@ -98,7 +171,6 @@ fi
 # The rules.
 cp rules/tfdrift_rules.yaml "$stage/"
 tar -C "$stage" -czf "$OUT/tfdrift-rules-$VERSION.tar.gz" tfdrift_rules.yaml
-rules_cloudtrail=$(awk '/- name: cloudtrail/{getline; print $2; exit}' rules/tfdrift_rules.yaml)
 
 # falcoctl index entries: append them to your index.yaml (served over HTTPS) or add the refs directly.
 cat >"$OUT/index.yaml" <<EOF
@@ -128,27 +200,10 @@ cat >"$OUT/index.yaml" <<EOF
   sources: [https://github.com/tfdrift/tfdrift]
 EOF
 
-# The push commands. falcoctl checks plugin_api_version against the running Falco before installing.
-{
-    echo "#!/usr/bin/env bash"
-    echo "# Pushes tfdrift $VERSION to $OCI_REGISTRY/$OCI_REPOSITORY (log in first: falcoctl registry auth basic ...)."
-    echo "set -euo pipefail"
-    echo "cd \"\$(dirname \"\$0\")\""
-    printf 'falcoctl registry push %s/%s/plugin/tfdrift:%s --type plugin --version %s \\\n' \
-        "$OCI_REGISTRY" "$OCI_REPOSITORY" "$VERSION" "$VERSION"
-    printf '    --requires plugin_api_version:%s --tag %s --tag latest' "$API" "$VERSION"
-    for p in "${platforms[@]}"; do
-        printf ' \\\n    --platform %s' "${p%%:*}"
-    done
-    for p in "${platforms[@]}"; do
-        printf ' \\\n    %s' "$(basename "${p#*:}")"
-    done
-    echo
-    printf 'falcoctl registry push %s/%s/ruleset/tfdrift-rules:%s --type rulesfile --version %s \\\n' \
-        "$OCI_REGISTRY" "$OCI_REPOSITORY" "$VERSION" "$VERSION"
-    printf '    --depends-on "tfdrift:%s|cloudtrail:%s" --tag %s --tag latest tfdrift-rules-%s.tar.gz\n' \
-        "$VERSION" "$rules_cloudtrail" "$VERSION" "$VERSION"
-} >"$OUT/push.sh"
+# The push commands. falcoctl's `artifact follow` checks plugin_api_version and engine_version_semver against
+# the running Falco before it installs a new version; `artifact install` (the Helm chart's init container)
+# does not check them (docs/GUIDE.md).
+push_commands "$API" "${platforms[@]}" >"$OUT/push.sh"
 chmod +x "$OUT/push.sh"
 
 echo "required plugin API: $API" >&2
