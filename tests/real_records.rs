@@ -84,7 +84,7 @@ fn every_covered_real_record_finds_its_resource() {
     // (type, identifier) -> (address, key attribute, the other parts of a composite identity): records
     // naming the same resource share it.
     type Parts = Vec<(String, String)>;
-    let mut resources: BTreeMap<(String, String), (String, String, Parts)> = BTreeMap::new();
+    let mut resources: BTreeMap<(String, String, Parts), (String, String)> = BTreeMap::new();
     for (index, real) in records.iter().enumerate() {
         if !(mutating(&real.value) && successful(&real.value)) {
             continue;
@@ -120,9 +120,9 @@ fn every_covered_real_record_finds_its_resource() {
             })
             .collect();
         let count = resources.len();
-        let (address, _, _) = resources
-            .entry((resource_type.clone(), identifier.clone()))
-            .or_insert_with(|| (format!("{resource_type}.rec_{count}"), key, parts));
+        let (address, _) = resources
+            .entry((resource_type.clone(), identifier.clone(), parts))
+            .or_insert_with(|| (format!("{resource_type}.rec_{count}"), key));
         expected.push(Expected {
             index,
             origin: real.origin.clone(),
@@ -155,7 +155,7 @@ fn every_covered_real_record_finds_its_resource() {
         7,
         resources
             .iter()
-            .map(|((resource_type, identifier), (address, key, parts))| {
+            .map(|((resource_type, identifier, parts), (address, key))| {
                 let name = address.rsplit('.').next().unwrap();
                 let mut attributes = json!({ "id": identifier });
                 attributes[key.as_str()] = json!(identifier);
