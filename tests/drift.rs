@@ -1227,3 +1227,28 @@ fn removing_a_share_terraform_does_not_track_is_not_drift() {
     );
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
 }
+
+#[test]
+fn a_security_group_rule_is_named_by_its_group_protocol_and_ports() {
+    // The state holds the group's rules as their own resources (aws_vpc_security_group_ingress_rule), not the
+    // group. The real record authorises tcp 22: of the group's rules, only the one with that protocol and
+    // those ports is the one the call touches, not its sibling on 443.
+    let rule = |name: &str, port: u16| {
+        resource(
+            "",
+            "aws_vpc_security_group_ingress_rule",
+            name,
+            json!({"id": format!("sgr-0{port:016}"), "security_group_id": SG_ID, "ip_protocol": "tcp",
+                   "from_port": port, "to_port": port, "cidr_ipv4": "0.0.0.0/0"}),
+        )
+    };
+    let state = state_v4(1, vec![rule("https", 443), rule("ssh", 22)]);
+    let fields = run_with(&sg_record(), &state, json!({}), &plain_fields());
+    assert_eq!(
+        fields.list("tfdrift.resource_addresses"),
+        ["aws_vpc_security_group_ingress_rule.ssh"]
+    );
+    let https_only = state_v4(1, vec![rule("https", 443)]);
+    let fields = run_with(&sg_record(), &https_only, json!({}), &plain_fields());
+    assert_eq!(fields.bool("tfdrift.managed"), Some(false));
+}

@@ -561,13 +561,22 @@ fn is_placeholder(value: &str) -> bool {
 }
 
 /// A part of a composite identity as compared: without the trailing dot of a fully qualified DNS name
-/// (Route 53 writes `www.example.com.`, Terraform keeps `www.example.com`), and regardless of ASCII case
-/// (DNS names are; a difference of case alone is not worth a silence).
+/// (Route 53 writes `www.example.com.`, Terraform keeps `www.example.com`), regardless of ASCII case (DNS
+/// names are; a difference of case alone is not worth a silence), and IP protocols by name (EC2 takes `6`
+/// for `tcp`, and `all` for `-1`).
 fn part_key(value: &str) -> String {
-    value
+    let key = value
         .strip_suffix('.')
         .unwrap_or(value)
-        .to_ascii_lowercase()
+        .to_ascii_lowercase();
+    match key.as_str() {
+        "6" => "tcp".into(),
+        "17" => "udp".into(),
+        "1" => "icmp".into(),
+        "58" => "icmpv6".into(),
+        "all" => "-1".into(),
+        _ => key,
+    }
 }
 
 /// Looks every identifier of every target up; returns whether any identifier was found at all.
