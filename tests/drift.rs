@@ -724,6 +724,19 @@ fn versions_are_compared_as_text_not_as_numbers() {
     assert_eq!(fields.bool("tfdrift.drift"), Some(false));
 }
 
+/// A state holding the RDS snapshot of the stratus-red-team rds-share-snapshot records, shared with `shared`.
+fn snapshot_state(shared: Value) -> Value {
+    state_v4(
+        2,
+        vec![resource(
+            "",
+            "aws_db_snapshot",
+            "nightly",
+            json!({"id": "exfiltration", "db_snapshot_identifier": "exfiltration", "shared_accounts": shared}),
+        )],
+    )
+}
+
 #[test]
 fn members_that_set_nothing_do_not_make_a_change() {
     // A real ModifyDBSnapshotAttribute record (stratus-red-team): attributeName "restore" names the attribute
@@ -733,17 +746,7 @@ fn members_that_set_nothing_do_not_make_a_change() {
         "aws.exfiltration.rds-share-snapshot.json",
         "ModifyDBSnapshotAttribute",
     );
-    let state = |shared: Value| {
-        state_v4(
-            2,
-            vec![resource(
-                "",
-                "aws_db_snapshot",
-                "nightly",
-                json!({"id": "exfiltration", "db_snapshot_identifier": "exfiltration", "shared_accounts": shared}),
-            )],
-        )
-    };
+    let state = snapshot_state;
     let fields = run_with(
         &record,
         &state(json!(["503161813013"])),
@@ -1195,17 +1198,7 @@ fn removing_a_share_terraform_does_not_track_is_not_drift() {
     parameters.remove("valuesToAdd");
     parameters.insert("valuesToRemove".into(), json!(["503161813013"]));
     let record = record.to_string();
-    let state = |shared: Value| {
-        state_v4(
-            2,
-            vec![resource(
-                "",
-                "aws_db_snapshot",
-                "nightly",
-                json!({"id": "exfiltration", "db_snapshot_identifier": "exfiltration", "shared_accounts": shared}),
-            )],
-        )
-    };
+    let state = snapshot_state;
     let fields = run_with(
         &record,
         &state(json!(["111122223333"])),
