@@ -1245,3 +1245,38 @@ fn a_security_group_rule_is_named_by_its_group_protocol_and_ports() {
     let fields = run_with(&sg_record(), &https_only, json!({}), &plain_fields());
     assert_eq!(fields.bool("tfdrift.managed"), Some(false));
 }
+
+#[test]
+fn many_identifiers_in_one_call_are_each_looked_up_once() {
+    // DeleteFlowLogs names flow logs by id, as many as the caller likes, repeats included (a record shaped like
+    // CloudTrail's: newer EC2 calls wrap their parameters, lists of ids end in `content`). Past a handful the
+    // identifiers are deduplicated with a set; the managed one is found once, whichever way.
+    let mut ids: Vec<Value> = (0..40)
+        .map(|i| json!({"content": format!("fl-{i:017x}")}))
+        .collect();
+    ids.extend(ids.clone());
+    ids.push(json!({"content": "fl-0e17aa62a21d4bbfe"}));
+    ids.push(json!({"content": "fl-0e17aa62a21d4bbfe"}));
+    let record = cloudtrail_record(
+        "ec2.amazonaws.com",
+        "DeleteFlowLogs",
+        "us-east-1",
+        json!({"DeleteFlowLogsRequest": {"FlowLogId": ids}}),
+        json!({"DeleteFlowLogsResponse": {"unsuccessful": ""}}),
+    );
+    let state = state_v4(
+        1,
+        vec![resource(
+            "",
+            "aws_flow_log",
+            "vpc",
+            json!({"id": "fl-0e17aa62a21d4bbfe"}),
+        )],
+    );
+    let fields = run_with(&record, &state, json!({}), &plain_fields());
+    assert_eq!(
+        fields.list("tfdrift.resource_addresses"),
+        ["aws_flow_log.vpc"]
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+}

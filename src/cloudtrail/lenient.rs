@@ -108,7 +108,7 @@ fn container(scanner: &mut Scanner<'_>, depth: usize) -> Result<Value, crate::sc
     while let Some(found) = key {
         let text = std::str::from_utf8(found.raw).unwrap_or_default();
         let name = if found.escaped {
-            decode_lossy(&format!("\"{text}\""))
+            decode_name(text)
         } else {
             text.to_owned()
         };
@@ -117,6 +117,12 @@ fn container(scanner: &mut Scanner<'_>, depth: usize) -> Result<Value, crate::sc
         key = scanner.next_key()?;
     }
     Ok(Value::Object(map))
+}
+
+/// A member name as written between its quotes, escapes decoded as [`decode_lossy`] decodes them: the one
+/// reading of escaped names for the record, its sections and a state's attributes.
+pub fn decode_name(raw: &str) -> String {
+    decode_lossy(&format!("\"{raw}\""))
 }
 
 /// A JSON string's text (with its quotes) decoded; escapes that name no character (a lone surrogate, an

@@ -108,8 +108,7 @@ fn name<'k>(key: scan::Key<'k>, buffer: &'k mut String) -> &'k [u8] {
 
 #[inline(never)]
 fn decoded_name(raw: &[u8]) -> String {
-    let raw = std::str::from_utf8(raw).unwrap_or_default();
-    lenient::decode_lossy(&format!("\"{raw}\""))
+    lenient::decode_name(std::str::from_utf8(raw).unwrap_or_default())
 }
 
 /// A string value: borrowed when it has no escapes, decoded otherwise; any other JSON reads as absent.

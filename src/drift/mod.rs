@@ -560,6 +560,9 @@ fn is_placeholder(value: &str) -> bool {
     value.eq_ignore_ascii_case("pending confirmation") || value == "PendingConfirmation"
 }
 
+/// Up to this many identifiers, duplicates are found by looking along them; past it, with a set.
+const SMALL_IDS: usize = 16;
+
 /// A part of a composite identity as compared: without the trailing dot of a fully qualified DNS name
 /// (Route 53 writes `www.example.com.`, Terraform keeps `www.example.com`), regardless of ASCII case (DNS
 /// names are; a difference of case alone is not worth a silence), and IP protocols by name (EC2 takes `6`
@@ -614,8 +617,17 @@ fn find_matches(
                     .filter(|last| !last.is_empty())
                     .map(str::to_owned);
                 for candidate in std::iter::once(text).chain(bare) {
-                    if !seen_ids.contains(&candidate) {
-                        seen_ids.insert(candidate.clone());
+                    // A call names a handful of identifiers: a look along them costs less than hashing.
+                    // Past that (a hostile record naming thousands), a set keeps the work linear.
+                    let known = if ids.len() < SMALL_IDS {
+                        ids.contains(&candidate)
+                    } else {
+                        if seen_ids.is_empty() {
+                            seen_ids.extend(ids.iter().cloned());
+                        }
+                        !seen_ids.insert(candidate.clone())
+                    };
+                    if !known {
                         ids.push(candidate);
                     }
                 }

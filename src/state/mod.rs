@@ -353,8 +353,7 @@ impl Instance {
                     .get(span.key.0 as usize..span.key.1 as usize)
                     .unwrap_or("");
                 if span.escaped {
-                    serde_json::from_str::<String>(&format!("\"{key}\""))
-                        .is_ok_and(|key| key == name)
+                    crate::cloudtrail::lenient::decode_name(key) == name
                 } else {
                     key == name
                 }
