@@ -1,0 +1,191 @@
+//! What tfdrift and its rules pack cost Falco: throughput of a source's rules run as Falco runs them
+//! (support/falco.rs: every rule in file order until the first match, short-circuit, each field extracted
+//! again by every comparison that reads it, the matching rule's output fields extracted), in
+//! `falco_plugin_runner`, over the real CloudTrail records.
+//!
+//! - baseline: a stand-in for the cloudtrail plugin (support/standin.rs: one DOM parse per event, as fast as
+//!   the real plugin or faster) with the cloudtrail plugin's own rules (tests/data/rules);
+//! - with tfdrift: the same, plus the built `libtfdrift.so` loaded through its C ABI and `rules/
+//!   tfdrift_rules.yaml` after the cloudtrail rules (and, as a check of the order, before them).
+//!
+//! The throughput ratio (baseline time / time with tfdrift) is the share of Falco's throughput that is left;
+//! the target is at least 0.8 (issue: adding tfdrift and its rules costs at most 20%). A state of 50,000
+//! instances that holds every resource the records touch makes every covered call a managed one: the
+//! expensive path, more often than in life.
+
+#[path = "../tests/common/mod.rs"]
+#[allow(clippy::all, unused_imports)]
+mod common;
+#[path = "support/falco.rs"]
+mod falco;
+#[path = "support/standin.rs"]
+mod standin;
+#[path = "support/mod.rs"]
+mod support;
+
+use falco::Ruleset;
+use falco_plugin_runner::{CapturingPluginRunner, PluginRunner};
+use standin::CLOUDTRAIL_STANDIN_API;
+use std::ffi::CString;
+use std::hint::black_box;
+use support::Report;
+
+const STATE_RESOURCES: usize = 50_000;
+const CLOUDTRAIL_RULES: &str = include_str!(
+    "../tests/data/rules/falcosecurity-plugins/plugins/cloudtrail/rules/aws_cloudtrail_rules.yaml"
+);
+const TFDRIFT_RULES: &str = include_str!("../rules/tfdrift_rules.yaml");
+
+/// A capture of the stand-in emitting `texts` without end, with tfdrift beside it when `tfdrift` is given.
+fn capture(texts: &[String], tfdrift: Option<&str>) -> CapturingPluginRunner {
+    let mut runner = PluginRunner::new();
+    let config = CString::new(serde_json::to_string(texts).unwrap()).unwrap();
+    runner
+        .register_plugin(&CLOUDTRAIL_STANDIN_API, &config)
+        .expect("the stand-in starts");
+    if let Some(config) = tfdrift {
+        let config = CString::new(config).unwrap();
+        runner
+            .register_plugin(common::load_tfdrift(), &config)
+            .expect("tfdrift starts");
+    }
+    runner.start_capture().expect("the capture starts")
+}
+
+/// One pass over the records: ns per event, and how many events each rule matched.
+fn pass(
+    capture: &mut CapturingPluginRunner,
+    rules: &Ruleset,
+    n: usize,
+) -> (f64, Vec<usize>, (usize, usize)) {
+    let mut matched = vec![0; rules.rules.len()];
+    let mut extractions = (0, 0);
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let event = capture.next_event().expect("the stand-in never ends");
+        let outcome = rules.run(capture, &event);
+        extractions.0 += outcome.extractions;
+        extractions.1 += outcome.tfdrift_extractions;
+        if let Some(i) = outcome.matched {
+            matched[i] += 1;
+        }
+        black_box(outcome);
+    }
+    (
+        start.elapsed().as_nanos() as f64 / n as f64,
+        matched,
+        extractions,
+    )
+}
+
+fn main() {
+    let smoke = support::smoke();
+    let catalog = support::catalog();
+    let records = support::real_records(&catalog);
+    let include = support::touched_resources(&catalog, &records);
+    let size = if smoke { 500 } else { STATE_RESOURCES };
+    let path = support::generated_state(size, 1, &include);
+    let texts: Vec<String> = records
+        .iter()
+        .map(|r| String::from_utf8(r.bytes.clone()).expect("UTF-8 records"))
+        .collect();
+    let config = serde_json::json!({
+        "states": [{"name": "bench", "path": path, "account_id": "*", "region": "*"}],
+        "terraform": {"principals": ["arn:aws:iam::*:role/terraform-ci"]},
+        "refresh_interval": 3600,
+    })
+    .to_string();
+    let n = texts.len();
+
+    let base_rules = Ruleset::load(&[CLOUDTRAIL_RULES]);
+    let full_rules = Ruleset::load(&[CLOUDTRAIL_RULES, TFDRIFT_RULES]);
+    let first_rules = Ruleset::load(&[TFDRIFT_RULES, CLOUDTRAIL_RULES]);
+    let mut base = capture(&texts, None);
+    let mut full = capture(&texts, Some(&config));
+    let mut first = capture(&texts, Some(&config));
+
+    // The model must be exercising both packs: the cloudtrail rules fire on the records they were written
+    // for, and tfdrift's drift rules fire on the records that change a resource the state holds.
+    let (_, base_matched, base_reads) = pass(&mut base, &base_rules, n);
+    let (_, full_matched, full_reads) = pass(&mut full, &full_rules, n);
+    let fired = |rules: &Ruleset, matched: &[usize], name: &str| {
+        rules
+            .rules
+            .iter()
+            .zip(matched)
+            .find(|(r, _)| r.name == name)
+            .map(|(_, m)| *m)
+            .unwrap_or_else(|| panic!("no rule {name}"))
+    };
+    assert!(fired(&base_rules, &base_matched, "Create AWS user") > 0);
+    assert!(fired(&base_rules, &base_matched, "Put Bucket Policy") > 0);
+    assert!(
+        fired(
+            &full_rules,
+            &full_matched,
+            "Terraform Drift On Critical Resource"
+        ) > 0
+    );
+    let tfdrift_alerts: usize = full_rules
+        .rules
+        .iter()
+        .zip(&full_matched)
+        .filter(|(r, _)| TFDRIFT_RULES.contains(&format!("- rule: {}\n", r.name)))
+        .map(|(_, m)| m)
+        .sum();
+    assert!(tfdrift_alerts > 0, "tfdrift's rules never fired");
+
+    // Rounds of one pass each, in turn; the median round of each.
+    let rounds = if smoke { 3 } else { 41 };
+    let (mut b, mut f, mut t) = (vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        b.push(pass(&mut base, &base_rules, n).0);
+        f.push(pass(&mut full, &full_rules, n).0);
+        t.push(pass(&mut first, &first_rules, n).0);
+    }
+    let [b, f, t] = [b, f, t].map(|mut v| support::median(&mut v));
+    let ratio = b / f;
+    let ratio_first = b / t;
+
+    let mut report = Report::new("rules");
+    report.line(format!("machine: {}", support::machine()));
+    report.line(format!(
+        "{n} real records emitted in turn; state of {size} generated instances holding every resource the records touch; {} cloudtrail rules, {} tfdrift rules enabled\n",
+        base_rules.rules.len(),
+        full_rules.rules.len() - base_rules.rules.len(),
+    ));
+    report.line(
+        "| Falco's rules run | per event | events/s | field reads per event | of which tfdrift.* |",
+    );
+    report.line("|---|---:|---:|---:|---:|");
+    let row = |what: &str, ns: f64, reads: (usize, usize)| {
+        format!(
+            "| {what} | {} | {:.0} | {:.1} | {:.1} |",
+            support::human_ns(ns),
+            1e9 / ns,
+            reads.0 as f64 / n as f64,
+            reads.1 as f64 / n as f64,
+        )
+    };
+    report.line(row(
+        "baseline: cloudtrail stand-in + the cloudtrail plugin's rules",
+        b,
+        base_reads,
+    ));
+    report.line(row(
+        "+ tfdrift and its rules, after the cloudtrail rules",
+        f,
+        full_reads,
+    ));
+    report.line(row("+ tfdrift and its rules, before them", t, full_reads));
+    report.line(format!(
+        "\nalerts over one pass: cloudtrail rules {}, tfdrift rules {tfdrift_alerts}",
+        base_matched.iter().sum::<usize>(),
+    ));
+    report.target(
+        "throughput left with tfdrift and its rules (baseline / with), at least 0.8",
+        format!("{ratio:.2} after, {ratio_first:.2} before"),
+        ratio.min(ratio_first) >= 0.8,
+    );
+    report.finish();
+}
