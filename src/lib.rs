@@ -15,7 +15,9 @@
 
 pub mod catalog;
 pub mod cloudtrail;
+pub mod config;
 pub mod drift;
+pub mod fields;
 pub mod plugin;
 pub mod scan;
 pub mod sources;

@@ -1,5 +1,8 @@
-//! The plugin's configuration (`init_config`): one typed struct whose doc comments become the JSON schema
-//! Falco shows and validates against. Errors name the offending key and value.
+//! The user's settings (the plugin's `init_config`, `tfdrift-replay --config`): one typed struct whose doc
+//! comments become the JSON schema Falco shows and validates against, checked once when deserialised (errors
+//! name the offending key and value), and what it builds ([`build`]) for the plugin and the replay command.
+
+mod build;
 
 use crate::catalog::Severity;
 use crate::cloudtrail::{Principals, TerraformIdentity};
