@@ -1,7 +1,7 @@
 //! What a checked configuration builds: the catalog, the verdict's policy and engine, the state sources with
 //! their scope, and the reload thread's options. The plugin and `tfdrift-replay` both start from here.
 
-use super::{Config, StateConfig};
+use super::{AnyOr, Config, Source, StateConfig};
 use crate::catalog::Catalog;
 use crate::drift::Engine;
 use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
@@ -12,7 +12,6 @@ use crate::sources::{ReloadOptions, ScopeConfig, ScopeSetting, StateSource, with
 use crate::state::Limits;
 use anyhow::Context;
 use std::sync::Arc;
-use std::time::Duration;
 
 impl Config {
     /// The embedded catalog with `catalog_files` over it.
@@ -30,16 +29,16 @@ impl Config {
     /// What one state may cost to load.
     pub fn limits(&self) -> Limits {
         Limits {
-            max_bytes: usize::try_from(self.max_state_bytes).unwrap_or(usize::MAX),
-            max_instances: usize::try_from(self.max_state_instances).unwrap_or(usize::MAX),
-            poll_timeout: Duration::from_secs(self.poll_timeout),
+            max_bytes: usize::try_from(self.max_state_bytes.get()).unwrap_or(usize::MAX),
+            max_instances: usize::try_from(self.max_state_instances.get()).unwrap_or(usize::MAX),
+            poll_timeout: self.poll_timeout.duration(),
         }
     }
 
     /// How the reload thread runs.
     pub fn reload_options(&self) -> ReloadOptions {
         ReloadOptions {
-            interval: Duration::from_secs(self.refresh_interval),
+            interval: self.refresh_interval.duration(),
             require_state_on_start: self.require_state_on_start,
             limits: self.limits(),
         }
@@ -47,7 +46,7 @@ impl Config {
 
     /// Records longer than this get no values.
     pub fn max_record_bytes(&self) -> usize {
-        usize::try_from(self.max_record_bytes).unwrap_or(usize::MAX)
+        usize::try_from(self.max_record_bytes.get()).unwrap_or(usize::MAX)
     }
 
     /// Every configured state's source, registered with its configured scope.
@@ -56,8 +55,8 @@ impl Config {
             .iter()
             .map(|state| {
                 let scope = ScopeConfig {
-                    account: ScopeSetting::from_config(state.account_id.as_deref()),
-                    region: ScopeSetting::from_config(state.region.as_deref()),
+                    account: scope(state.account_id.as_ref()),
+                    region: scope(state.region.as_ref()),
                 };
                 with_scope(source(state), scope)
             })
@@ -65,18 +64,18 @@ impl Config {
     }
 }
 
-/// The source a configured state comes from. The configuration was checked: exactly one of `path`, `s3`,
-/// `http`, `hcp` is set.
+/// The source a configured state comes from.
 fn source(state: &StateConfig) -> Box<dyn StateSource> {
     let name = state.name.clone();
-    if let Some(s3) = &state.s3 {
-        Box::new(S3Source::new(
+    match &state.source {
+        Source::Path(path) => Box::new(LocalFile::new(name, path.clone())),
+        Source::S3(s3) => Box::new(S3Source::new(
             name,
             S3Options {
                 bucket: s3.bucket.clone(),
                 key: s3.key.clone(),
-                region: s3.region.clone(),
-                endpoint: s3.endpoint.clone(),
+                region: s3.region.clone().map(String::from),
+                endpoint: s3.endpoint.clone().map(String::from),
                 path_style: s3.use_path_style,
                 role_arn: s3.role_arn.clone(),
                 workspace_key_prefix: s3
@@ -85,39 +84,46 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
                     .unwrap_or_else(|| "env:".into()),
                 workspaces: s3.workspaces.as_ref().map(|w| w.patterns()),
             },
-        ))
-    } else if let Some(http) = &state.http {
-        let auth = match (&http.username, &http.password_env, &http.token_env) {
-            (Some(username), Some(password_env), _) => HttpAuth::Basic {
-                username: username.clone(),
-                password_env: password_env.clone(),
-            },
-            (_, _, Some(token_env)) => HttpAuth::Bearer {
-                token_env: token_env.clone(),
-            },
-            _ => HttpAuth::None,
-        };
-        Box::new(HttpSource::new(
-            name,
-            HttpOptions {
-                url: http.url.clone(),
-                auth,
-            },
-        ))
-    } else if let Some(hcp) = &state.hcp {
-        Box::new(HcpSource::new(
+        )),
+        Source::Http(http) => {
+            let auth = match (&http.username, &http.password_env, &http.token_env) {
+                (Some(username), Some(password_env), _) => HttpAuth::Basic {
+                    username: username.clone(),
+                    password_env: password_env.to_string(),
+                },
+                (_, _, Some(token_env)) => HttpAuth::Bearer {
+                    token_env: token_env.to_string(),
+                },
+                _ => HttpAuth::None,
+            };
+            Box::new(HttpSource::new(
+                name,
+                HttpOptions {
+                    url: http.url.to_string(),
+                    auth,
+                },
+            ))
+        }
+        Source::Hcp(hcp) => Box::new(HcpSource::new(
             name,
             HcpOptions {
-                address: hcp.address.clone(),
+                address: hcp.address.to_string(),
                 organization: hcp.organization.clone(),
                 selector: match &hcp.workspace {
                     Some(workspace) => Selector::Workspace(workspace.clone()),
                     None => Selector::Tags(hcp.tags.clone()),
                 },
-                token_env: hcp.token_env.clone(),
+                token_env: hcp.token_env.to_string(),
             },
-        ))
-    } else {
-        Box::new(LocalFile::new(name, state.path.clone().unwrap_or_default()))
+        )),
+    }
+}
+
+/// A configured scope: `None` is inferred from the state's ARNs, `*` is any.
+fn scope<T: ToString>(setting: Option<&AnyOr<T>>) -> ScopeSetting {
+    match setting {
+        None => ScopeSetting::Infer,
+        Some(AnyOr::Any) => ScopeSetting::Any,
+        Some(AnyOr::Is(value)) => ScopeSetting::Is(value.to_string().into()),
     }
 }

@@ -1,6 +1,7 @@
-//! The Falco adapter: the plugin type, its configuration, its field table, the per-event cache and the
-//! metrics. This is the only module that knows the SDK; everything it answers comes from
-//! [`crate::drift::Verdict`], and the states come from the sources built here from the configuration.
+//! The Falco adapter: the plugin type, the SDK's field list over [`crate::fields`], the per-event cache and
+//! the metrics. This is the only module that speaks the SDK (the configuration only borrows its `schemars`
+//! for the schema); everything it answers comes from [`crate::drift::Verdict`], and [`crate::config`] builds
+//! the catalog, the policy and the sources.
 //!
 //! Falco asks for one field per call. The first field asked of an event parses the record and computes the
 //! verdict; the others of the same event read the cached verdict. No call here blocks, locks or does I/O:
