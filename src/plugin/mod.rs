@@ -355,7 +355,7 @@ impl TfDrift {
     }
 }
 
-/// The SDK's extract methods: one line each, reading the field's value from the table in [`crate::fields`].
+/// How a field of each type is answered, from the table in [`crate::fields`] and the event's verdict.
 impl TfDrift {
     fn flag(
         &mut self,
@@ -391,51 +391,6 @@ impl TfDrift {
         })
     }
 
-    fn extract_managed(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.flag(&req, &fields::MANAGED)
-    }
-    fn extract_resource_address(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::RESOURCE_ADDRESS)
-    }
-    fn extract_resource_addresses(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Vec<CString>> {
-        self.strings(&req, &fields::RESOURCE_ADDRESSES)
-    }
-    fn extract_resource_type(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::RESOURCE_TYPE)
-    }
-    fn extract_resource_id(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::RESOURCE_ID)
-    }
-    fn extract_module(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::MODULE)
-    }
-    fn extract_state(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::STATE)
-    }
-    fn extract_changed_attrs(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Vec<CString>> {
-        self.strings(&req, &fields::CHANGED_ATTRS)
-    }
-    fn extract_touched_attrs(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Vec<CString>> {
-        self.strings(&req, &fields::TOUCHED_ATTRS)
-    }
-    fn extract_summary(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::SUMMARY)
-    }
-    fn extract_diff(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::DIFF)
-    }
     fn extract_attr(
         &mut self,
         req: ExtractRequest<Self>,
@@ -450,92 +405,58 @@ impl TfDrift {
             fields::ATTR.keyed(v, snapshot, name).and_then(text)
         })
     }
-    fn extract_change(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::CHANGE)
-    }
-    fn extract_drift(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.flag(&req, &fields::DRIFT)
-    }
-    fn extract_unmanaged(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.flag(&req, &fields::UNMANAGED)
-    }
-    fn extract_by_terraform(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.flag(&req, &fields::BY_TERRAFORM)
-    }
-    fn extract_actor(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::ACTOR)
-    }
-    fn extract_actor_kind(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::ACTOR_KIND)
-    }
-    fn extract_severity(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::SEVERITY)
-    }
-    fn extract_covered(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.flag(&req, &fields::COVERED)
-    }
-    fn extract_in_maintenance(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<bool>> {
-        self.flag(&req, &fields::IN_MAINTENANCE)
-    }
-    fn extract_maintenance_window(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::MAINTENANCE_WINDOW)
-    }
-    fn extract_match(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.string(&req, &fields::MATCH)
-    }
-    fn extract_state_serial(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<u64>> {
-        self.number(&req, &fields::STATE_SERIAL)
-    }
-    fn extract_state_age(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<u64>> {
-        self.number(&req, &fields::STATE_AGE)
-    }
 }
 
-/// One entry of the SDK's field list, with the name, display name and description from the table.
-macro_rules! entry {
-    ($field:path, $method:ident) => {
-        field($field.name, &Self::$method)
-            .with_display($field.display)
-            .with_description($field.description)
+/// The SDK's extract methods, one per field of the table, each reading the value through the helper for
+/// the field's type (`tfdrift.attr`, which takes a key, is written out above), and the SDK's field list,
+/// in the table's order (tests/readme_fields.rs checks that the two lists agree).
+macro_rules! extract_fields {
+    ($($field:ident => $method:ident $(: $helper:ident -> $ret:ty)?;)*) => {
+        impl TfDrift {
+            $($(
+                fn $method(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<$ret> {
+                    self.$helper(&req, &fields::$field)
+                }
+            )?)*
+        }
+
+        impl ExtractPlugin for TfDrift {
+            type Event<'a> = Event<PluginEvent<CloudTrailRecord<'a>>>;
+            type ExtractContext = ();
+
+            const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = &[$(
+                field(fields::$field.name, &Self::$method)
+                    .with_display(fields::$field.display)
+                    .with_description(fields::$field.description)
+            ),*];
+        }
     };
 }
 
-impl ExtractPlugin for TfDrift {
-    type Event<'a> = Event<PluginEvent<CloudTrailRecord<'a>>>;
-    type ExtractContext = ();
-
-    /// In [`fields::ALL`]'s order (tests/readme_fields.rs checks that this list and the table agree).
-    const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = &[
-        entry!(fields::MANAGED, extract_managed),
-        entry!(fields::RESOURCE_ADDRESS, extract_resource_address),
-        entry!(fields::RESOURCE_ADDRESSES, extract_resource_addresses),
-        entry!(fields::RESOURCE_TYPE, extract_resource_type),
-        entry!(fields::RESOURCE_ID, extract_resource_id),
-        entry!(fields::MODULE, extract_module),
-        entry!(fields::STATE, extract_state),
-        entry!(fields::CHANGED_ATTRS, extract_changed_attrs),
-        entry!(fields::TOUCHED_ATTRS, extract_touched_attrs),
-        entry!(fields::SUMMARY, extract_summary),
-        entry!(fields::DIFF, extract_diff),
-        entry!(fields::ATTR, extract_attr),
-        entry!(fields::CHANGE, extract_change),
-        entry!(fields::DRIFT, extract_drift),
-        entry!(fields::UNMANAGED, extract_unmanaged),
-        entry!(fields::BY_TERRAFORM, extract_by_terraform),
-        entry!(fields::ACTOR, extract_actor),
-        entry!(fields::ACTOR_KIND, extract_actor_kind),
-        entry!(fields::SEVERITY, extract_severity),
-        entry!(fields::COVERED, extract_covered),
-        entry!(fields::IN_MAINTENANCE, extract_in_maintenance),
-        entry!(fields::MAINTENANCE_WINDOW, extract_maintenance_window),
-        entry!(fields::MATCH, extract_match),
-        entry!(fields::STATE_SERIAL, extract_state_serial),
-        entry!(fields::STATE_AGE, extract_state_age),
-    ];
+extract_fields! {
+    MANAGED => extract_managed: flag -> Option<bool>;
+    RESOURCE_ADDRESS => extract_resource_address: string -> Option<CString>;
+    RESOURCE_ADDRESSES => extract_resource_addresses: strings -> Vec<CString>;
+    RESOURCE_TYPE => extract_resource_type: string -> Option<CString>;
+    RESOURCE_ID => extract_resource_id: string -> Option<CString>;
+    MODULE => extract_module: string -> Option<CString>;
+    STATE => extract_state: string -> Option<CString>;
+    CHANGED_ATTRS => extract_changed_attrs: strings -> Vec<CString>;
+    TOUCHED_ATTRS => extract_touched_attrs: strings -> Vec<CString>;
+    SUMMARY => extract_summary: string -> Option<CString>;
+    DIFF => extract_diff: string -> Option<CString>;
+    ATTR => extract_attr;
+    CHANGE => extract_change: string -> Option<CString>;
+    DRIFT => extract_drift: flag -> Option<bool>;
+    UNMANAGED => extract_unmanaged: flag -> Option<bool>;
+    BY_TERRAFORM => extract_by_terraform: flag -> Option<bool>;
+    ACTOR => extract_actor: string -> Option<CString>;
+    ACTOR_KIND => extract_actor_kind: string -> Option<CString>;
+    SEVERITY => extract_severity: string -> Option<CString>;
+    COVERED => extract_covered: flag -> Option<bool>;
+    IN_MAINTENANCE => extract_in_maintenance: flag -> Option<bool>;
+    MAINTENANCE_WINDOW => extract_maintenance_window: string -> Option<CString>;
+    MATCH => extract_match: string -> Option<CString>;
+    STATE_SERIAL => extract_state_serial: number -> Option<u64>;
+    STATE_AGE => extract_state_age: number -> Option<u64>;
 }
