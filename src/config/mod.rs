@@ -146,11 +146,13 @@ struct StateEntry {
     /// The AWS account (12 digits) the state's resources live in: a call only matches states of its
     /// account. Default: inferred from the ARNs in the state when they all name one account. `"*"`: any.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     account_id: Option<AnyOr<AccountId>>,
     /// The AWS region (`eu-west-1`) of the state's regional resources: a call in another region does not
     /// match them (global resources, such as IAM, always do). Default: inferred from the ARNs in the state
     /// when they all name one region. `"*"`: any.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     region: Option<AnyOr<Region>>,
 }
 

@@ -166,7 +166,7 @@ checked_text!(
     }
 );
 
-/// `"*"` (any) or one value.
+/// `"*"` (any) or one value. Its schema is a string's (`#[schemars(with = "String")]` where it is used).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(
     try_from = "String",
@@ -187,19 +187,5 @@ impl<T: TryFrom<String, Error = String>> TryFrom<String> for AnyOr<T> {
         T::try_from(text)
             .map(AnyOr::Is)
             .map_err(|problem| format!("{problem}, nor `*`"))
-    }
-}
-
-impl<T> JsonSchema for AnyOr<T> {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "AnyOr".into()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        String::json_schema(generator)
     }
 }
