@@ -275,33 +275,62 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     ("state", "cloudtrail"),
 ];
 
-/// The top-level modules a line of Rust names through `crate::` (or `tfdrift::`, from a command), including
-/// those of a grouped import (`use crate::{a::X, b}`).
-fn named_modules(line: &str, out: &mut Vec<String>) {
+/// The top-level modules a file names through `crate::` (or `tfdrift::`, from a command), with where, including
+/// each of a grouped import (`use crate::{a::X, b::{Y, Z}}`, over several lines too). Comments are skipped.
+fn named_modules(text: &str) -> Vec<(usize, String)> {
+    let code: String = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("//") {
+                ""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let word = |text: &str| -> String {
+        text.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
     for prefix in ["crate::", "tfdrift::"] {
-        for (at, _) in line.match_indices(prefix) {
+        for (at, _) in code.match_indices(prefix) {
             // `tfdrift::` inside a longer name (`libtfdrift::`) is not the crate.
-            let before = line[..at].chars().next_back();
+            let before = code[..at].chars().next_back();
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue;
             }
-            let rest = &line[at + prefix.len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                let group = group.split('}').next().unwrap_or("");
-                out.extend(
-                    group
-                        .split(',')
-                        .map(|item| item.trim().split("::").next().unwrap_or("").to_owned()),
-                );
-            } else {
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                out.push(name);
+            let line = code[..at].matches('\n').count() + 1;
+            let rest = &code[at + prefix.len()..];
+            let Some(group) = rest.strip_prefix('{') else {
+                out.push((line, word(rest)));
+                continue;
+            };
+            // The group's top-level items: the first word after `{` and after each comma at depth 0.
+            let mut depth = 0;
+            let mut start = 0;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.push((line, word(&group[start..i])));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.push((line, word(&group[start..i])));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
             }
         }
     }
+    out.retain(|(_, name)| !name.is_empty());
+    out
 }
 
 fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -332,28 +361,20 @@ fn no_module_imports_from_a_layer_above_its_own() {
         let rank = layer(&module)
             .unwrap_or_else(|| panic!("src/{module} has no layer: add it to `layer`"));
         let text = std::fs::read_to_string(file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            // Comments and documentation may name any module.
-            if line.trim_start().starts_with("//") {
+        for (line, target) in named_modules(&text) {
+            if target == module {
                 continue;
             }
-            let mut named = Vec::new();
-            named_modules(line, &mut named);
-            for target in named.iter().filter(|t| **t != module) {
-                checked += 1;
-                let target_rank = layer(target).unwrap_or_else(|| {
-                    panic!("{}:{}: `{target}` has no layer", relative.display(), n + 1)
-                });
-                let pair = (module.as_str(), target.as_str());
-                if (target_rank >= rank || FORBIDDEN.contains(&pair)) && !EXCEPTIONS.contains(&pair)
-                {
-                    wrong.push(format!(
-                        "src/{}:{}: {module} imports {target}: {}",
-                        relative.display(),
-                        n + 1,
-                        line.trim()
-                    ));
-                }
+            checked += 1;
+            let target_rank = layer(&target).unwrap_or_else(|| {
+                panic!("{}:{line}: `{target}` has no layer", relative.display())
+            });
+            let pair = (module.as_str(), target.as_str());
+            if (target_rank >= rank || FORBIDDEN.contains(&pair)) && !EXCEPTIONS.contains(&pair) {
+                wrong.push(format!(
+                    "src/{}:{line}: {module} imports {target}",
+                    relative.display()
+                ));
             }
         }
     }

@@ -299,7 +299,7 @@ fn default_hcp_address() -> Url {
     Url::try_from("https://app.terraform.io".to_owned()).expect("a valid URL")
 }
 
-/// The schema of a severity (the catalog's [`Severity`], which deserialises the same names).
+/// A severity, as the catalog names them.
 #[derive(JsonSchema)]
 #[schemars(crate = "falco_plugin::schemars", rename_all = "lowercase")]
 #[expect(dead_code, reason = "a schema only")]
