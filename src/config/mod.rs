@@ -171,16 +171,14 @@ impl TryFrom<StateEntry> for StateConfig {
 
     /// Exactly one source key.
     fn try_from(entry: StateEntry) -> Result<Self, String> {
-        let given: Vec<(&str, Source)> = [
+        let mut given = [
             entry.path.map(|p| ("path", Source::Path(p))),
             entry.s3.map(|s| ("s3", Source::S3(s))),
             entry.http.map(|h| ("http", Source::Http(h))),
             entry.hcp.map(|h| ("hcp", Source::Hcp(h))),
         ]
         .into_iter()
-        .flatten()
-        .collect();
-        let mut given = given.into_iter();
+        .flatten();
         match (given.next(), given.next()) {
             (Some((_, source)), None) => Ok(StateConfig {
                 name: entry.name,
