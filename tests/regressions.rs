@@ -13,8 +13,8 @@ use std::time::SystemTime;
 use tfdrift::catalog::Catalog;
 use tfdrift::catalog::path::Path as IdPath;
 use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::config::Config;
 use tfdrift::drift::Engine;
-use tfdrift::plugin::config::Config;
 use tfdrift::sources::Snapshot;
 use tfdrift::state::{Index, Limits, Scope, parse};
 

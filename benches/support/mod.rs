@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tfdrift::catalog::Catalog;
 use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::config::Config;
 use tfdrift::drift::{Engine, Verdict};
-use tfdrift::plugin::config::Config;
 use tfdrift::sources::{Reloader, Snapshot, SnapshotReader};
 use tfdrift::state::{Index, Limits, Scope};
 

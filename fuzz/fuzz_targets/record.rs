@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use tfdrift::catalog::Catalog;
 use tfdrift::cloudtrail::{Record, Section};
 use tfdrift::drift::Engine;
-use tfdrift::plugin::config::Config;
+use tfdrift::config::Config;
 use tfdrift::sources::Snapshot;
 use tfdrift::state::{Index, Limits, parse};
 

@@ -8,7 +8,6 @@
 pub mod path;
 
 use crate::cloudtrail::Section;
-pub use crate::drift::compare::{Kind, Op};
 use crate::state::KeySpec;
 use path::{Path, PathError};
 use serde::Deserialize;
@@ -159,6 +158,34 @@ pub struct AttrMapping {
 pub struct ImpliedValue {
     pub attr: Box<str>,
     pub value: serde_json::Value,
+}
+
+/// How the values of an attribute are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// By value, structurally; JSON text that holds a policy compares as a policy.
+    #[default]
+    Value,
+    /// As a policy document.
+    Policy,
+    /// Key by key.
+    Tags,
+    /// As a set of security group rules.
+    SecurityGroupRules,
+}
+
+/// What the call does to the attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Sets the whole value.
+    #[default]
+    Set,
+    /// Adds entries (tags, rules) to it.
+    Add,
+    /// Removes entries from it.
+    Remove,
 }
 
 /// How an attribute compares when the catalog does not say: tags key by key, everything else by value.
