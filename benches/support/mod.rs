@@ -15,8 +15,8 @@ use tfdrift::catalog::Catalog;
 use tfdrift::cloudtrail::{Record, Section};
 use tfdrift::drift::{Engine, Verdict};
 use tfdrift::plugin::config::Config;
-use tfdrift::sources::{Reloader, Snapshot, SnapshotReader};
-use tfdrift::state::{Index, Limits, Scope};
+use tfdrift::sources::Reloader;
+use tfdrift::state::{Index, Limits, Scope, Snapshot, SnapshotReader};
 
 // ------------------------------------------------------------------------------------------- the mode
 

@@ -14,7 +14,7 @@ use tfdrift::cloudtrail::{Record, TerraformIdentity};
 use tfdrift::drift::{Engine, Policy, Verdict};
 use tfdrift::plugin::config::Config;
 use tfdrift::sources::local::LocalFile;
-use tfdrift::sources::{StateSource, load_once};
+use tfdrift::sources::{Registration, ScopeConfig, load_once};
 use tfdrift::state::Limits;
 
 /// Replay CloudTrail records through tfdrift and print the findings.
@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
         None => None,
     };
     let mut catalog_files = args.catalog_files.clone();
-    let mut sources: Vec<Box<dyn StateSource>> = Vec::new();
+    let mut sources: Vec<Registration> = Vec::new();
     if let Some(config) = &config {
         catalog_files.extend(config.catalog_files.iter().cloned());
         sources.extend(config.states.iter().map(tfdrift::plugin::state_source));
@@ -86,11 +86,10 @@ fn main() -> anyhow::Result<()> {
         });
     }
     let catalog = Arc::new(Catalog::with_extensions(&catalog_files)?);
-    sources.extend(
-        named
-            .into_iter()
-            .map(|(name, path)| Box::new(LocalFile::new(name, path)) as Box<dyn StateSource>),
-    );
+    sources.extend(named.into_iter().map(|(name, path)| Registration {
+        source: Box::new(LocalFile::new(name, path)),
+        scope: ScopeConfig::default(),
+    }));
     let (snapshot, failures) = load_once(sources, Arc::clone(&catalog), Limits::default());
     if !failures.is_empty() {
         bail!("cannot load every state: {}", failures.join("; "));

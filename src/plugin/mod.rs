@@ -21,10 +21,9 @@ use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
 use crate::sources::s3::{S3Options, S3Source};
 use crate::sources::{
-    ReloadOptions, Reloader, ScopeConfig, ScopeSetting, Snapshot, SnapshotReader, StateSource,
-    with_scope,
+    Registration, ReloadOptions, Reloader, ScopeConfig, ScopeSetting, StateSource,
 };
-use crate::state::Limits;
+use crate::state::{Limits, Snapshot, SnapshotReader};
 use anyhow::Context;
 use config::{CheckedConfig, Config, StateConfig};
 use event::CloudTrailRecord;
@@ -137,7 +136,7 @@ impl TfDrift {
             tracing::warn!("{warning}");
         }
         let catalog = Arc::new(Catalog::with_extensions(&config.catalog_files).context("catalog")?);
-        let sources: Vec<Box<dyn StateSource>> = config.states.iter().map(state_source).collect();
+        let sources: Vec<Registration> = config.states.iter().map(state_source).collect();
         let limits = Limits {
             max_bytes: usize::try_from(config.max_state_bytes).unwrap_or(usize::MAX),
             max_instances: usize::try_from(config.max_state_instances).unwrap_or(usize::MAX),
@@ -266,7 +265,7 @@ impl Drop for TfDrift {
 
 /// The source a configured state comes from, with its configured scope. The configuration was checked:
 /// exactly one of `path`, `s3`, `http`, `hcp` is set.
-pub fn state_source(state: &StateConfig) -> Box<dyn StateSource> {
+pub fn state_source(state: &StateConfig) -> Registration {
     let name = state.name.clone();
     let source: Box<dyn StateSource> = if let Some(s3) = &state.s3 {
         Box::new(S3Source::new(
@@ -319,13 +318,13 @@ pub fn state_source(state: &StateConfig) -> Box<dyn StateSource> {
     } else {
         Box::new(LocalFile::new(name, state.path.clone().unwrap_or_default()))
     };
-    with_scope(
+    Registration {
         source,
-        ScopeConfig {
+        scope: ScopeConfig {
             account: ScopeSetting::from_config(state.account_id.as_deref()),
             region: ScopeSetting::from_config(state.region.as_deref()),
         },
-    )
+    }
 }
 
 /// The metrics' names, as Falco shows them prefixed with `tfdrift.` (and, in Prometheus, as
