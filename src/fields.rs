@@ -3,7 +3,7 @@
 //! table, so what a field means (which value, and when it has none) is written here only.
 
 use crate::drift::Verdict;
-use crate::sources::Snapshot;
+use crate::state::Snapshot;
 use serde::Serialize;
 use std::time::SystemTime;
 

@@ -309,7 +309,7 @@ fn bytes_that_are_not_utf8_are_no_record() {
     let config =
         tfdrift::config::Config::parse(r#"{"states":[{"name":"a","path":"/x"}]}"#).unwrap();
     let engine = tfdrift::drift::Engine::new(catalog, config.policy().unwrap());
-    let snapshot = tfdrift::sources::Snapshot::empty();
+    let snapshot = tfdrift::state::Snapshot::empty();
     let good = source_sg_record();
     for bytes in [
         b"\xff\xfe\xfd".to_vec(),

@@ -15,8 +15,7 @@ use tfdrift::catalog::path::Path as IdPath;
 use tfdrift::cloudtrail::{Record, Section};
 use tfdrift::config::Config;
 use tfdrift::drift::Engine;
-use tfdrift::sources::Snapshot;
-use tfdrift::state::{Index, Limits, Scope, parse};
+use tfdrift::state::{Index, Limits, Scope, Snapshot, parse};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,8 +15,8 @@ use tfdrift::catalog::Catalog;
 use tfdrift::cloudtrail::{Record, Section};
 use tfdrift::config::Config;
 use tfdrift::drift::{Engine, Verdict};
-use tfdrift::sources::{Reloader, Snapshot, SnapshotReader};
-use tfdrift::state::{Index, Limits, Scope};
+use tfdrift::sources::Reloader;
+use tfdrift::state::{Index, Limits, Scope, Snapshot, SnapshotReader};
 
 // ------------------------------------------------------------------------------------------- the mode
 

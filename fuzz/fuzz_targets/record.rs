@@ -11,8 +11,7 @@ use tfdrift::catalog::Catalog;
 use tfdrift::cloudtrail::{Record, Section};
 use tfdrift::drift::Engine;
 use tfdrift::config::Config;
-use tfdrift::sources::Snapshot;
-use tfdrift::state::{Index, Limits, parse};
+use tfdrift::state::{Index, Limits, Snapshot, parse};
 
 struct World {
     engine: Engine,

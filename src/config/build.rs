@@ -8,7 +8,7 @@ use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
 use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
 use crate::sources::s3::{S3Options, S3Source};
-use crate::sources::{ReloadOptions, ScopeConfig, ScopeSetting, StateSource, with_scope};
+use crate::sources::{Registration, ReloadOptions, ScopeConfig, ScopeSetting, StateSource};
 use crate::state::Limits;
 use anyhow::Context;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ impl Config {
     }
 
     /// Every configured state's source, registered with its configured scope.
-    pub fn sources(&self) -> Vec<Box<dyn StateSource>> {
+    pub fn sources(&self) -> Vec<Registration> {
         self.states
             .iter()
             .map(|state| {
@@ -58,7 +58,10 @@ impl Config {
                     account: scope(state.account_id.as_ref()),
                     region: scope(state.region.as_ref()),
                 };
-                with_scope(source(state), scope)
+                Registration {
+                    source: source(state),
+                    scope,
+                }
             })
             .collect()
     }

@@ -12,7 +12,7 @@ pub mod maintenance;
 use crate::catalog::path::IdRef;
 use crate::catalog::{Call, Catalog, Change, Kind, Op, Severity, default_kind, default_op};
 use crate::cloudtrail::{self, ActorKind, Principals, Record, Section, TerraformIdentity};
-use crate::sources::Snapshot;
+use crate::state::Snapshot;
 use crate::state::{Hit, Instance, InstanceStatus};
 use compare::Outcome;
 use serde_json::{Map, Value};

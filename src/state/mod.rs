@@ -15,6 +15,7 @@ mod address;
 mod index;
 mod parse;
 pub mod sensitive;
+mod snapshot;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -28,6 +29,7 @@ use serde_json::value::RawValue;
 pub use address::{InstanceKey, hcl_quote, instance_address};
 pub use index::{Hit, Index, KeySpec, KeyTable};
 pub use parse::{Limits, StateError, parse};
+pub use snapshot::{Snapshot, SnapshotReader};
 
 /// One Terraform state, parsed: what tfdrift needs of it.
 #[derive(Debug)]
