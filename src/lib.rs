@@ -5,7 +5,7 @@
 //! change, and was it Terraform itself that called. One event flows through:
 //!
 //! - [`plugin`]: the Falco adapter (the only code that knows the SDK), with the per-event cache;
-//! - [`cloudtrail`]: a borrowed view of the record, and who made the call;
+//! - [`cloudtrail`]: a borrowed view of the record, the [`call`] the verdict reads, and who made it;
 //! - [`catalog`]: which calls touch which resource types, as data;
 //! - [`state`]: Terraform states and the index over them;
 //! - [`drift`]: the verdict, joining the three;
@@ -13,6 +13,7 @@
 //! and [`sources`] keeps the index current on a background thread. [`scan`] delimits JSON members without
 //! parsing them, for the record view and the state's attribute lookups.
 
+pub mod call;
 pub mod catalog;
 pub mod cloudtrail;
 pub mod drift;

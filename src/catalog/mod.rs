@@ -7,9 +7,9 @@
 
 pub mod path;
 
-use crate::cloudtrail::Section;
 pub use crate::drift::compare::{Kind, Op};
 use crate::state::KeySpec;
+pub use path::Section;
 use path::{Path, PathError};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -514,7 +514,7 @@ impl Catalog {
         // A path into the record must start where the record has something to read.
         let parse_in_record = |text: &str| {
             let path = parse(text)?;
-            if Section::from_root(path.root()).is_none() {
+            if path.section().is_none() {
                 return Err(call_error(format!(
                     "path `{text}` starts at `{}`, which is not a part of a CloudTrail record tfdrift reads",
                     path.root()
