@@ -7,7 +7,7 @@
 //! - [`plugin`]: the Falco adapter (the only code that speaks the SDK), with the per-event cache;
 //! - [`fields`]: every `tfdrift.*` field, and how its value is read from a verdict;
 //! - [`drift`]: the verdict, joining the three below;
-//! - [`cloudtrail`]: a borrowed view of the record, and who made the call;
+//! - [`cloudtrail`]: a borrowed view of the record, the [`call`] the verdict reads, and who made it;
 //! - [`catalog`]: which calls touch which resource types, as data;
 //! - [`state`]: Terraform states and the index over them;
 //!
@@ -16,6 +16,7 @@
 //! parsing them, for the record view and the state's attribute lookups. A module imports only from those
 //! below it (tests/metadata.rs checks the order).
 
+pub mod call;
 pub mod catalog;
 pub mod cloudtrail;
 pub mod config;

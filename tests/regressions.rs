@@ -10,9 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
-use tfdrift::catalog::Catalog;
+use tfdrift::call::Call;
 use tfdrift::catalog::path::Path as IdPath;
-use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::catalog::{Catalog, Section};
+use tfdrift::cloudtrail::Record;
 use tfdrift::config::Config;
 use tfdrift::drift::Engine;
 use tfdrift::state::{Index, Limits, Scope, Snapshot, parse};
@@ -52,12 +53,12 @@ fn record(data: &[u8], engine: &Engine, snapshot: &Snapshot) {
     }
     if let Ok(record) = Record::parse(data) {
         for section in [
-            Section::RequestParameters,
-            Section::ResponseElements,
+            Section::Request,
+            Section::Response,
             Section::Resources,
-            Section::AdditionalEventData,
-            Section::AwsRegion,
-            Section::RecipientAccountId,
+            Section::Details,
+            Section::Region,
+            Section::Account,
         ] {
             let _ = record.section_value(section);
         }

@@ -7,8 +7,8 @@
 
 pub mod path;
 
-use crate::cloudtrail::Section;
 use crate::state::KeySpec;
+pub use path::Section;
 use path::{Path, PathError};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -541,7 +541,7 @@ impl Catalog {
         // A path into the record must start where the record has something to read.
         let parse_in_record = |text: &str| {
             let path = parse(text)?;
-            if Section::from_root(path.root()).is_none() {
+            if path.section().is_none() {
                 return Err(call_error(format!(
                     "path `{text}` starts at `{}`, which is not a part of a CloudTrail record tfdrift reads",
                     path.root()
