@@ -46,10 +46,26 @@ struct Args {
     /// With --json, print records with no finding too.
     #[arg(long)]
     all: bool,
+    /// Print the embedded catalog as the library parsed it (JSON, for scripts/check_catalog.py) and exit. With
+    /// a file of names, one a line, also how the library resolves each: the attribute a request member of
+    /// that name sets, and the event name without a version suffix.
+    #[arg(long, exclusive = true, value_name = "NAMES_FILE", num_args = 0..=1)]
+    dump_catalog: Option<Option<PathBuf>>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(names) = &args.dump_catalog {
+        let names = match names {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            None => String::new(),
+        };
+        let names: Vec<&str> = names.lines().filter(|n| !n.is_empty()).collect();
+        let dump = tfdrift::catalog::dump::dump_embedded(&names)?;
+        serde_json::to_writer(std::io::stdout().lock(), &dump)?;
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

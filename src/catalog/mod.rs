@@ -5,6 +5,7 @@
 //! build time and extendable with files named in the configuration. This module only loads and validates it
 //! and answers lookups; it is built once at init and read-only afterwards, so lookups take no lock.
 
+pub mod dump;
 pub mod path;
 
 use crate::state::KeySpec;
