@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -21,7 +20,8 @@ use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::address::{self, InstanceKey, LegacyKey};
-use super::{Instance, InstanceStatus, Known, State, Text, for_each_member, scalar_text};
+use super::{Instance, InstanceStatus, Known, State};
+use crate::scan::{Str, members, scalar_text};
 
 /// Bounds on what one state may cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +269,7 @@ impl<'l> Builder<'l> {
         let key = match inst.index_key {
             None => None,
             Some(raw) => {
-                key_text = scalar_text(raw);
+                key_text = scalar_text(raw.get());
                 Some(instance_key(raw, key_text.as_deref()))
             }
         };
@@ -277,9 +277,9 @@ impl<'l> Builder<'l> {
         if let Some(key) = key {
             address::push_key(&mut address, key);
         }
-        let status = match (&inst.deposed, &inst.status) {
-            (Some(d), _) if !d.0.is_empty() => InstanceStatus::Deposed(Box::<str>::from(&*d.0)),
-            (_, Some(s)) if s.0 == "tainted" => InstanceStatus::Tainted,
+        let status = match (inst.deposed.get(), inst.status.get()) {
+            (Some(d), _) if !d.is_empty() => InstanceStatus::Deposed(d.into()),
+            (_, Some("tainted")) => InstanceStatus::Tainted,
             _ => InstanceStatus::Current,
         };
         let attributes = match (inst.attributes, inst.attributes_flat) {
@@ -320,18 +320,15 @@ impl<'l> Builder<'l> {
             key.name,
             key.index.map(InstanceKey::Int),
         );
-        let id = inst.id.and_then(scalar_text).filter(|id| !id.is_empty());
+        let id = inst
+            .id
+            .and_then(|id| scalar_text(id.get()))
+            .filter(|id| !id.is_empty());
         let attributes = match inst.attributes.filter(|a| is_object(a)) {
             Some(a) => {
-                let mut has_id = false;
-                let _ = for_each_member(a.get(), |k, _| {
-                    has_id = k == "id";
-                    if has_id {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                });
+                let has_id = members(a.get())
+                    .map_while(Result::ok)
+                    .any(|member| member.name() == "id");
                 match id {
                     // Legacy states keep the id beside the attributes, and older ones leave it out of
                     // them; the index looks for it among the attributes.
@@ -415,7 +412,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstGetAttr<'a> {
         #[derive(Deserialize)]
         struct Step<'a> {
             #[serde(rename = "type", borrow, default)]
-            kind: Option<Text<'a>>,
+            kind: Str<'a>,
             #[serde(borrow, default)]
             value: Option<&'a RawValue>,
         }
@@ -431,11 +428,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstGetAttr<'a> {
             ) -> Result<FirstGetAttr<'a>, A::Error> {
                 let mut name = None;
                 while let Some(step) = seq.next_element::<Step<'de>>()? {
-                    if name.is_none() && step.kind.is_some_and(|k| k.0 == "get_attr") {
+                    if name.is_none() && step.kind.get() == Some("get_attr") {
                         name = step
                             .value
                             .filter(|v| v.get().starts_with('"'))
-                            .and_then(scalar_text);
+                            .and_then(|v| scalar_text(v.get()));
                     }
                 }
                 Ok(FirstGetAttr(name))
@@ -661,8 +658,8 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
         let b = self.b;
         let mut h = Header::default();
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            match &*key.0 {
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            match key.get().unwrap_or_default() {
                 "version" => {
                     b.at.field = Some("`version`");
                     let raw: &RawValue = map.next_value()?;
@@ -695,15 +692,11 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                 }
                 "lineage" => {
                     b.at.field = Some("`lineage`");
-                    h.lineage = map
-                        .next_value::<Option<Text<'_>>>()?
-                        .map(|t| t.0.into_owned());
+                    h.lineage = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned);
                 }
                 "terraform_version" => {
                     b.at.field = Some("`terraform_version`");
-                    h.terraform_version = map
-                        .next_value::<Option<Text<'_>>>()?
-                        .map(|t| t.0.into_owned());
+                    h.terraform_version = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned);
                 }
                 "resources" => {
                     b.at.field = Some("resources");
@@ -841,10 +834,10 @@ struct ResourceCtx<'a> {
     prefix: String,
 }
 
-fn is_managed(mode: Option<&Text<'_>>) -> bool {
+fn is_managed(mode: &Str<'_>) -> bool {
     // Terraform writes `managed` or `data`; a missing mode is taken as managed (hand-written states), and
     // any other mode is not a resource Terraform manages.
-    mode.is_none_or(|m| m.0 == "managed")
+    mode.get().is_none_or(|m| m == "managed")
 }
 
 impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
@@ -856,21 +849,21 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let b = self.b;
-        let mut module: Option<Text<'de>> = None;
-        let mut mode: Option<Text<'de>> = None;
-        let mut resource_type: Option<Text<'de>> = None;
-        let mut name: Option<Text<'de>> = None;
+        let mut module = Str::default();
+        let mut mode = Str::default();
+        let mut resource_type = Str::default();
+        let mut name = Str::default();
         let mut deferred: Vec<&'de RawValue> = Vec::new();
         // Instances already pushed for this resource, fixed up if `module` or `mode` come after them.
         let start = b.instances.len();
         let mut streamed = false;
 
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            match &*key.0 {
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            match key.get().unwrap_or_default() {
                 "module" => {
                     module = map.next_value()?;
                     if streamed {
-                        let m = module.as_ref().map_or("", |m| &*m.0);
+                        let m = module.get().unwrap_or_default();
                         for inst in b.instances.iter_mut().skip(start) {
                             inst.module = m.into();
                             let prefix_len = inst.address.len();
@@ -886,20 +879,20 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
                 }
                 "mode" => {
                     mode = map.next_value()?;
-                    if streamed && !is_managed(mode.as_ref()) {
+                    if streamed && !is_managed(&mode) {
                         b.instances.truncate(start);
                     }
                 }
                 "type" => resource_type = map.next_value()?,
                 "name" => name = map.next_value()?,
-                "instances" => match (&resource_type, &name) {
+                "instances" => match (resource_type.get(), name.get()) {
                     (Some(t), Some(n)) => {
-                        if is_managed(mode.as_ref()) {
-                            let module_str = module.as_ref().map_or("", |m| &*m.0);
+                        if is_managed(&mode) {
+                            let module_str = module.get().unwrap_or_default();
                             let ctx = ResourceCtx {
                                 module: module_str,
-                                resource_type: &t.0,
-                                prefix: address::resource_address(module_str, &t.0, &n.0),
+                                resource_type: t,
+                                prefix: address::resource_address(module_str, t, n),
                             };
                             map.next_value_seed(InstancesSeq {
                                 b: &mut *b,
@@ -918,22 +911,22 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
             }
         }
 
-        if !is_managed(mode.as_ref()) {
+        if !is_managed(&mode) {
             return Ok(());
         }
-        let (Some(t), Some(n)) = (&resource_type, &name) else {
-            let missing = if resource_type.is_none() {
+        let (Some(t), Some(n)) = (resource_type.get(), name.get()) else {
+            let missing = if resource_type.get().is_none() {
                 "`type`"
             } else {
                 "`name`"
             };
             return Err(b.invalid(format!("a managed resource has no {missing}")));
         };
-        let module_str = module.as_ref().map_or("", |m| &*m.0);
+        let module_str = module.get().unwrap_or_default();
         let ctx = ResourceCtx {
             module: module_str,
-            resource_type: &t.0,
-            prefix: address::resource_address(module_str, &t.0, &n.0),
+            resource_type: t,
+            prefix: address::resource_address(module_str, t, n),
         };
         for raw in deferred {
             let r = from_fragment(
@@ -997,9 +990,9 @@ struct InstanceV4<'a> {
     #[serde(borrow, default)]
     index_key: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    status: Option<Text<'a>>,
+    status: Str<'a>,
     #[serde(borrow, default)]
-    deposed: Option<Text<'a>>,
+    deposed: Str<'a>,
     #[serde(borrow, default)]
     attributes: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -1044,11 +1037,15 @@ impl<'de> Deserialize<'de> for ModulePath {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ModulePath, A::Error> {
                 let mut out = String::new();
                 let mut first = true;
-                while let Some(step) = seq.next_element::<Text<'de>>()? {
-                    if std::mem::take(&mut first) && step.0 == "root" {
+                while let Some(step) = seq.next_element::<Str<'de>>()? {
+                    // Each step is a string: null is refused as serde refuses it.
+                    let Some(step) = step.get() else {
+                        return Err(de::Error::invalid_type(de::Unexpected::Unit, &"a string"));
+                    };
+                    if std::mem::take(&mut first) && step == "root" {
                         continue;
                     }
-                    address::push_module_step(&mut out, &step.0);
+                    address::push_module_step(&mut out, step);
                 }
                 Ok(ModulePath(out))
             }
@@ -1114,7 +1111,7 @@ impl<'de> DeserializeSeed<'de> for LegacyResources<'_, '_, '_> {
 #[derive(Deserialize)]
 struct ResourceV3<'a> {
     #[serde(rename = "type", borrow, default)]
-    resource_type: Option<Text<'a>>,
+    resource_type: Str<'a>,
     #[serde(borrow, default)]
     primary: Option<InstanceV3<'a>>,
     #[serde(borrow, default)]
@@ -1147,10 +1144,11 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let b = self.b;
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            b.at.legacy_key = Some(key.0.clone().into_owned());
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            let key = key.0.unwrap_or_default();
+            b.at.legacy_key = Some(key.clone().into_owned());
             b.at.inner = None;
-            let Some(lkey) = address::parse_legacy_key(&key.0) else {
+            let Some(lkey) = address::parse_legacy_key(&key) else {
                 return Err(b.invalid("a resource key is not TYPE.NAME or TYPE.NAME.INDEX"));
             };
             if lkey.data {
@@ -1160,9 +1158,9 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
             let Some(res) = map.next_value::<Option<ResourceV3<'de>>>()? else {
                 continue;
             };
-            let resource_type: Cow<'_, str> = match &res.resource_type {
-                Some(t) if !t.0.is_empty() => Cow::Borrowed(&*t.0),
-                _ => Cow::Borrowed(lkey.resource_type),
+            let resource_type = match res.resource_type.get() {
+                Some(t) if !t.is_empty() => t,
+                _ => lkey.resource_type,
             };
             let module = self.module;
             let push = |b: &mut Builder<'_>, inst: &InstanceV3<'_>, status| {
@@ -1172,7 +1170,7 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
                     }
                     s => s,
                 };
-                b.push_legacy(module, &lkey, &resource_type, inst, status)
+                b.push_legacy(module, &lkey, resource_type, inst, status)
             };
             if let Some(p) = &res.primary {
                 b.at.inner = Some(("primary", 0));
