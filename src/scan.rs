@@ -15,7 +15,8 @@
 //! is cheaper than finding each of its strings.
 //!
 //! The state's attributes, kept as compact JSON text that was validated when the state was loaded, are looked
-//! up the same way ([`members`]).
+//! up the same way ([`members`]). This module also owns what both layers read strings with: [`Str`] (borrowed
+//! where the text has no escapes), [`scalar_text`] and the decoding of escapes ([`decode_lossy`]).
 //!
 //! The scanner works on `&str`, so every span it yields is valid UTF-8, and it only ever cuts at ASCII
 //! structural bytes, so every span is on a character boundary. It never recurses (nesting depth costs
@@ -56,7 +57,7 @@ pub struct Member<'a> {
     pub key_escaped: bool,
     pub value: &'a str,
     /// The value is a string without escapes: its text between the quotes is what it says.
-    pub plain: bool,
+    plain: bool,
 }
 
 impl<'a> Member<'a> {

@@ -9,7 +9,9 @@
 //!   by ARN without allocating.
 //!
 //! Attributes stay JSON text until someone asks for one: most instances are never looked at after the
-//! index is built, so building `serde_json::Value` trees for them would only cost time and memory.
+//! index is built, so building `serde_json::Value` trees for them would only cost time and memory. Their
+//! members are found with the record view's SIMD walker ([`crate::scan::members`]): the text was validated
+//! when the state was loaded, so it is only delimited, never parsed again.
 
 mod address;
 mod index;

@@ -7,6 +7,11 @@
 //! are skipped, so newer Terraform releases that add fields still load. Parts that arrive before what is
 //! needed to read them (a `resources` list before `version`, `instances` before `type`) are held as raw
 //! text and read at the end, so member order never changes the result.
+//!
+//! The records of each format are derived structs (`InstanceV4`, `ModuleV3`, `ResourceV3`, `InstanceV3`);
+//! the lists that hold them are read by one streaming visitor (`Each`), element by element, so the
+//! instance limit stops a long list where it is passed. Only the spine that carries context down (the top
+//! level, a v4 resource, a legacy module's resources) is visited by hand.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -116,7 +121,19 @@ pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<State, StateEr
     }
     if let Some(raw) = header.modules {
         b.at = At::default();
-        from_fragment(raw, ModulesSeq { b: &mut b }).map_err(|e| b.error(e))?;
+        b.at.field = Some("modules");
+        let mut progress = Progress::default();
+        let r = from_fragment(
+            raw,
+            Each::new("a list of modules", &mut progress, |i, module| {
+                b.at.outer = Some(i);
+                b.module(module)
+            }),
+        );
+        if let Err(e) = r {
+            b.at.outer = Some(progress.at);
+            return Err(b.list_error(progress, e));
+        }
     }
 
     Ok(State {
@@ -239,6 +256,62 @@ impl<'l> Builder<'l> {
             msg: msg.into(),
         };
         self.refuse(err)
+    }
+
+    /// Why a list read with `progress` failed (its place already set): the parser's own reason if it has one,
+    /// else serde's.
+    fn list_error(&mut self, progress: Progress, e: serde_json::Error) -> StateError {
+        progress.failed.unwrap_or_else(|| self.error(e))
+    }
+
+    /// [`Builder::list_error`] for a list read in place: serde unwinds with the error.
+    fn list_failed<E: de::Error>(&mut self, progress: Progress, e: E) -> E {
+        match progress.failed {
+            Some(err) => self.refuse(err),
+            None => e,
+        }
+    }
+
+    /// Reads the managed instances of the list `instances` (a JSON list or null) of the resource `res`.
+    fn instances(&mut self, res: &ResourceCtx<'_>, raw: &RawValue) -> Result<(), StateError> {
+        let mut progress = Progress::default();
+        let r = from_fragment(
+            raw,
+            Each::new("a list of instances", &mut progress, |_, inst| {
+                self.push_v4(res, inst)
+            }),
+        );
+        r.map_err(|e| {
+            self.at.inner = Some(("instances", progress.at));
+            self.list_error(progress, e)
+        })
+    }
+
+    /// Reads one legacy module: its resources, under its path's address.
+    fn module(&mut self, module: ModuleV3<'_>) -> Result<(), StateError> {
+        let address = module.path.map(|p| p.0).unwrap_or_default();
+        if let Some(raw) = module.resources {
+            let r = from_fragment(
+                raw,
+                LegacyResources {
+                    b: &mut *self,
+                    module: &address,
+                },
+            );
+            r.map_err(|e| self.error(e))?;
+        }
+        self.at.legacy_key = None;
+        Ok(())
+    }
+
+    /// A count (`version`, `serial`): a non-negative integer, else refused naming the kind of value found.
+    fn count<E: de::Error>(&mut self, raw: &RawValue) -> Result<u64, E> {
+        raw.get().parse().map_err(|_| {
+            self.invalid(format!(
+                "expected a non-negative integer, found {}",
+                json_kind(raw.get())
+            ))
+        })
     }
 
     fn error(&mut self, e: serde_json::Error) -> StateError {
@@ -390,7 +463,7 @@ fn sensitive_names(raw: &RawValue) -> Box<[Box<str>]> {
     let mut progress = Progress::default();
     let r = from_fragment(
         raw,
-        Each::new(&mut progress, |_, path: FirstGetAttr<'_>| {
+        Each::new("a list", &mut progress, |_, path: FirstGetAttr<'_>| {
             let name: Box<str> = path.0.as_deref().unwrap_or("*").into();
             if !names.contains(&name) {
                 names.push(name);
@@ -442,9 +515,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstGetAttr<'a> {
     }
 }
 
-/// Visits a JSON list (or `null`) one element at a time, so that a long list never becomes a `Vec`:
-/// `f(position, element)` decides what to keep.
+/// The one streaming visitor of the state's lists (instances, modules, legacy deposed and tainted objects,
+/// sensitive paths): a JSON list (or `null`) read one element at a time, so that a long list never becomes a
+/// `Vec` and the instance limit stops it where it is passed. `f(position, element)` decides what to keep.
 struct Each<'f, T, F> {
+    /// What the list is, for serde's messages (`expected a list of instances`).
+    what: &'static str,
     f: F,
     progress: &'f mut Progress,
     element: std::marker::PhantomData<fn() -> T>,
@@ -458,8 +534,9 @@ struct Progress {
 }
 
 impl<'f, T, F> Each<'f, T, F> {
-    fn new(progress: &'f mut Progress, f: F) -> Self {
+    fn new(what: &'static str, progress: &'f mut Progress, f: F) -> Self {
         Each {
+            what,
             f,
             progress,
             element: std::marker::PhantomData,
@@ -486,7 +563,7 @@ where
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list")
+        f.write_str(self.what)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
@@ -662,16 +739,7 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
             match key.get().unwrap_or_default() {
                 "version" => {
                     b.at.field = Some("`version`");
-                    let raw: &RawValue = map.next_value()?;
-                    let v = match raw.get().parse::<u64>() {
-                        Ok(v) => v,
-                        Err(_) => {
-                            return Err(b.invalid(format!(
-                                "expected a non-negative integer, found {}",
-                                json_kind(raw.get())
-                            )));
-                        }
-                    };
+                    let v = b.count(map.next_value()?)?;
                     if !(1..=4).contains(&v) {
                         return Err(b.refuse(StateError::UnsupportedVersion(v)));
                     }
@@ -679,16 +747,7 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                 }
                 "serial" => {
                     b.at.field = Some("`serial`");
-                    let raw: &RawValue = map.next_value()?;
-                    match raw.get().parse::<u64>() {
-                        Ok(v) => h.serial = Some(v),
-                        Err(_) => {
-                            return Err(b.invalid(format!(
-                                "expected a non-negative integer, found {}",
-                                json_kind(raw.get())
-                            )));
-                        }
-                    }
+                    h.serial = Some(b.count(map.next_value()?)?);
                 }
                 "lineage" => {
                     b.at.field = Some("`lineage`");
@@ -711,7 +770,19 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                     b.at.field = Some("modules");
                     h.has_modules = true;
                     if h.version.is_some() {
-                        map.next_value_seed(ModulesSeq { b: &mut *b })?;
+                        let mut progress = Progress::default();
+                        let r = map.next_value_seed(Each::new(
+                            "a list of modules",
+                            &mut progress,
+                            |i, module| {
+                                b.at.outer = Some(i);
+                                b.module(module)
+                            },
+                        ));
+                        if let Err(e) = r {
+                            b.at.outer = Some(progress.at);
+                            return Err(b.list_failed(progress, e));
+                        }
                     } else {
                         h.modules = Some(map.next_value()?);
                     }
@@ -894,10 +965,16 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
                                 resource_type: t,
                                 prefix: address::resource_address(module_str, t, n),
                             };
-                            map.next_value_seed(InstancesSeq {
-                                b: &mut *b,
-                                res: &ctx,
-                            })?;
+                            let mut progress = Progress::default();
+                            let r = map.next_value_seed(Each::new(
+                                "a list of instances",
+                                &mut progress,
+                                |_, inst| b.push_v4(&ctx, inst),
+                            ));
+                            if let Err(e) = r {
+                                b.at.inner = Some(("instances", progress.at));
+                                return Err(b.list_failed(progress, e));
+                            }
                             streamed = true;
                         } else {
                             map.next_value::<IgnoredAny>()?;
@@ -929,58 +1006,10 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
             prefix: address::resource_address(module_str, t, n),
         };
         for raw in deferred {
-            let r = from_fragment(
-                raw,
-                InstancesSeq {
-                    b: &mut *b,
-                    res: &ctx,
-                },
-            );
-            if let Err(e) = r {
-                let err = b.error(e);
+            if let Err(err) = b.instances(&ctx, raw) {
                 return Err(b.refuse(err));
             }
         }
-        Ok(())
-    }
-}
-
-struct InstancesSeq<'b, 'l, 'r> {
-    b: &'b mut Builder<'l>,
-    res: &'r ResourceCtx<'r>,
-}
-
-impl<'de> DeserializeSeed<'de> for InstancesSeq<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for InstancesSeq<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of instances")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        loop {
-            self.b.at.inner = Some(("instances", i));
-            let Some(inst) = seq.next_element::<InstanceV4<'de>>()? else {
-                break;
-            };
-            if let Err(err) = self.b.push_v4(self.res, inst) {
-                return Err(self.b.refuse(err));
-            }
-            i += 1;
-        }
-        self.b.at.inner = None;
         Ok(())
     }
 }
@@ -1003,17 +1032,6 @@ struct InstanceV4<'a> {
 
 // ---------------------------------------------------------------------------------------------------
 // Formats v1–v3: `modules[]`, each with a `path` and a `resources` map.
-
-struct ModulesSeq<'b, 'l> {
-    b: &'b mut Builder<'l>,
-}
-
-impl<'de> DeserializeSeed<'de> for ModulesSeq<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
 
 #[derive(Deserialize)]
 struct ModuleV3<'a> {
@@ -1051,48 +1069,6 @@ impl<'de> Deserialize<'de> for ModulePath {
             }
         }
         d.deserialize_seq(V)
-    }
-}
-
-impl<'de> Visitor<'de> for ModulesSeq<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of modules")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let b = self.b;
-        b.at.field = Some("modules");
-        let mut i = 0;
-        loop {
-            b.at.outer = Some(i);
-            let Some(module) = seq.next_element::<ModuleV3<'de>>()? else {
-                break;
-            };
-            let module_addr = module.path.map(|p| p.0).unwrap_or_default();
-            if let Some(raw) = module.resources {
-                let r = from_fragment(
-                    raw,
-                    LegacyResources {
-                        b: &mut *b,
-                        module: &module_addr,
-                    },
-                );
-                if let Err(e) = r {
-                    let err = b.error(e);
-                    return Err(b.refuse(err));
-                }
-            }
-            b.at.legacy_key = None;
-            i += 1;
-        }
-        b.at.outer = None;
-        Ok(())
     }
 }
 
@@ -1188,24 +1164,24 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
                 let mut progress = Progress::default();
                 let r = from_fragment(
                     raw,
-                    Each::new(&mut progress, |i, inst: Option<InstanceV3<'de>>| {
-                        b.at.inner = Some((list, i));
-                        let Some(inst) = inst else { return Ok(()) };
-                        let status = if list == "tainted" {
-                            InstanceStatus::Tainted
-                        } else {
-                            // Legacy deposed objects have no key; their position stands in for one.
-                            InstanceStatus::Deposed(i.to_string().into())
-                        };
-                        push(b, &inst, status)
-                    }),
+                    Each::new(
+                        "a list",
+                        &mut progress,
+                        |i: usize, inst: Option<InstanceV3<'de>>| {
+                            let Some(inst) = inst else { return Ok(()) };
+                            let status = if list == "tainted" {
+                                InstanceStatus::Tainted
+                            } else {
+                                // Legacy deposed objects have no key; their position stands in for one.
+                                InstanceStatus::Deposed(i.to_string().into())
+                            };
+                            push(b, &inst, status)
+                        },
+                    ),
                 );
                 if let Err(e) = r {
                     b.at.inner = Some((list, progress.at));
-                    let err = match progress.failed {
-                        Some(err) => err,
-                        None => b.error(e),
-                    };
+                    let err = b.list_error(progress, e);
                     return Err(b.refuse(err));
                 }
             }
