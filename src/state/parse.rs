@@ -489,29 +489,22 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstGetAttr<'a> {
             #[serde(borrow, default)]
             value: Option<&'a RawValue>,
         }
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = FirstGetAttr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of path steps")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<FirstGetAttr<'a>, A::Error> {
-                let mut name = None;
-                while let Some(step) = seq.next_element::<Step<'de>>()? {
-                    if name.is_none() && step.kind.get() == Some("get_attr") {
-                        name = step
-                            .value
-                            .filter(|v| v.get().starts_with('"'))
-                            .and_then(|v| scalar_text(v.get()));
-                    }
+        let mut name = None;
+        Each::new(
+            "a list of path steps",
+            &mut Progress::default(),
+            |_, step: Step<'de>| {
+                if name.is_none() && step.kind.get() == Some("get_attr") {
+                    name = step
+                        .value
+                        .filter(|v| v.get().starts_with('"'))
+                        .and_then(|v| scalar_text(v.get()));
                 }
-                Ok(FirstGetAttr(name))
-            }
-        }
-        d.deserialize_seq(V(std::marker::PhantomData))
+                Ok(())
+            },
+        )
+        .deserialize(d)?;
+        Ok(FirstGetAttr(name))
     }
 }
 
@@ -1365,6 +1358,9 @@ mod tests {
         );
         assert_eq!(names(r#"{"weird": true}"#), ["*"]);
         assert_eq!(names(r#"[[]]"#), ["*"]);
+        // A path that is not a list of steps marks everything, whatever the others name.
+        assert!(names(r#"[[{"type":"get_attr","value":"a"}], null]"#).contains(&"*".to_owned()));
+        assert_eq!(names(r#"[[{"type":5}]]"#), ["*"]);
     }
 
     #[test]
