@@ -265,13 +265,6 @@ fn layer(module: &str) -> Option<u8> {
 /// for a verdict; a command never depends on the Falco adapter.
 const FORBIDDEN: &[(&str, &str)] = &[("sources", "drift"), ("bin", "plugin")];
 
-/// Imports against the layers that today's code still has, each on its way out.
-const EXCEPTIONS: &[(&str, &str)] = &[
-    // The state's attribute lookups decode escaped member names with the record view's lenient decoder,
-    // which belongs below both (with the scanner).
-    ("state", "cloudtrail"),
-];
-
 /// The top-level modules a file names through `crate::` (or `tfdrift::`, from a command), with where, including
 /// each of a grouped import (`use crate::{a::X, b::{Y, Z}}`, over several lines too). Comments are skipped.
 fn named_modules(text: &str) -> Vec<(usize, String)> {
@@ -367,7 +360,7 @@ fn no_module_imports_from_a_layer_above_its_own() {
                 panic!("{}:{line}: `{target}` has no layer", relative.display())
             });
             let pair = (module.as_str(), target.as_str());
-            if (target_rank >= rank || FORBIDDEN.contains(&pair)) && !EXCEPTIONS.contains(&pair) {
+            if (target_rank >= rank || FORBIDDEN.contains(&pair)) {
                 wrong.push(format!(
                     "src/{}:{line}: {module} imports {target}",
                     relative.display()
