@@ -5,9 +5,9 @@
 //! - `Record::parse`: tfdrift's view (`src/scan.rs` delimits the members with SIMD bit masks, the members
 //!   tfdrift reads are decoded, strings borrowed, free-form sections kept as text);
 //! - `serde_json` into `IgnoredAny`: the floor of any serde_json approach (validation, no output);
-//! - the same borrowed view with sonic-rs (sections as `LazyValue`) and with simd-json (sections parsed
-//!   into `OwnedValue`: simd-json has no raw value; it also needs a mutable copy of the bytes, which Falco
-//!   does not give);
+//! - the same borrowed view (strings borrowed where they have no escapes, as `Record` borrows them) with
+//!   sonic-rs (sections as `LazyValue`) and with simd-json (sections parsed into `BorrowedValue`: simd-json
+//!   has no raw value; it also needs a mutable copy of the bytes, which Falco does not give);
 //! - the DOMs of sonic-rs and simd-json;
 //! - sonic-rs's lazy readers: `get_many` of the paths `Record` reads, and `to_object_iter` over the top-level
 //!   members (values skipped, not validated, until asked for).
@@ -17,37 +17,40 @@ mod support;
 
 use criterion::Throughput;
 use serde::Deserialize;
-use std::borrow::Cow;
 use std::hint::black_box;
 use support::Report;
 use tfdrift::cloudtrail::Record;
+// Strings borrowed from the text where they have no escapes (`Option<Cow<str>>` would always allocate):
+// the crates compared are given the view `Record` itself uses.
+use tfdrift::scan::Str;
 
 /// The fields `Record` reads, for parsers other than serde_json (which has `RawValue`): `$section` is what
 /// the free-form sections become.
 macro_rules! mirror {
-    ($name:ident, $identity:ident, $context:ident, $issuer:ident, $section:ty, #[$attr:meta]) => {
+    ($name:ident, $identity:ident, $context:ident, $issuer:ident, $section:ty, #[$attr:meta] $(#[$outer:meta])?) => {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
+        $(#[$outer])?
         #[allow(dead_code)]
         struct $name<'a> {
             #[serde(borrow, default)]
-            event_name: Option<Cow<'a, str>>,
+            event_name: Str<'a>,
             #[serde(borrow, default)]
-            event_source: Option<Cow<'a, str>>,
+            event_source: Str<'a>,
             #[serde(borrow, default)]
-            event_id: Option<Cow<'a, str>>,
+            event_id: Str<'a>,
             #[serde(borrow, default)]
-            event_time: Option<Cow<'a, str>>,
+            event_time: Str<'a>,
             #[serde(borrow, default)]
-            aws_region: Option<Cow<'a, str>>,
+            aws_region: Str<'a>,
             #[serde(borrow, default)]
-            recipient_account_id: Option<Cow<'a, str>>,
+            recipient_account_id: Str<'a>,
             #[serde(borrow, default)]
-            user_agent: Option<Cow<'a, str>>,
+            user_agent: Str<'a>,
             #[serde(borrow, default, rename = "sourceIPAddress")]
-            source_ip_address: Option<Cow<'a, str>>,
+            source_ip_address: Str<'a>,
             #[serde(borrow, default)]
-            error_code: Option<Cow<'a, str>>,
+            error_code: Str<'a>,
             #[serde(default)]
             read_only: Option<serde::de::IgnoredAny>,
             #[serde(default)]
@@ -69,17 +72,17 @@ macro_rules! mirror {
         #[allow(dead_code)]
         struct $identity<'a> {
             #[serde(borrow, default, rename = "type")]
-            identity_type: Option<Cow<'a, str>>,
+            identity_type: Str<'a>,
             #[serde(borrow, default)]
-            principal_id: Option<Cow<'a, str>>,
+            principal_id: Str<'a>,
             #[serde(borrow, default)]
-            arn: Option<Cow<'a, str>>,
+            arn: Str<'a>,
             #[serde(borrow, default)]
-            account_id: Option<Cow<'a, str>>,
+            account_id: Str<'a>,
             #[serde(borrow, default)]
-            user_name: Option<Cow<'a, str>>,
+            user_name: Str<'a>,
             #[serde(borrow, default)]
-            invoked_by: Option<Cow<'a, str>>,
+            invoked_by: Str<'a>,
             #[serde(borrow, default)]
             session_context: Option<$context<'a>>,
         }
@@ -91,7 +94,7 @@ macro_rules! mirror {
             #[serde(borrow, default)]
             session_issuer: Option<$issuer<'a>>,
             #[serde(borrow, default)]
-            source_identity: Option<Cow<'a, str>>,
+            source_identity: Str<'a>,
         }
 
         #[derive(Deserialize)]
@@ -99,11 +102,11 @@ macro_rules! mirror {
         #[allow(dead_code)]
         struct $issuer<'a> {
             #[serde(borrow, default, rename = "type")]
-            issuer_type: Option<Cow<'a, str>>,
+            issuer_type: Str<'a>,
             #[serde(borrow, default)]
-            arn: Option<Cow<'a, str>>,
+            arn: Str<'a>,
             #[serde(borrow, default)]
-            user_name: Option<Cow<'a, str>>,
+            user_name: Str<'a>,
         }
     };
 }
@@ -121,8 +124,10 @@ mirror!(
     SimdIdentity,
     SimdContext,
     SimdIssuer,
-    simd_json::OwnedValue,
-    #[serde(default)]
+    simd_json::BorrowedValue<'a>,
+    #[serde(borrow, default)]
+    // `BorrowedValue<'a>` deserializes from text of exactly its own lifetime.
+    #[serde(bound(deserialize = "'a: 'de"))]
 );
 
 type Parser = fn(&[u8]) -> bool;
@@ -146,7 +151,7 @@ const CONTENDERS: &[(&str, Parser)] = &[
         black_box(sonic_rs::from_slice::<sonic_rs::Value>(b)).is_ok()
     }),
     (
-        "simd-json borrowed view (copy + sections as OwnedValue)",
+        "simd-json borrowed view (copy + sections as BorrowedValue)",
         |b| {
             let mut copy = b.to_vec();
             black_box(simd_json::serde::from_slice::<SimdRecord>(&mut copy)).is_ok()

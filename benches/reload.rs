@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use support::{Extractor, RealRecord, Report, Snapshots};
 use tfdrift::sources::local::LocalFile;
-use tfdrift::sources::{ReloadOptions, Reloader, ScopeConfig, ScopeSetting, with_scope};
+use tfdrift::sources::{Registration, ReloadOptions, Reloader, ScopeConfig, ScopeSetting};
 use tfdrift::state::Limits;
 
 const STATE_RESOURCES: usize = 50_000;
@@ -128,13 +128,13 @@ fn main() {
     let path = dir.join("reloaded.tfstate");
     std::fs::copy(&generated, &path).expect("copy the state");
 
-    let source = with_scope(
-        Box::new(LocalFile::new("bench", &path)),
-        ScopeConfig {
+    let source = Registration {
+        source: Box::new(LocalFile::new("bench", &path)),
+        scope: ScopeConfig {
             account: ScopeSetting::Any,
             region: ScopeSetting::Any,
         },
-    );
+    };
     let reloader = Reloader::start(
         vec![source],
         Arc::clone(&catalog),

@@ -5,16 +5,20 @@
     python3 scripts/check_catalog.py --records    # static checks, then run the real CloudTrail records through it
     python3 scripts/check_catalog.py -v           # also list every path that was accepted on weaker evidence
 
-Needs Python 3.11 (tomllib) and the `botocore` package (its API models, read offline from its data folder).
-Exit status: 0 when every static check passes, 1 otherwise. In --records mode, records that the catalog
-does not cover, or whose identifier is absent, are reported with a reason; they are information, not failures.
+Needs cargo and the `botocore` package (its API models, read offline from its data folder). The catalog is read
+as the library parsed it (`tfdrift-replay --dump-catalog`, src/catalog/dump.rs): its format, paths, defaults and
+the names it derives (a request member's attribute, an event name without version suffix) are the library's,
+not re-implemented here. Exit status: 0 when every static check passes, 1 otherwise. In --records mode,
+records that the catalog does not cover, or whose identifier is absent, are reported with a reason; they are
+information, not failures.
 
 What is checked (the catalog format is described in catalog/README.md):
-  format    only the documented keys; `change` and `severity` values; `auto_attrs` a bool; path syntax; no
-            (event_source, service, name) twice; [keys] for a type declared once (or identically) across
-            files, and only for a type some call targets; event_source matches the botocore service's endpoint
-            prefix (SHARED_SOURCES: services that log under another's); no call that is also listed in
-            NOT_IN_CATALOG (the calls deliberately left out, with the reason).
+  format    the library loads the catalog (documented keys only, `change`, `severity`, `as`, `op` values,
+            path syntax: a file it refuses is an error here); no (event_source, service, name) twice; [keys]
+            for a type declared once (or identically) across files, and only for a type some call targets;
+            event_source matches the botocore service's endpoint prefix (SHARED_SOURCES: services that log
+            under another's); no call that is also listed in NOT_IN_CATALOG (the calls deliberately left
+            out, with the reason).
   shared    calls of the same (event_source, name) in different services (apigateway/apigatewayv2,
             elb/elbv2) must not share an identifier path: tfdrift tries them in file-name order and takes the
             first whose identifier paths find a value, and so does --records.
@@ -22,12 +26,13 @@ What is checked (the catalog format is described in catalog/README.md):
             parameter names left out of every automatic mapping) and [id_prefixes], each prefix a non-empty
             string naming a non-empty list of provider resource types.
   auto      for create/modify calls with auto_attrs on (the default), the top-level request members that
-            no identifier path or explicit mapping uses and whose snake_case form (snake_case()) is an
-            attribute of the first target's type: counted, and listed by -v.
+            no identifier path or explicit mapping uses and whose snake_case form is an attribute of the first
+            target's type: counted, and listed by -v (the library gives the snake_case form and the members
+            left out: the call's identifier, mapped and `ignore`d members, and common.toml's).
   names     every call `name` is an operation of the file's botocore service (or a CloudTrail event name
             listed in EVENT_NAME_ALIASES with the operation it logs), is not a read-only name
             (Get/List/Describe/Head...), and does not end in what tfdrift would take for a CloudTrail
-            version suffix (six digits or more).
+            version suffix.
   schema    every target `type` is a resource type of the provider schema; every [keys] and `join` attribute
             is a top-level attribute of that type; a target joined on the default keys has `id` or `arn`;
             the first segment of every `attrs` value is an attribute or block of the first target's type
@@ -88,33 +93,17 @@ import glob
 import gzip
 import json
 import os
-import re
+import subprocess
 import sys
-import tomllib
+import tempfile
 from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DEFAULT_CATALOG = os.path.join(ROOT, "catalog")
 DEFAULT_SCHEMA = os.path.join(ROOT, "tests", "data", "aws-provider-schema.json")
 DEFAULT_RECORDS = os.path.join(ROOT, "tests", "data", "cloudtrail")
 DEFAULT_STATES = os.path.join(ROOT, "tests", "data", "tfstate")
 
-CHANGES = {"create", "modify", "delete", "attach", "detach", "tag", "untag"}
-SEVERITIES = {"critical", "high", "medium", "low"}
-SERVICE_KEYS = {"name", "event_source", "severity"}          # required, strings
-SERVICE_OPTIONAL = {"auto_attrs"}                             # optional, bool
-CALL_KEYS = {"name", "change", "severity", "targets", "attrs", "auto_attrs", "sets", "ignore"}
-# An attrs value may be a table {attr, as, op}: how the values compare and what the call does to them.
-ATTR_TABLE_KEYS = {"attr", "as", "op"}
-COMPARE_KINDS = {"value", "policy", "tags", "security_group_rules"}
-COMPARE_OPS = {"set", "add", "remove"}
-TARGET_KEYS = {"type", "id", "join", "parts", "import_id"}
-TOP_KEYS = {"service", "keys", "call"}
-AUTO_ATTR_CHANGES = {"create", "modify"}  # changes for which auto_attrs maps request members to attributes
-# catalog/common.toml: not a service file; only [id_prefixes] ("sg-" = ["aws_security_group"]).
-FALLBACK_FILE = "common.toml"
-FALLBACK_KEYS = {"id_prefixes", "auto_attrs"}
 # Event sources under which more than one botocore service logs (catalog/README.md, "Services that share an
 # event source"). A call is keyed by (event_source, service, name); tfdrift tries the candidates of a shared
 # (event_source, name) in file-name order and takes the first whose identifier paths find a value.
@@ -148,7 +137,6 @@ SHARED_SOURCES = {
     # CloudTrail logs its management calls under bedrock.amazonaws.com.
     "bedrock.amazonaws.com": {"bedrock", "bedrock-agent"},
 }
-DEFAULT_KEYS = ["id", "arn"]
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
 
 # Record fields outside requestParameters/responseElements that a path may start with. They are part of
@@ -266,12 +254,6 @@ SANITISED_RECORDS = {
 # (RDS: CreateDBInstance's DBInstance members are under responseElements, not responseElements.dBInstance).
 FLATTENED_OUTPUT = {"rds"}
 
-PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_$@:\-]+(\[\])?$")
-# A version suffix as tfdrift strips it (src/catalog/mod.rs, strip_version_suffix): after a letter, digits and
-# underscores with at least six digits, then optionally v<N> (UpdateFunctionCode20150331v2,
-# CreateDistribution2020_05_31; ListObjectsV2 stays).
-VERSION_SUFFIX = re.compile(r"(?<=[A-Za-z])([0-9_]+)(v[0-9]+)?$")
-
 
 def lcfirst(s: str) -> str:
     return s[:1].lower() + s[1:] if s else s
@@ -291,59 +273,28 @@ def lower_camel(name: str) -> str:
 assert lower_camel("ARN") == "arn" and lower_camel("KMSKeyId") == "kmsKeyId" and lower_camel("SecretId") == "secretId"
 
 
-def snake_case(name: str) -> str:
-    """A request member name as CloudTrail writes it -> the Terraform attribute name auto_attrs tries.
-
-    The rule (tfdrift applies the same one at run time, so it must stay exactly this), on the name with its
-    first letter uppercased (CloudTrail lowercases the API's first letter: DBInstanceClass -> dBInstanceClass;
-    the rule applies to the API's own name, or `dB` would split):
-      - split before an uppercase letter that follows a lowercase letter or a digit (memorySize -> memory|Size);
-      - split before an uppercase letter that is followed by a lowercase letter, when it follows an uppercase
-        letter (KMSKeyId -> KMS|Key|Id: a run of capitals is one word, its last capital starts the next word);
-      - lowercase everything and join the parts with `_`.
-    Nothing else splits: digits stay with what precedes them (ipv6CidrBlock -> ipv6_cidr_block), `-` and `_`
-    are kept as they are.
-    """
-    name = name[:1].upper() + name[1:]
-    out = []
-    for i, c in enumerate(name):
-        if i > 0 and c.isupper():
-            prev = name[i - 1]
-            nxt = name[i + 1] if i + 1 < len(name) else ""
-            if prev.islower() or prev.isdigit() or (prev.isupper() and nxt.islower()):
-                out.append("_")
-        out.append(c.lower())
-    return "".join(out)
+def path_text(steps: list[str]) -> str:
+    return ".".join(steps)
 
 
-assert snake_case("memorySize") == "memory_size"
-assert snake_case("dBInstanceClass") == "db_instance_class"
-assert snake_case("KMSKeyId") == "kms_key_id"
-assert snake_case("SSESpecification") == "sse_specification"
-assert snake_case("kmsKeyId") == "kms_key_id"
-assert snake_case("description") == "description"
-assert snake_case("uUID") == "uuid"
-assert snake_case("ipv6CidrBlock") == "ipv6_cidr_block"
-assert snake_case("http2Enabled") == "http2_enabled"
-assert snake_case("eTag") == "e_tag"
-assert snake_case("ARN") == "arn"
-assert snake_case("") == ""
+# --------------------------------------------------------------------------------------------- the library
 
+def library(names=()) -> dict:
+    """The catalog as the library parsed it, and how it resolves `names` (tfdrift-replay --dump-catalog).
 
-def strip_version(name: str) -> str:
-    """CloudTrail event name -> API operation name (UpdateFunctionCode20150331v2 -> UpdateFunctionCode)."""
-    m = VERSION_SUFFIX.search(name)
-    if m and sum(c.isdigit() for c in m.group(1)) >= 6:
-        return name[: m.start()]
-    return name
-
-
-def split_path(path: str) -> list[str]:
-    return [seg[:-2] if seg.endswith("[]") else seg for seg in path.split(".")]
-
-
-def path_ok(path: str) -> bool:
-    return bool(path) and all(PATH_SEGMENT.match(seg) for seg in path.split("."))
+    Runs the built command named by $TFDRIFT_REPLAY (the tests name theirs: a `cargo run` from inside
+    `cargo test` would build it again, in another environment), else `cargo run`."""
+    replay = os.environ.get("TFDRIFT_REPLAY")
+    command = [replay] if replay else [os.environ.get("CARGO", "cargo"), "run", "--locked", "--quiet", "--bin",
+                                       "tfdrift-replay", "--"]
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as f:
+        f.write("".join(f"{n}\n" for n in sorted(set(names))))
+        f.flush()
+        run = subprocess.run(command + ["--dump-catalog", f.name], cwd=ROOT, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"error: the library does not load the catalog (tfdrift-replay --dump-catalog):\n"
+                         f"{run.stderr.strip()}")
+    return json.loads(run.stdout)
 
 
 # --------------------------------------------------------------------------------------------- botocore
@@ -507,8 +458,7 @@ class Resolver:
             return False
         return False
 
-    def resolve(self, op: str, path: str) -> tuple[bool, str]:
-        segs = split_path(path)
+    def resolve(self, op: str, segs: list[str]) -> tuple[bool, str]:
         root, rest = segs[0], segs[1:]
         o = self.m["operations"][op]
         if root == "requestParameters":
@@ -566,9 +516,9 @@ def load_records(folder: str) -> list[tuple[str, dict]]:
     return out
 
 
-def eval_path(record, path: str) -> list:
+def eval_path(record, path: list[str]) -> list:
     vals = [record]
-    for seg in split_path(path):
+    for seg in path:
         nxt = []
         stack = list(vals)
         while stack:
@@ -639,18 +589,30 @@ class Checker:
         self.args = args
         self.errors: list[str] = []
         self.notes: list[str] = []  # accepted on weaker evidence, listed by -v
-        self.files: dict[str, dict] = {}
         self.models = Models(args.botocore_data)
         with open(args.schema, encoding="utf-8") as f:
             self.schema = json.load(f)["resource_types"]
         self.records = load_records(args.records_dir) if os.path.isdir(args.records_dir) else []
         self.state_types = state_value_types(args.states_dir) if os.path.isdir(args.states_dir) else {}
+        lib = library(str(r.get("eventName", "")) for _, r in self.records)
+        # file name -> the file as the library parsed it, in the library's (file-name) order
+        self.files: dict[str, dict] = {f["file"]: f for f in lib["files"]}
+        self.default_keys: list[str] = lib["default_keys"]
+        # the records by (eventSource, event name as the library looks it up)
+        self.by_call: dict[tuple, list[tuple[str, dict]]] = defaultdict(list)
+        for k, r in self.records:
+            raw = str(r.get("eventName", ""))
+            self.by_call[(r.get("eventSource"), lib["names"].get(raw, {}).get("event_name", raw))].append((k, r))
+        self.event_names = {raw: n["event_name"] for raw, n in lib["names"].items()}
         self.keys: dict[str, list[str]] = {}
         # (source, service, name) -> file, service, call
         self.calls: dict[tuple[str, str, str], tuple[str, dict, dict]] = {}
-        self.fallback: dict | None = None  # catalog/common.toml, when present
+        self.fallback: dict | None = None  # the catalog-wide file's [id_prefixes] (common.toml), when present
+        self.fallback_file: str | None = None
         self.auto_ignore: set = set()  # common.toml [auto_attrs] ignore: parameters never mapped automatically
         self.auto: list[str] = []  # automatic attribute mappings, listed by -v
+        # (where, type, each candidate member's names): mapped once the library has resolved every name
+        self.auto_pending: list[tuple[str, str, list[list[str]]]] = []
         self.stats = defaultdict(int)
         self.string_checked: set[tuple[str, str]] = set()
 
@@ -662,8 +624,7 @@ class Checker:
         return set(t["computed"]) | set(t["inputs"]) if t else set()
 
     def records_for(self, source: str, name: str) -> list[tuple[str, dict]]:
-        return [(k, r) for k, r in self.records
-                if r.get("eventSource") == source and strip_version(str(r.get("eventName", ""))) == name]
+        return self.by_call.get((source, name), [])
 
     def candidates(self) -> dict[tuple[str, str], list[tuple[str, dict, dict]]]:
         """(event_source, name) -> the calls of that name, in file-name order (the order tfdrift tries them)."""
@@ -673,9 +634,8 @@ class Checker:
         return out
 
     @staticmethod
-    def id_paths(call: dict) -> list[str]:
-        return [p for t in call.get("targets", []) if isinstance(t, dict)
-                for p in t.get("id", []) if isinstance(p, str)]
+    def id_paths(call: dict) -> list[list[str]]:
+        return [p for t in call["targets"] for p in t["ids"]]
 
     def pick(self, cands: list[tuple[str, dict, dict]], rec: dict) -> tuple[tuple[str, dict, dict], dict]:
         """As tfdrift does: the first candidate whose identifier paths find a value (else the first), and the
@@ -683,7 +643,7 @@ class Checker:
         for entry in cands:
             values = {}
             for t in entry[2]["targets"]:
-                for p in t["id"]:
+                for p in t["ids"]:
                     v = eval_path(rec, p)
                     if v:
                         values.setdefault(t["type"], v)
@@ -711,90 +671,52 @@ class Checker:
         else:
             self.stats["string_verified"] += 1
 
-    def load(self):
-        paths = sorted(glob.glob(os.path.join(self.args.catalog, "*.toml")))
-        if not paths:
-            self.err(self.args.catalog, "no *.toml files")
-        for p in paths:
-            fn = os.path.basename(p)
-            try:
-                with open(p, "rb") as f:
-                    self.files[fn] = tomllib.load(f)
-            except tomllib.TOMLDecodeError as e:
-                self.err(fn, f"not valid TOML: {e}")
-
     def check_fallback(self, fn: str, doc: dict):
-        """catalog/common.toml, no [service]: [auto_attrs] ignore (request parameter names) and [id_prefixes],
-        each a non-empty prefix naming provider resource types."""
-        for k in doc:
-            if k not in FALLBACK_KEYS:
-                self.err(fn, f"unknown top-level key {k!r} ({fn} has only [auto_attrs] and [id_prefixes])")
-        auto = doc.get("auto_attrs", {"ignore": []})
-        ignore = auto.get("ignore") if isinstance(auto, dict) else None
-        if not isinstance(auto, dict) or set(auto) - {"ignore"} or not isinstance(ignore, list) \
-                or not all(isinstance(p, str) and p for p in ignore):
+        """A file without [service] (catalog/common.toml): [auto_attrs] ignore (request parameter names) and
+        [id_prefixes], each a non-empty prefix naming provider resource types."""
+        if doc["keys"]:
+            self.err(fn, f"unknown top-level key 'keys' ({fn} has only [auto_attrs] and [id_prefixes])")
+        ignore = doc["auto_attrs_ignore"]
+        if not all(ignore):
             self.err(fn, "[auto_attrs] has only `ignore`, a list of request parameter names")
         else:
-            self.auto_ignore = set(ignore)
-        prefixes = doc.get("id_prefixes", {})
-        if not isinstance(prefixes, dict):
-            self.err(fn, "[id_prefixes] must be a table")
-            return
-        for prefix, types in prefixes.items():
+            self.auto_ignore |= {p.lower() for p in ignore}
+        for prefix, types in doc["id_prefixes"].items():
             where = f"{fn} [id_prefixes] {prefix!r}"
-            if not isinstance(prefix, str) or not prefix.strip():
+            if not prefix.strip():
                 self.err(where, "a prefix must be a non-empty string")
-            if not (isinstance(types, list) and types and all(isinstance(t, str) for t in types)):
-                self.err(where, "must be a non-empty list of resource types")
-                continue
             if len(set(types)) != len(types):
                 self.err(where, "lists a type twice")
             for t in types:
                 if t not in self.schema:
                     self.err(where, f"{t!r} is not a resource type of the provider schema")
             self.stats["fallback_prefixes"] += 1
-        self.fallback = prefixes
+        self.fallback = doc["id_prefixes"]
+        self.fallback_file = fn
 
     def check_file(self, fn: str, doc: dict):
-        if fn == FALLBACK_FILE:
+        svc = doc["service"]
+        if svc is None:
             self.check_fallback(fn, doc)
             return
-        for k in doc:
-            if k not in TOP_KEYS:
+        for k, table in (("id_prefixes", "id_prefixes"), ("auto_attrs", "auto_attrs_ignore")):
+            if doc[table]:
                 self.err(fn, f"unknown top-level key {k!r}")
-        svc = doc.get("service")
-        if not isinstance(svc, dict):
-            self.err(fn, "missing [service]")
-            return
-        for k in svc:
-            if k not in SERVICE_KEYS | SERVICE_OPTIONAL:
-                self.err(fn, f"[service]: unknown key {k!r}")
-        for k in SERVICE_KEYS:
-            if not isinstance(svc.get(k), str):
-                self.err(fn, f"[service]: {k} must be a string")
-        if "auto_attrs" in svc and not isinstance(svc["auto_attrs"], bool):
-            self.err(fn, "[service]: auto_attrs must be true or false")
-        if svc.get("severity") not in SEVERITIES:
-            self.err(fn, f"[service]: severity {svc.get('severity')!r} not in {sorted(SEVERITIES)}")
-        model = self.models.get(svc.get("name", ""))
+        model = self.models.get(svc["name"])
         if model is None:
-            self.err(fn, f"[service]: botocore has no service {svc.get('name')!r}")
+            self.err(fn, f"[service]: botocore has no service {svc['name']!r}")
         else:
-            want = EVENT_SOURCES.get(svc.get("name"), model["metadata"]["endpointPrefix"] + ".amazonaws.com")
-            shared = SHARED_SOURCES.get(svc.get("event_source"), set())
-            if svc.get("event_source") != want and svc.get("name") not in shared:
-                self.err(fn, f"[service]: event_source {svc.get('event_source')!r}, botocore says {want!r}")
+            want = EVENT_SOURCES.get(svc["name"], model["metadata"]["endpointPrefix"] + ".amazonaws.com")
+            shared = SHARED_SOURCES.get(svc["event_source"], set())
+            if svc["event_source"] != want and svc["name"] not in shared:
+                self.err(fn, f"[service]: event_source {svc['event_source']!r}, botocore says {want!r}")
 
-        keys = doc.get("keys", {})
-        if not isinstance(keys, dict):
-            self.err(fn, "[keys] must be a table")
-            keys = {}
-        for rtype, attrs in keys.items():
+        for rtype, attrs in doc["keys"].items():
             where = f"{fn} [keys] {rtype}"
             if rtype not in self.schema:
                 self.err(where, "not a resource type of the provider schema")
                 continue
-            if not (isinstance(attrs, list) and attrs and all(isinstance(a, str) for a in attrs)):
+            if not attrs:
                 self.err(where, "must be a non-empty list of strings")
                 continue
             if len(set(attrs)) != len(attrs):
@@ -808,150 +730,99 @@ class Checker:
                 self.err(where, f"declared differently in another file: {self.keys[rtype]}")
             self.keys[rtype] = attrs
 
-        calls = doc.get("call", [])
-        if not isinstance(calls, list) or not calls:
+        if not doc["calls"]:
             self.err(fn, "no [[call]] entries")
             return
-        for i, call in enumerate(calls):
+        for i, call in enumerate(doc["calls"]):
             self.check_call(fn, svc, model, i, call)
 
     def check_call(self, fn: str, svc: dict, model: dict | None, i: int, call: dict):
-        if not isinstance(call, dict):
-            self.err(f"{fn} call[{i}]", "must be a table")
-            return
-        name = call.get("name")
+        name = call["name"]
         where = f"{fn} call[{i}] {name}"
-        for k in call:
-            if k not in CALL_KEYS:
-                self.err(where, f"unknown key {k!r}")
-        if not isinstance(name, str) or not name:
+        if not name:
             self.err(where, "name must be a non-empty string")
             return
-        if call.get("change") not in CHANGES:
-            self.err(where, f"change {call.get('change')!r} not in {sorted(CHANGES)}")
-        if "severity" in call and call["severity"] not in SEVERITIES:
-            self.err(where, f"severity {call['severity']!r} not in {sorted(SEVERITIES)}")
-        if "auto_attrs" in call and not isinstance(call["auto_attrs"], bool):
-            self.err(where, "auto_attrs must be true or false")
         if name.startswith(READ_PREFIXES):
             self.err(where, "a read-only operation name")
-        if strip_version(name) != name:
+        if call["name_without_version"] != name:
             self.err(where, "ends in what tfdrift would strip as a version suffix")
-        key = (svc.get("event_source"), svc.get("name"), name)
+        key = (svc["event_source"], svc["name"], name)
         if key in self.calls:
             self.err(where, f"duplicate of a call in {self.calls[key][0]}")
         self.calls[key] = (fn, svc, call)
         op = name
-        alias = EVENT_NAME_ALIASES.get(svc.get("name"), {}).get(name)
+        alias = EVENT_NAME_ALIASES.get(svc["name"], {}).get(name)
         if model is not None and name not in model["operations"]:
             if alias and alias in model["operations"]:
                 op = alias
                 self.stats["aliased"] += 1
                 self.notes.append(f"{where}: CloudTrail event name for botocore operation {alias}")
             else:
-                self.err(where, f"not an operation of botocore service {svc.get('name')!r}")
+                self.err(where, f"not an operation of botocore service {svc['name']!r}")
                 model = None
         self.stats["calls"] += 1
 
-        targets = call.get("targets")
-        if not (isinstance(targets, list) and targets):
-            self.err(where, "targets must be a non-empty list")
-            return
-        resolver = Resolver(model, svc.get("name")) if model else None
-        recs = self.records_for(svc.get("event_source"), name)
+        targets = call["targets"]
+        resolver = Resolver(model, svc["name"]) if model else None
+        recs = self.records_for(svc["event_source"], name)
         for j, t in enumerate(targets):
             twhere = f"{where} target[{j}]"
-            if not isinstance(t, dict):
-                self.err(twhere, "must be an inline table")
-                continue
-            for k in t:
-                if k not in TARGET_KEYS:
-                    self.err(twhere, f"unknown key {k!r}")
-            rtype = t.get("type")
+            rtype = t["type"]
             if rtype not in self.schema:
                 self.err(twhere, f"type {rtype!r} is not a resource type of the provider schema")
                 continue
             twhere += f" {rtype}"
-            ids = t.get("id")
-            if not (isinstance(ids, list) and ids and all(isinstance(x, str) for x in ids)):
-                self.err(twhere, "id must be a non-empty list of paths")
-                ids = []
-            for p in ids:
+            for p in t["ids"]:
                 self.check_path(twhere, resolver, op, p, recs)
-            parts = t.get("parts", {})
-            if not isinstance(parts, dict):
-                self.err(twhere, "parts must be a table of record path = attribute")
-                parts = {}
-            for p, a in parts.items():
+            for part in t["parts"]:
                 # Another part of a composite identity: a path of the call, and an attribute of the type that must
                 # hold the same value.
-                self.check_path(f"{twhere} parts[{p!r}]", resolver, op, p, recs, identifier=False)
-                if not isinstance(a, str) or a not in self.attrs_of(rtype):
+                p, a = part["path"], part["attr"]
+                self.check_path(f"{twhere} parts[{path_text(p)!r}]", resolver, op, p, recs, identifier=False)
+                if a not in self.attrs_of(rtype):
                     self.err(twhere, f"parts attribute {a!r} is not an attribute of {rtype}")
                 self.stats["parts"] += 1
-            template = t.get("import_id")
+            template = t["import_id"]
             if template is not None:
-                if not isinstance(template, str) or template.count("{") != template.count("}") or "{" not in template:
-                    self.err(twhere, f"import_id must be a template of {{record paths}}, not {template!r}")
-                else:
-                    for p in re.findall(r"\{([^{}]+)\}", template):
-                        self.check_path(f"{twhere} import_id", resolver, op, p, recs, identifier=False)
-            if "join" in t:
-                join = t["join"]
-                if not (isinstance(join, list) and join and all(isinstance(x, str) for x in join)):
+                paths = [part["path"] for part in template if "path" in part]
+                if not paths:
+                    text = "".join(part["text"] for part in template)
+                    self.err(twhere, f"import_id must be a template of {{record paths}}, not {text!r}")
+                for p in paths:
+                    self.check_path(f"{twhere} import_id", resolver, op, p, recs, identifier=False)
+            join = t["join"]
+            if join is not None:
+                if not join:
                     self.err(twhere, "join must be a non-empty list of attribute names")
-                else:
-                    for a in join:
-                        if a not in self.attrs_of(rtype):
-                            self.err(twhere, f"join attribute {a!r} is not an attribute of {rtype}")
-                        else:
-                            self.check_string_attr(twhere, rtype, a)
+                for a in join:
+                    if a not in self.attrs_of(rtype):
+                        self.err(twhere, f"join attribute {a!r} is not an attribute of {rtype}")
+                    else:
+                        self.check_string_attr(twhere, rtype, a)
             elif rtype not in self.keys:
                 # default keys: both are looked up; at least one must exist on the type
-                if not set(DEFAULT_KEYS) & self.attrs_of(rtype):
-                    self.err(twhere, f"has neither 'id' nor 'arn'; give it [keys] or a join")
+                if not set(self.default_keys) & self.attrs_of(rtype):
+                    self.err(twhere, "has neither 'id' nor 'arn'; give it [keys] or a join")
                 self.stats["default_keys"] += 1
             self.stats["targets"] += 1
-        attrs = call.get("attrs", {})
-        if not isinstance(attrs, dict):
-            self.err(where, "attrs must be a table")
-            attrs = {}
-        first = targets[0].get("type") if isinstance(targets[0], dict) else None
-        sets = call.get("sets", {})
-        if not isinstance(sets, dict):
-            self.err(where, "sets must be a table of attribute = value")
-            sets = {}
-        for attr_path in sets:
-            if not path_ok(attr_path):
-                self.err(f"{where} sets[{attr_path!r}]", "bad attribute path")
-            elif first in self.schema and split_path(attr_path)[0] not in self.attrs_of(first):
-                self.err(f"{where} sets[{attr_path!r}]", f"not an attribute or block of {first}")
+        first = targets[0]["type"]
+        for implied in call["sets"]:
+            if first in self.schema and implied["path"][0] not in self.attrs_of(first):
+                self.err(f"{where} sets[{implied['attr']!r}]", f"not an attribute or block of {first}")
             else:
                 self.stats["implied"] += 1
-        ignore = call.get("ignore", [])
-        if not (isinstance(ignore, list) and all(isinstance(x, str) and x for x in ignore)):
-            self.err(where, "ignore must be a list of request member names")
-            ignore = []
-        for member in ignore:
+        for member in call["ignore"]:
             # A member that sets nothing (a fixed policy name, the name of the attribute a call sets): it must
             # be one of the call's request members.
-            self.check_path(f"{where} ignore[{member!r}]", resolver, op, f"requestParameters.{member}", recs,
-                            identifier=False)
-        for rec_path, attr_path in attrs.items():
-            awhere = f"{where} attrs[{rec_path!r}]"
-            self.check_path(awhere, resolver, op, rec_path, recs, identifier=False)
-            if isinstance(attr_path, dict):
-                if set(attr_path) - ATTR_TABLE_KEYS or "attr" not in attr_path:
-                    self.err(awhere, f"a table needs `attr` and may have `as` and `op`, not {sorted(attr_path)}")
-                if attr_path.get("as", "value") not in COMPARE_KINDS:
-                    self.err(awhere, f"as {attr_path.get('as')!r} not in {sorted(COMPARE_KINDS)}")
-                if attr_path.get("op", "set") not in COMPARE_OPS:
-                    self.err(awhere, f"op {attr_path.get('op')!r} not in {sorted(COMPARE_OPS)}")
-                attr_path = attr_path.get("attr")
-            if not isinstance(attr_path, str) or not path_ok(attr_path):
-                self.err(awhere, f"bad attribute path {attr_path!r}")
+            if not member:
+                self.err(where, "ignore must be a list of request member names")
                 continue
-            head = split_path(attr_path)[0]
+            self.check_path(f"{where} ignore[{member!r}]", resolver, op, ["requestParameters", member], recs,
+                            identifier=False)
+        for mapping in call["attrs"]:
+            awhere = f"{where} attrs[{path_text(mapping['from'])!r}]"
+            self.check_path(awhere, resolver, op, mapping["from"], recs, identifier=False)
+            head = mapping["attr"][0]
             if first in self.schema and head not in self.attrs_of(first):
                 if head in SCHEMA_GAPS.get(first, set()):
                     self.notes.append(f"{awhere}: {first}.{head} accepted from SCHEMA_GAPS")
@@ -959,21 +830,18 @@ class Checker:
                 else:
                     self.err(awhere, f"{head!r} is not an attribute or block of {first}")
             self.stats["attrs"] += 1
-        auto = call.get("auto_attrs", svc.get("auto_attrs", True))
-        if auto is True and call.get("change") in AUTO_ATTR_CHANGES and resolver and first in self.schema:
+        if call["auto_attrs"] and resolver and first in self.schema:
             self.auto_attrs(where, resolver, op, call, first)
 
     def auto_attrs(self, where: str, resolver: "Resolver", op: str, call: dict, rtype: str):
         """The automatic mappings of a create/modify call (catalog/README.md, "Attributes set by a call"): each
-        top-level request member, as CloudTrail names it, that no identifier path and no explicit mapping uses,
-        whose snake_case form is an attribute of the first target's type."""
+        top-level request member, as CloudTrail names it, that the library does not leave out (the call's
+        `explicit_params`, common.toml's ignore) and whose snake_case form is an attribute of the first target's
+        type. Collected here, mapped by map_auto_attrs once the library has resolved every name."""
         o = resolver.m["operations"][op]
         if "input" not in o:
             return
-        used = {split_path(p)[1] for p in list(self.id_paths(call)) + list(call.get("attrs", {}))
-                if isinstance(p, str) and len(split_path(p)) > 1 and split_path(p)[0] == "requestParameters"}
-        used |= set(call.get("ignore", []))
-        attrs = self.attrs_of(rtype)
+        used = set(call["explicit_params"])
         shape = resolver.shapes[o["input"]["shape"]]
         mode = "in"
         if resolver.proto == "ec2":
@@ -981,19 +849,30 @@ class Checker:
             if ec2_wrapped(resolver.m, op):
                 return
             mode = "in-flat"
-        seen = set()
+        members = []
         for mname, ref in shape.get("members", {}).items():
             names = resolver.member_names(mname, ref, mode, True)
-            if names & used or names & self.auto_ignore:
+            # as the library: explicit parameters exactly, common.toml's whatever their case (`Host`, `host`)
+            if names & used or {n.lower() for n in names} & self.auto_ignore:
                 continue
             # CloudTrail's usual spelling (lowercase-first member name) first, then locationName variants
-            for n in sorted(names, key=lambda n: (n != lcfirst(mname), n)):
-                a = snake_case(n)
-                if a in attrs and a not in seen:
-                    seen.add(a)
-                    self.stats["auto_attrs"] += 1
-                    self.auto.append(f"{where}: requestParameters.{n} -> {rtype}.{a}")
-                    break
+            members.append(sorted(names, key=lambda n: (n != lcfirst(mname), n)))
+        self.auto_pending.append((where, rtype, members))
+
+    def map_auto_attrs(self):
+        names = {n for _, _, members in self.auto_pending for spellings in members for n in spellings}
+        attribute = {n: r["attribute"] for n, r in library(names)["names"].items()}
+        for where, rtype, members in self.auto_pending:
+            attrs = self.attrs_of(rtype)
+            seen = set()
+            for spellings in members:
+                for n in spellings:
+                    a = attribute[n]
+                    if a in attrs and a not in seen:
+                        seen.add(a)
+                        self.stats["auto_attrs"] += 1
+                        self.auto.append(f"{where}: requestParameters.{n} -> {rtype}.{a}")
+                        break
 
     def check_record_evidence(self):
         """A call with real successful records must find an identifier on at least one of them. Records with
@@ -1019,18 +898,15 @@ class Checker:
         for (src, name), cands in self.candidates().items():
             for i, (fn_a, _, a) in enumerate(cands):
                 for fn_b, _, b in cands[i + 1:]:
-                    common = set(self.id_paths(a)) & set(self.id_paths(b))
+                    common = set(map(path_text, self.id_paths(a))) & set(map(path_text, self.id_paths(b)))
                     if common:
                         self.err(f"{fn_a} / {fn_b} {name}",
                                  f"both use identifier path(s) {sorted(common)}: {src} records of {name} cannot "
                                  f"be told apart (the first file would always win)")
                     self.stats["shared_pairs"] += 1
 
-    def check_path(self, where, resolver, op, path, recs, identifier=True):
-        if not isinstance(path, str) or not path_ok(path):
-            self.err(where, f"bad path syntax {path!r}")
-            return
-        segs = split_path(path)
+    def check_path(self, where, resolver, op, segs, recs, identifier=True):
+        path = path_text(segs)
         self.stats["paths"] += 1
         if segs[0] in ENVELOPE:
             allowed = ENVELOPE[segs[0]]
@@ -1045,11 +921,11 @@ class Checker:
             return
         if resolver is None:
             return
-        ok, why = resolver.resolve(op, path)
+        ok, why = resolver.resolve(op, segs)
         if ok:
             self.stats["paths_model"] += 1
             return
-        hits = [k for k, r in recs if eval_path(r, path)]
+        hits = [k for k, r in recs if eval_path(r, segs)]
         if hits:
             self.stats["paths_record"] += 1
             self.notes.append(f"{where}: {path!r} not derivable from the model ({why}); "
@@ -1058,26 +934,26 @@ class Checker:
         self.err(where, f"{path!r}: {why}")
 
     def run_static(self):
-        self.load()
         # the catalog-wide file first: its [auto_attrs] ignore applies to every service file
-        for fn, doc in sorted(self.files.items(), key=lambda kv: kv[0] != FALLBACK_FILE):
+        for fn, doc in sorted(self.files.items(), key=lambda kv: kv[1]["service"] is not None):
             self.check_file(fn, doc)
+        self.map_auto_attrs()
         self.check_shared()
         self.check_record_evidence()
-        types = {t["type"] for _, _, c in self.calls.values() for t in c.get("targets", []) if isinstance(t, dict)}
+        types = {t["type"] for _, _, c in self.calls.values() for t in c["targets"]}
         self.stats["types"] = len(types)
         for fn, doc in self.files.items():
-            if fn == FALLBACK_FILE:
+            if doc["service"] is None:
                 continue
-            for rtype in doc.get("keys", {}) if isinstance(doc.get("keys"), dict) else {}:
+            for rtype in doc["keys"]:
                 if rtype not in types:
                     self.err(f"{fn} [keys] {rtype}", "no call targets this type")
         # [keys] are declared in the file of the type's service; note a type used by another file's calls
         # (the README does not say whether [keys] apply across files)
         for fn, _, c in self.calls.values():
-            for t in c.get("targets", []):
-                if isinstance(t, dict) and t.get("type") in self.keys:
-                    if t["type"] not in self.files[fn].get("keys", {}):
+            for t in c["targets"]:
+                if t["type"] in self.keys:
+                    if t["type"] not in self.files[fn]["keys"]:
                         self.notes.append(f"{fn}: {t['type']} uses [keys] declared in another file")
         for (src, svc, name) in self.calls:
             if (svc, name) in NOT_IN_CATALOG:
@@ -1087,9 +963,9 @@ class Checker:
     def run_records(self):
         sources: dict[str, list[str]] = defaultdict(list)  # event_source -> service names, file-name order
         for fn, doc in sorted(self.files.items()):
-            svc = doc.get("service")
-            if isinstance(svc, dict) and "event_source" in svc and svc.get("name") not in sources[svc["event_source"]]:
-                sources[svc["event_source"]].append(svc.get("name"))
+            svc = doc["service"]
+            if svc is not None and svc["name"] not in sources[svc["event_source"]]:
+                sources[svc["event_source"]].append(svc["name"])
         cands_by = self.candidates()
         mutating_ok = covered = found = 0
         misses: list[tuple[int, str]] = []  # (order, line): the catalog's own services first
@@ -1101,7 +977,7 @@ class Checker:
             src = rec.get("eventSource")
             raw = str(rec.get("eventName", ""))
             # as tfdrift does: the event name as it is, then without a version suffix
-            name = raw if (src, raw) in cands_by else strip_version(raw)
+            name = raw if (src, raw) in cands_by else self.event_names.get(raw, raw)
             by_source[src][0] += 1
             cands = cands_by.get((src, name))
             if not cands:
@@ -1128,7 +1004,7 @@ class Checker:
                 found += 1
                 by_source[src][2] += 1
                 continue
-            tried = sorted({p for c in cands for p in self.id_paths(c[2])})
+            tried = sorted({path_text(p) for c in cands for p in self.id_paths(c[2])})
             rp, re_ = rec.get("requestParameters"), rec.get("responseElements")
             if rp is None and re_ is None:
                 why = "the record has no requestParameters and no responseElements (sanitised)"
@@ -1163,7 +1039,6 @@ class Checker:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--catalog", default=DEFAULT_CATALOG, help="catalog folder (default: %(default)s)")
     ap.add_argument("--schema", default=DEFAULT_SCHEMA, help="provider schema JSON (default: %(default)s)")
     ap.add_argument("--botocore-data", default=default_botocore_data(),
                     help="botocore's data folder (default: the installed botocore's)")
@@ -1184,7 +1059,7 @@ def main(argv=None) -> int:
     c = Checker(args)
     c.run_static()
     s = c.stats
-    per_file = {fn: len(doc.get("call", [])) for fn, doc in sorted(c.files.items()) if fn != FALLBACK_FILE}
+    per_file = {fn: len(doc["calls"]) for fn, doc in sorted(c.files.items()) if doc["service"] is not None}
     print("catalog:", ", ".join(f"{fn} {n}" for fn, n in per_file.items()), f"= {s['calls']} calls,",
           f"{s['targets']} targets over {s['types']} resource types, {s['attrs']} attrs")
     print(f"paths: {s['paths']} checked: {s['paths_model']} resolved in the API model, "
@@ -1193,8 +1068,8 @@ def main(argv=None) -> int:
     print(f"calls with real successful records, identifier found on one: {s['calls_with_records']}")
     shared = {(src, n): cs for (src, n), cs in c.candidates().items() if len(cs) > 1}
     print(f"shared event sources: {len(shared)} call names with more than one candidate; "
-          + (f"{FALLBACK_FILE}: {s['fallback_prefixes']} id prefixes, {len(c.auto_ignore)} parameters ignored by "
-             f"auto_attrs" if c.fallback is not None else f"no {FALLBACK_FILE}"))
+          + (f"{c.fallback_file}: {s['fallback_prefixes']} id prefixes, {len(c.auto_ignore)} parameters ignored "
+             f"by auto_attrs" if c.fallback is not None else "no catalog-wide file (common.toml)"))
     print(f"key/join attributes: {s['string_verified']} checked as strings in real states, "
           f"{s['string_unverified']} not in any real state; {s['schema_gap']} attrs via SCHEMA_GAPS")
     if args.verbose:

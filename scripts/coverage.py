@@ -4,8 +4,9 @@
     python3 scripts/coverage.py           # (re)write docs/COVERAGE.md
     python3 scripts/coverage.py --check   # exit 1 when docs/COVERAGE.md differs from what would be written
 
-Reads catalog/*.toml (files without a [service] table, such as common.toml, are skipped) and the botocore API
-models (the installed botocore, read offline). Services that share an event source (apigateway and
+Reads the catalog as the library parsed it (`tfdrift-replay --dump-catalog`, through scripts/check_catalog.py;
+files without a [service] table, such as common.toml, are skipped) and the botocore API models (the installed
+botocore, read offline). Services that share an event source (apigateway and
 apigatewayv2, elb and elbv2) are separate files and are listed separately.
 
 A catalog call is counted against the operation it logs: its own name, or, for the few CloudTrail event names
@@ -19,14 +20,11 @@ changes the counts: `--check` then fails until the file is regenerated with that
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import sys
-import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CATALOG = os.path.join(ROOT, "catalog")
 OUTPUT = os.path.join(ROOT, "docs", "COVERAGE.md")
 OUTPUT_REL = "docs/COVERAGE.md"
 
@@ -42,14 +40,14 @@ def is_mutating(operation: str) -> bool:
     return not operation.startswith(READ_ONLY_PREFIXES)
 
 
-def event_name_aliases() -> dict[str, dict[str, str]]:
-    """CloudTrail event name -> botocore operation, per service, as scripts/check_catalog.py maps them."""
+def check_catalog():
+    """scripts/check_catalog.py: its EVENT_NAME_ALIASES, and how it reads the library's catalog."""
     sys.path.insert(0, HERE)
     try:
         import check_catalog  # noqa: PLC0415
     finally:
         sys.path.pop(0)
-    return getattr(check_catalog, "EVENT_NAME_ALIASES", {})
+    return check_catalog
 
 
 def load_operations(service: str) -> list[str] | None:
@@ -63,31 +61,26 @@ def load_operations(service: str) -> list[str] | None:
     return sorted(model["operations"])
 
 
-def load_catalog(folder: str) -> list[tuple[str, dict]]:
-    files = []
-    for path in sorted(glob.glob(os.path.join(folder, "*.toml"))):
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-        if isinstance(doc.get("service"), dict):
-            files.append((os.path.basename(path), doc))
-    return files
+def load_catalog() -> list[dict]:
+    """The service files of the catalog, as the library parsed them."""
+    return [f for f in check_catalog().library()["files"] if f["service"] is not None]
 
 
 def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-def render(folder: str) -> str:
-    aliases = event_name_aliases()
+def render() -> str:
+    aliases = check_catalog().EVENT_NAME_ALIASES
     rows = []
     all_types: set[str] = set()
     sources: set[str] = set()
     total_calls = total_covered = total_mutating = 0
-    for fn, doc in load_catalog(folder):
-        svc = doc["service"]
+    for doc in load_catalog():
+        fn, svc = doc["file"], doc["service"]
         name, source = svc["name"], svc["event_source"]
-        calls = doc.get("call", [])
-        types = sorted({t["type"] for c in calls for t in c.get("targets", [])})
+        calls = doc["calls"]
+        types = sorted({t["type"] for c in calls for t in c["targets"]})
         ops = load_operations(name)
         mutating = [op for op in ops if is_mutating(op)] if ops is not None else []
         logged = {aliases.get(name, {}).get(c["name"], c["name"]) for c in calls}
@@ -161,7 +154,7 @@ def main(argv=None) -> int:
     except ImportError:
         print("error: botocore is not installed (pip install botocore)", file=sys.stderr)
         return 2
-    text = render(CATALOG)
+    text = render()
     if args.check:
         try:
             with open(OUTPUT, encoding="utf-8") as f:

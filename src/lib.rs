@@ -4,18 +4,24 @@
 //! is the resource the call touched managed by Terraform, at which address, which attributes did the call
 //! change, and was it Terraform itself that called. One event flows through:
 //!
-//! - [`plugin`]: the Falco adapter (the only code that knows the SDK), with the per-event cache;
-//! - [`cloudtrail`]: a borrowed view of the record, and who made the call;
+//! - [`plugin`]: the Falco adapter (the only code that speaks the SDK), with the per-event cache;
+//! - [`fields`]: every `tfdrift.*` field, and how its value is read from a verdict;
+//! - [`drift`]: the verdict, joining the three below;
+//! - [`cloudtrail`]: a borrowed view of the record, the [`call`] the verdict reads, and who made it;
 //! - [`catalog`]: which calls touch which resource types, as data;
 //! - [`state`]: Terraform states and the index over them;
-//! - [`drift`]: the verdict, joining the three;
 //!
-//! and [`sources`] keeps the index current on a background thread. [`scan`] delimits JSON members without
-//! parsing them, for the record view and the state's attribute lookups.
+//! [`sources`] keeps the index current on a background thread, and [`config`] turns the user's settings into
+//! all of these, for the plugin and the `tfdrift-replay` command. [`scan`] delimits JSON members without
+//! parsing them, for the record view and the state's attribute lookups. A module imports only from those
+//! below it (tests/metadata.rs checks the order).
 
+pub mod call;
 pub mod catalog;
 pub mod cloudtrail;
+pub mod config;
 pub mod drift;
+pub mod fields;
 pub mod plugin;
 pub mod scan;
 pub mod sources;

@@ -15,7 +15,8 @@
 //! is cheaper than finding each of its strings.
 //!
 //! The state's attributes, kept as compact JSON text that was validated when the state was loaded, are looked
-//! up the same way ([`members`]).
+//! up the same way ([`members`]). This module also owns what both layers read strings with: [`Str`] (borrowed
+//! where the text has no escapes), [`scalar_text`] and the decoding of escapes ([`decode_lossy`]).
 //!
 //! The scanner works on `&str`, so every span it yields is valid UTF-8, and it only ever cuts at ASCII
 //! structural bytes, so every span is on a character boundary. It never recurses (nesting depth costs
@@ -28,6 +29,7 @@
 //! of line takes bytes and positions, not the scanner: a scanner whose address escapes keeps its position
 //! in memory, and every token then waits on a store and a reload.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why the bytes are not a JSON object.
@@ -55,10 +57,19 @@ pub struct Member<'a> {
     pub key_escaped: bool,
     pub value: &'a str,
     /// The value is a string without escapes: its text between the quotes is what it says.
-    pub plain: bool,
+    plain: bool,
 }
 
 impl<'a> Member<'a> {
+    /// The member's name, escapes decoded ([`decode_name`]); borrowed when it has none.
+    pub fn name(&self) -> Cow<'a, str> {
+        if self.key_escaped {
+            Cow::Owned(decode_name(self.key))
+        } else {
+            Cow::Borrowed(self.key)
+        }
+    }
+
     /// The value as a string, when it is one without escapes.
     pub fn plain_string(&self) -> Option<&'a str> {
         if self.plain {
@@ -754,6 +765,136 @@ fn prefix_xor(mut bits: u64) -> u64 {
         bits ^= bits << shift;
     }
     bits
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Strings: the one lenient string type and the one decoding of escapes, for the record view and the state.
+
+/// A JSON string borrowed from the text when it has no escapes, or `None`: the record view reads any value of
+/// the wrong type as `None` (it builds these from [`Value::plain_string`]), and serde reads `null` as `None`
+/// and refuses any other non-string with "expected a string". (`Cow<str>` itself always deserializes owned.)
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Str<'a>(pub Option<Cow<'a, str>>);
+
+impl<'a> Str<'a> {
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Deserializer, Error, Visitor};
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_none<E: Error>(self) -> Result<Str<'a>, E> {
+                Ok(Str(None))
+            }
+            fn visit_unit<E: Error>(self) -> Result<Str<'a>, E> {
+                Ok(Str(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Str<'a>, D::Error> {
+                d.deserialize_str(self)
+            }
+            fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: Error>(self, v: String) -> Result<Str<'a>, E> {
+                Ok(Str(Some(Cow::Owned(v))))
+            }
+        }
+        d.deserialize_option(V(std::marker::PhantomData))
+    }
+}
+
+/// The text of a JSON string (decoded strictly: an escape that names no character reads as `None`) or
+/// number (as written); `None` for anything else.
+pub fn scalar_text(text: &str) -> Option<Cow<'_, str>> {
+    match text.as_bytes().first()? {
+        b'"' => serde_json::from_str::<Str<'_>>(text).ok()?.0,
+        b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
+        _ => None,
+    }
+}
+
+/// A member name as written between its quotes, escapes decoded as [`decode_lossy`] decodes them: the one
+/// reading of escaped names for the record, its sections and a state's attributes.
+pub fn decode_name(raw: &str) -> String {
+    decode_lossy(&format!("\"{raw}\""))
+}
+
+/// A JSON string's text (with its quotes) decoded; escapes that name no character (a lone surrogate, an
+/// unknown escape) become U+FFFD, as a lenient parser reads them.
+pub fn decode_lossy(quoted: &str) -> String {
+    if let Ok(decoded) = serde_json::from_str::<String>(quoted) {
+        return decoded;
+    }
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(quoted);
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('"') => out.push('"'),
+            Some('\\') => out.push('\\'),
+            Some('/') => out.push('/'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let Some(unit) = hex4(&mut chars) else {
+                    out.push(char::REPLACEMENT_CHARACTER);
+                    continue;
+                };
+                if (0xD800..0xDC00).contains(&unit) {
+                    // A high surrogate: a character only with the low one that should follow.
+                    let mut ahead = chars.clone();
+                    if ahead.next() == Some('\\')
+                        && ahead.next() == Some('u')
+                        && let Some(low) = hex4(&mut ahead)
+                        && (0xDC00..0xE000).contains(&low)
+                    {
+                        let code = 0x10000
+                            + ((u32::from(unit) - 0xD800) << 10)
+                            + (u32::from(low) - 0xDC00);
+                        out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+                        chars = ahead;
+                    } else {
+                        out.push(char::REPLACEMENT_CHARACTER);
+                    }
+                } else {
+                    out.push(
+                        char::from_u32(u32::from(unit)).unwrap_or(char::REPLACEMENT_CHARACTER),
+                    );
+                }
+            }
+            _ => out.push(char::REPLACEMENT_CHARACTER),
+        }
+    }
+    out
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u16> {
+    let mut unit = 0u16;
+    for _ in 0..4 {
+        unit = unit << 4 | chars.next()?.to_digit(16)? as u16;
+    }
+    Some(unit)
 }
 
 #[cfg(test)]

@@ -107,6 +107,7 @@ fn coverage_report_is_current() {
     let root = env!("CARGO_MANIFEST_DIR");
     let output = Command::new("python3")
         .args([format!("{root}/scripts/coverage.py"), "--check".into()])
+        .env("TFDRIFT_REPLAY", env!("CARGO_BIN_EXE_tfdrift-replay"))
         .output()
         .expect("python3 runs (scripts/test.sh sets up what the tests need)");
     assert!(
@@ -123,6 +124,7 @@ fn catalog_passes_the_check_against_aws_models_and_provider_schema() {
     let root = env!("CARGO_MANIFEST_DIR");
     let output = Command::new("python3")
         .arg(format!("{root}/scripts/check_catalog.py"))
+        .env("TFDRIFT_REPLAY", env!("CARGO_BIN_EXE_tfdrift-replay"))
         .output()
         .expect("python3 runs (scripts/test.sh sets up what the tests need)");
     let stdout = String::from_utf8_lossy(&output.stdout);

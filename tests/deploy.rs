@@ -808,7 +808,7 @@ fn metrics_are_on_and_the_prometheus_rule_reads_tfdrift_metrics() {
     );
     // The guide quotes the log line tfdrift writes when it starts with no state.
     let line = "no Terraform state loaded yet";
-    assert!(read("src/sources/mod.rs").contains(line));
+    assert!(read("src/sources/reload.rs").contains(line));
     assert!(read("docs/GUIDE.md").contains(line));
 }
 

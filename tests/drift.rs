@@ -6,9 +6,10 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use tfdrift::catalog::Catalog;
+use tfdrift::call::Call;
 use tfdrift::catalog::path::IdRef;
-use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::catalog::{Catalog, Section};
+use tfdrift::cloudtrail::Record;
 
 const SG_FILE: &str = "aws.exfiltration.ec2-security-group-open-port-22-ingress.json";
 const SG_ID: &str = "sg-003dc7f1f1c686164";

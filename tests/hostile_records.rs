@@ -307,9 +307,9 @@ fn bytes_that_are_not_utf8_are_no_record() {
     // Through the library (the test source's config carries text only): the verdict of invalid UTF-8.
     let catalog = std::sync::Arc::new(tfdrift::catalog::Catalog::with_extensions(&[]).unwrap());
     let config =
-        tfdrift::plugin::config::Config::parse(r#"{"states":[{"name":"a","path":"/x"}]}"#).unwrap();
+        tfdrift::config::Config::parse(r#"{"states":[{"name":"a","path":"/x"}]}"#).unwrap();
     let engine = tfdrift::drift::Engine::new(catalog, config.policy().unwrap());
-    let snapshot = tfdrift::sources::Snapshot::empty();
+    let snapshot = tfdrift::state::Snapshot::empty();
     let good = source_sg_record();
     for bytes in [
         b"\xff\xfe\xfd".to_vec(),

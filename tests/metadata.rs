@@ -240,3 +240,138 @@ fn the_test_data_names_its_origin_and_licences() {
         );
     }
 }
+
+// ------------------------------------------------------------------------ the layers
+
+/// A module's layer: a module may import only from layers below its own. Low to high: the JSON scanner; the
+/// state index; the catalog; the provider-neutral call; the record view that makes one; the verdict; the
+/// sources that feed the index; the field table and the configuration; the Falco adapter and the commands.
+fn layer(module: &str) -> Option<u8> {
+    Some(match module {
+        "scan" => 0,
+        "state" => 1,
+        "catalog" => 2,
+        "call" => 3,
+        "cloudtrail" => 4,
+        "drift" => 5,
+        "sources" => 6,
+        "fields" | "config" => 7,
+        "plugin" | "bin" => 8,
+        _ => return None,
+    })
+}
+
+/// Imports the layers allow by rank but the architecture does not: the sources feed the index and never ask
+/// for a verdict; a command never depends on the Falco adapter.
+const FORBIDDEN: &[(&str, &str)] = &[("sources", "drift"), ("bin", "plugin")];
+
+/// The top-level modules a file names through `crate::` (or `tfdrift::`, from a command), with where, including
+/// each of a grouped import (`use crate::{a::X, b::{Y, Z}}`, over several lines too). Comments are skipped.
+fn named_modules(text: &str) -> Vec<(usize, String)> {
+    let code: String = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("//") {
+                ""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let word = |text: &str| -> String {
+        text.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for prefix in ["crate::", "tfdrift::"] {
+        for (at, _) in code.match_indices(prefix) {
+            // `tfdrift::` inside a longer name (`libtfdrift::`) is not the crate.
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let line = code[..at].matches('\n').count() + 1;
+            let rest = &code[at + prefix.len()..];
+            let Some(group) = rest.strip_prefix('{') else {
+                out.push((line, word(rest)));
+                continue;
+            };
+            // The group's top-level items: the first word after `{` and after each comma at depth 0.
+            let mut depth = 0;
+            let mut start = 0;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.push((line, word(&group[start..i])));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.push((line, word(&group[start..i])));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out.retain(|(_, name)| !name.is_empty());
+    out
+}
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_module_imports_from_a_layer_above_its_own() {
+    let src = std::path::Path::new(ROOT).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = first.to_string_lossy().trim_end_matches(".rs").to_owned();
+        if module == "lib" {
+            continue;
+        }
+        let rank = layer(&module)
+            .unwrap_or_else(|| panic!("src/{module} has no layer: add it to `layer`"));
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, target) in named_modules(&text) {
+            if target == module {
+                continue;
+            }
+            checked += 1;
+            let target_rank = layer(&target).unwrap_or_else(|| {
+                panic!("{}:{line}: `{target}` has no layer", relative.display())
+            });
+            let pair = (module.as_str(), target.as_str());
+            if (target_rank >= rank || FORBIDDEN.contains(&pair)) {
+                wrong.push(format!(
+                    "src/{}:{line}: {module} imports {target}",
+                    relative.display()
+                ));
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} imports found");
+    assert!(
+        wrong.is_empty(),
+        "imports against the layers:\n{}",
+        wrong.join("\n")
+    );
+}

@@ -1,7 +1,7 @@
 //! The references generated from the plugin itself must be current: README.md's "Supported Fields" table and
-//! docs/FIELDS.md (from the plugin's field table), docs/CONFIGURATION.md (from the init schema Falco reads
-//! through the C ABI). Each is the text between two markers; the rest of each file is written by hand.
-//! Run with `TFDRIFT_BLESS=1` to rewrite them.
+//! docs/FIELDS.md (from the field table, `tfdrift::fields`, which the plugin's field list must match),
+//! docs/CONFIGURATION.md (from the init schema Falco reads through the C ABI). Each is the text between two
+//! markers; the rest of each file is written by hand. Run with `TFDRIFT_BLESS=1` to rewrite them.
 
 mod common;
 
@@ -62,11 +62,46 @@ impl Field {
     }
 }
 
-fn fields() -> Vec<Field> {
+/// The fields as the plugin gives them to Falco.
+fn plugin_fields() -> Vec<Field> {
     let json = <TfDrift as ExtractPlugin>::get_fields()
         .to_str()
         .expect("UTF-8 field table");
     serde_json::from_str(json).expect("the field table is JSON")
+}
+
+/// The fields of the table the plugin, the replay command and these references read.
+fn fields() -> Vec<Field> {
+    tfdrift::fields::ALL
+        .iter()
+        .map(|f| Field {
+            name: f.name.to_owned(),
+            field_type: f.type_name().to_owned(),
+            is_list: f.is_list(),
+            arg: f.is_keyed().then_some(Arg {
+                is_required: true,
+                is_key: true,
+                is_index: false,
+            }),
+            display: Some(f.display.to_owned()),
+            desc: f.description.to_owned(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_plugin_gives_falco_the_field_table() {
+    let (plugin, table) = (plugin_fields(), fields());
+    let names = |fields: &[Field]| fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&plugin), names(&table));
+    for (p, t) in plugin.iter().zip(&table) {
+        assert_eq!(
+            (&p.field_type, p.is_list, p.arg_text(), &p.display, &p.desc),
+            (&t.field_type, t.is_list, t.arg_text(), &t.display, &t.desc),
+            "{}",
+            p.name
+        );
+    }
 }
 
 /// README.md's table, in the shape of the falcosecurity plugins' READMEs.
@@ -233,13 +268,13 @@ fn config_reference() -> String {
     out.join("\n") + "\n"
 }
 
-/// Checks (or, with `TFDRIFT_BLESS=1`, rewrites) the text between `<!-- {marker} -->` and
-/// `<!-- {marker}-END -->` in a file of the repository.
-fn check_generated(file: &str, marker: &str, generated: &str) {
+/// Checks (or, with `TFDRIFT_BLESS=1`, rewrites) the text between `<!-- {start} -->` and `<!-- {end} -->`
+/// in a file of the repository.
+fn check_generated(file: &str, (start, end): (&str, &str), generated: &str) {
     let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
-    let start = format!("<!-- {marker} -->");
-    let end = format!("<!-- {marker}-END -->");
+    let start = format!("<!-- {start} -->");
+    let end = format!("<!-- {end} -->");
     let (head, rest) = text
         .split_once(&start)
         .unwrap_or_else(|| panic!("{file} has no {start} marker"));
@@ -259,19 +294,28 @@ fn check_generated(file: &str, marker: &str, generated: &str) {
 
 #[test]
 fn readme_field_table_is_current() {
-    check_generated("README.md", "README-PLUGIN-FIELDS", &table());
+    // The marker pair Falco's plugin registry tooling looks for.
+    check_generated(
+        "README.md",
+        ("README-PLUGIN-FIELDS", "/README-PLUGIN-FIELDS"),
+        &table(),
+    );
 }
 
 #[test]
 fn field_reference_is_current() {
-    check_generated("docs/FIELDS.md", "TFDRIFT-FIELDS", &field_reference());
+    check_generated(
+        "docs/FIELDS.md",
+        ("TFDRIFT-FIELDS", "TFDRIFT-FIELDS-END"),
+        &field_reference(),
+    );
 }
 
 #[test]
 fn configuration_reference_is_current() {
     check_generated(
         "docs/CONFIGURATION.md",
-        "TFDRIFT-CONFIG",
+        ("TFDRIFT-CONFIG", "TFDRIFT-CONFIG-END"),
         &config_reference(),
     );
 }

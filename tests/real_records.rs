@@ -7,8 +7,9 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use tfdrift::catalog::Catalog;
-use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::call::Call;
+use tfdrift::catalog::{Catalog, Section};
+use tfdrift::cloudtrail::Record;
 use tfdrift::state::KeySpec;
 
 /// What a record is expected to match.

@@ -10,13 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
-use tfdrift::catalog::Catalog;
+use tfdrift::call::Call;
 use tfdrift::catalog::path::Path as IdPath;
-use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::catalog::{Catalog, Section};
+use tfdrift::cloudtrail::Record;
+use tfdrift::config::Config;
 use tfdrift::drift::Engine;
-use tfdrift::plugin::config::Config;
-use tfdrift::sources::Snapshot;
-use tfdrift::state::{Index, Limits, Scope, parse};
+use tfdrift::state::{Index, Limits, Scope, Snapshot, parse};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,12 +53,12 @@ fn record(data: &[u8], engine: &Engine, snapshot: &Snapshot) {
     }
     if let Ok(record) = Record::parse(data) {
         for section in [
-            Section::RequestParameters,
-            Section::ResponseElements,
+            Section::Request,
+            Section::Response,
             Section::Resources,
-            Section::AdditionalEventData,
-            Section::AwsRegion,
-            Section::RecipientAccountId,
+            Section::Details,
+            Section::Region,
+            Section::Account,
         ] {
             let _ = record.section_value(section);
         }

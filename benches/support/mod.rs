@@ -11,12 +11,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tfdrift::catalog::Catalog;
-use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::call::Call;
+use tfdrift::catalog::{Catalog, Section};
+use tfdrift::cloudtrail::Record;
+use tfdrift::config::Config;
 use tfdrift::drift::{Engine, Verdict};
-use tfdrift::plugin::config::Config;
-use tfdrift::sources::{Reloader, Snapshot, SnapshotReader};
-use tfdrift::state::{Index, Limits, Scope};
+use tfdrift::sources::Reloader;
+use tfdrift::state::{Index, Limits, Scope, Snapshot, SnapshotReader};
 
 // ------------------------------------------------------------------------------------------- the mode
 

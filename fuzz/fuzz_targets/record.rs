@@ -7,12 +7,12 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
-use tfdrift::catalog::Catalog;
-use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::call::Call;
+use tfdrift::catalog::{Catalog, Section};
+use tfdrift::cloudtrail::Record;
 use tfdrift::drift::Engine;
-use tfdrift::plugin::config::Config;
-use tfdrift::sources::Snapshot;
-use tfdrift::state::{Index, Limits, parse};
+use tfdrift::config::Config;
+use tfdrift::state::{Index, Limits, Snapshot, parse};
 
 struct World {
     engine: Engine,
@@ -50,12 +50,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(record) = Record::parse(data) {
         for section in [
-            Section::RequestParameters,
-            Section::ResponseElements,
+            Section::Request,
+            Section::Response,
             Section::Resources,
-            Section::AdditionalEventData,
-            Section::AwsRegion,
-            Section::RecipientAccountId,
+            Section::Details,
+            Section::Region,
+            Section::Account,
         ] {
             let _ = record.section_value(section);
         }

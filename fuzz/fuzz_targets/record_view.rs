@@ -9,7 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::fmt;
-use tfdrift::cloudtrail::{Record, Section};
+use tfdrift::call::Call;
+use tfdrift::catalog::Section;
+use tfdrift::cloudtrail::Record;
 
 /// A JSON value read with the first of duplicated members kept.
 struct First(Value);
@@ -134,10 +136,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for (key, section) in [
-        ("requestParameters", Section::RequestParameters),
-        ("responseElements", Section::ResponseElements),
+        ("requestParameters", Section::Request),
+        ("responseElements", Section::Response),
         ("resources", Section::Resources),
-        ("additionalEventData", Section::AdditionalEventData),
+        ("additionalEventData", Section::Details),
     ] {
         let expected = reference
             .get(key)

@@ -6,16 +6,15 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tfdrift::catalog::Catalog;
-use tfdrift::cloudtrail::{Record, TerraformIdentity};
-use tfdrift::drift::{Engine, Policy, Verdict};
-use tfdrift::plugin::config::Config;
-use tfdrift::sources::local::LocalFile;
-use tfdrift::sources::{StateSource, load_once};
-use tfdrift::state::Limits;
+use tfdrift::cloudtrail::Record;
+use tfdrift::config::Config;
+use tfdrift::drift::Verdict;
+use tfdrift::fields::{self, Field};
+use tfdrift::sources::load_once;
 
 /// Replay CloudTrail records through tfdrift and print the findings.
 #[derive(Parser)]
@@ -47,10 +46,26 @@ struct Args {
     /// With --json, print records with no finding too.
     #[arg(long)]
     all: bool,
+    /// Print the embedded catalog as the library parsed it (JSON, for scripts/check_catalog.py) and exit. With
+    /// a file of names, one a line, also how the library resolves each: the attribute a request member of
+    /// that name sets, and the event name without a version suffix.
+    #[arg(long, exclusive = true, value_name = "NAMES_FILE", num_args = 0..=1)]
+    dump_catalog: Option<Option<PathBuf>>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(names) = &args.dump_catalog {
+        let names = match names {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            None => String::new(),
+        };
+        let names: Vec<&str> = names.lines().filter(|n| !n.is_empty()).collect();
+        let dump = tfdrift::catalog::dump::dump_embedded(&names)?;
+        serde_json::to_writer(std::io::stdout().lock(), &dump)?;
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -58,58 +73,16 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
 
-    let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            Some(Config::parse(&text)?)
-        }
-        None => None,
-    };
-    let mut catalog_files = args.catalog_files.clone();
-    let mut sources: Vec<Box<dyn StateSource>> = Vec::new();
-    if let Some(config) = &config {
-        catalog_files.extend(config.catalog_files.iter().cloned());
-        sources.extend(config.states.iter().map(tfdrift::plugin::state_source));
+    let config = configuration(&args)?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
-    let mut named: Vec<(String, PathBuf)> = Vec::new();
-    for spec in &args.states {
-        named.push(match spec.split_once('=') {
-            Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
-            None => {
-                let path = PathBuf::from(spec);
-                let name = path
-                    .file_stem()
-                    .map_or_else(|| spec.clone(), |s| s.to_string_lossy().into_owned());
-                (name, path)
-            }
-        });
-    }
-    let catalog = Arc::new(Catalog::with_extensions(&catalog_files)?);
-    sources.extend(
-        named
-            .into_iter()
-            .map(|(name, path)| Box::new(LocalFile::new(name, path)) as Box<dyn StateSource>),
-    );
-    let (snapshot, failures) = load_once(sources, Arc::clone(&catalog), Limits::default());
+    let catalog = config.catalog()?;
+    let (snapshot, failures) = load_once(config.sources(), Arc::clone(&catalog), config.limits());
     if !failures.is_empty() {
         bail!("cannot load every state: {}", failures.join("; "));
     }
-    let mut policy = match &config {
-        Some(config) => config.policy()?,
-        None => Policy::default(),
-    };
-    if config.is_none() || !args.terraform_principals.is_empty() || args.no_trust_user_agent {
-        let trust = config.as_ref().is_none_or(|c| c.terraform.trust_user_agent)
-            && !args.no_trust_user_agent;
-        let mut principals = config
-            .as_ref()
-            .map(|c| c.terraform.principals.clone())
-            .unwrap_or_default();
-        principals.extend(args.terraform_principals.iter().cloned());
-        policy.terraform = TerraformIdentity::new(&principals, trust);
-    }
-    let engine = Engine::new(catalog, policy);
+    let engine = config.engine(catalog)?;
 
     let mut files = Vec::new();
     for input in &args.inputs {
@@ -146,6 +119,77 @@ fn main() -> anyhow::Result<()> {
         counts.by_terraform
     );
     Ok(())
+}
+
+/// The plugin's configuration (`--config`, or none) with the command line's states, Terraform principals and
+/// catalog files added: checked, and built into sources, catalog and policy, as the plugin does.
+fn configuration(args: &Args) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if text.trim().is_empty() {
+                json!({})
+            } else {
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not JSON", path.display()))?
+            }
+        }
+        None => json!({}),
+    };
+    // A configuration that is no object is refused by the checks, with the key named.
+    if let Some(object) = config.as_object_mut() {
+        let states = args.states.iter().map(|spec| {
+            let (name, path) = match spec.split_once('=') {
+                Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
+                None => {
+                    let path = PathBuf::from(spec);
+                    let name = path
+                        .file_stem()
+                        .map_or_else(|| spec.clone(), |s| s.to_string_lossy().into_owned());
+                    (name, path)
+                }
+            };
+            json!({"name": name, "path": path})
+        });
+        append(object, "states", states, false);
+        // The command line's catalog files come first, as the configuration's extend them.
+        let catalogs = args.catalog_files.iter().map(|path| json!(path));
+        append(object, "catalog_files", catalogs, true);
+        if let Some(terraform) = object
+            .entry("terraform")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+        {
+            let principals = args.terraform_principals.iter().map(|p| json!(p));
+            append(terraform, "principals", principals, false);
+            if args.no_trust_user_agent {
+                terraform.insert("trust_user_agent".into(), json!(false));
+            }
+        }
+    }
+    Ok(Config::from_value(config)?)
+}
+
+/// Adds `items` to the list at `key` (at its front with `first`), making the list if there is none.
+fn append(
+    object: &mut Map<String, Value>,
+    key: &str,
+    items: impl Iterator<Item = Value>,
+    first: bool,
+) {
+    let mut items: Vec<Value> = items.collect();
+    if items.is_empty() {
+        return;
+    }
+    if let Value::Array(list) = object.entry(key).or_insert_with(|| json!([])) {
+        if first {
+            items.append(list);
+            *list = items;
+        } else {
+            list.append(&mut items);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -231,71 +275,60 @@ fn read_records(path: &Path) -> anyhow::Result<Vec<Box<RawValue>>> {
         .collect()
 }
 
+/// One line for people: what the finding is, on what, by whom, through which call.
 fn to_line(v: &Verdict, record: Option<&Record>) -> String {
+    let read = |field: &Field| field.str(v).unwrap_or_default();
     let kind = if v.drift { "DRIFT" } else { "UNMANAGED" };
-    let severity = v.severity.map_or("-", |s| s.as_str());
+    let severity = fields::SEVERITY.str(v).unwrap_or("-");
     let (what, id) = match v.primary() {
-        Some(m) => (
-            m.address.clone(),
-            format!("{} {}", m.resource_type, m.resource_id),
+        Some(_) => (
+            read(&fields::RESOURCE_ADDRESS).to_owned(),
+            format!(
+                "{} {}",
+                read(&fields::RESOURCE_TYPE),
+                read(&fields::RESOURCE_ID)
+            ),
         ),
         None => (
-            v.unmatched_type.clone().unwrap_or_default(),
-            v.unmatched_id.clone().unwrap_or_default(),
+            read(&fields::RESOURCE_TYPE).to_owned(),
+            read(&fields::RESOURCE_ID).to_owned(),
         ),
     };
     let mut line = format!(
         "{kind:<9} {severity:<8} {what} ({id}) {} by {} [{}] via {}",
-        v.change.map_or("-", |c| c.as_str()),
-        v.actor.as_deref().unwrap_or("?"),
-        v.actor_kind.map_or("unknown", |k| k.as_str()),
+        fields::CHANGE.str(v).unwrap_or("-"),
+        fields::ACTOR.str(v).unwrap_or("?"),
+        fields::ACTOR_KIND.str(v).unwrap_or("unknown"),
         record.map_or("?", |r| r.event_name()),
     );
-    if !v.touched_attrs.is_empty() {
+    let touched = fields::TOUCHED_ATTRS.list(v);
+    if !touched.is_empty() {
+        let changed = fields::CHANGED_ATTRS.list(v);
         line.push_str(&format!(
             "; attributes {} (changed: {})",
-            v.touched_attrs.join(","),
-            if v.changed_attrs.is_empty() {
+            touched.join(","),
+            if changed.is_empty() {
                 "none".to_owned()
             } else {
-                v.changed_attrs.join(",")
+                changed.join(",")
             }
         ));
     }
-    if let Some(m) = v.primary() {
-        line.push_str(&format!("; state {} serial {}", m.state, m.serial));
+    if let (Some(state), Some(serial)) = (fields::STATE.str(v), fields::STATE_SERIAL.u64(v)) {
+        line.push_str(&format!("; state {state} serial {serial}"));
     }
     line
 }
 
-fn to_json(v: &Verdict, record: Option<&Record>) -> serde_json::Value {
-    let primary = v.primary();
-    serde_json::json!({
-        "ct.name": record.map(|r| r.event_name()),
-        "ct.src": record.map(|r| r.event_source()),
-        "ct.id": record.and_then(|r| r.event_id.get()),
-        "tfdrift.covered": v.covered,
-        "tfdrift.match": v.match_kind.map(|k| k.as_str()),
-        "tfdrift.managed": v.managed,
-        "tfdrift.drift": v.drift,
-        "tfdrift.unmanaged": v.unmanaged,
-        "tfdrift.by_terraform": v.by_terraform,
-        "tfdrift.change": v.change.map(|c| c.as_str()),
-        "tfdrift.severity": v.severity.map(|s| s.as_str()),
-        "tfdrift.resource_address": primary.map(|m| &m.address),
-        "tfdrift.resource_addresses": v.matches.iter().map(|m| &m.address).collect::<Vec<_>>(),
-        "tfdrift.resource_type": primary.map(|m| &m.resource_type).or(v.unmatched_type.as_ref()),
-        "tfdrift.resource_id": primary.map(|m| &m.resource_id).or(v.unmatched_id.as_ref()),
-        "tfdrift.module": primary.map(|m| &m.module),
-        "tfdrift.state": primary.map(|m| &m.state),
-        "tfdrift.state_serial": primary.map(|m| m.serial),
-        "tfdrift.touched_attrs": v.touched_attrs,
-        "tfdrift.changed_attrs": v.changed_attrs,
-        "tfdrift.summary": v.diff.summary(),
-        "tfdrift.diff": v.diff.text().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()),
-        "tfdrift.actor": v.actor,
-        "tfdrift.in_maintenance": v.in_maintenance,
-        "tfdrift.maintenance_window": v.maintenance_window,
-        "tfdrift.actor_kind": v.actor_kind.map(|k| k.as_str()),
-    })
+/// Every field that takes no key, by name, as Falco would give it (`null`: no value), and the record's own
+/// name, source and id.
+fn to_json(v: &Verdict, record: Option<&Record>) -> Value {
+    let mut object = Map::new();
+    object.insert("ct.name".into(), json!(record.map(|r| r.event_name())));
+    object.insert("ct.src".into(), json!(record.map(|r| r.event_source())));
+    object.insert("ct.id".into(), json!(record.and_then(|r| r.event_id.get())));
+    for field in fields::ALL.iter().filter(|f| !f.is_keyed()) {
+        object.insert(field.name.into(), json!(field.value(v)));
+    }
+    Value::Object(object)
 }

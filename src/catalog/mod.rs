@@ -5,11 +5,11 @@
 //! build time and extendable with files named in the configuration. This module only loads and validates it
 //! and answers lookups; it is built once at init and read-only afterwards, so lookups take no lock.
 
+pub mod dump;
 pub mod path;
 
-use crate::cloudtrail::Section;
-pub use crate::drift::compare::{Kind, Op};
 use crate::state::KeySpec;
+pub use path::Section;
 use path::{Path, PathError};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -159,6 +159,34 @@ pub struct AttrMapping {
 pub struct ImpliedValue {
     pub attr: Box<str>,
     pub value: serde_json::Value,
+}
+
+/// How the values of an attribute are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// By value, structurally; JSON text that holds a policy compares as a policy.
+    #[default]
+    Value,
+    /// As a policy document.
+    Policy,
+    /// Key by key.
+    Tags,
+    /// As a set of security group rules.
+    SecurityGroupRules,
+}
+
+/// What the call does to the attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Sets the whole value.
+    #[default]
+    Set,
+    /// Adds entries (tags, rules) to it.
+    Add,
+    /// Removes entries from it.
+    Remove,
 }
 
 /// How an attribute compares when the catalog does not say: tags key by key, everything else by value.
@@ -514,7 +542,7 @@ impl Catalog {
         // A path into the record must start where the record has something to read.
         let parse_in_record = |text: &str| {
             let path = parse(text)?;
-            if Section::from_root(path.root()).is_none() {
+            if path.section().is_none() {
                 return Err(call_error(format!(
                     "path `{text}` starts at `{}`, which is not a part of a CloudTrail record tfdrift reads",
                     path.root()

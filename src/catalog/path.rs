@@ -7,8 +7,8 @@
 use serde_json::Value;
 use std::fmt;
 
-/// A parsed path. Its first step names a top-level member of the record (`requestParameters`,
-/// `responseElements`, `resources`, ...).
+/// A parsed path. Its first step names a [`Section`] of the call (`requestParameters`, `responseElements`,
+/// `resources`, ...).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Path {
     steps: Box<[Box<str>]>,
@@ -54,6 +54,11 @@ impl Path {
         &self.steps[0]
     }
 
+    /// The part of the call the path reads, if its root names one.
+    pub fn section(&self) -> Option<Section> {
+        Section::from_root(self.root())
+    }
+
     /// The steps after the root.
     pub fn rest(&self) -> &[Box<str>] {
         &self.steps[1..]
@@ -78,6 +83,35 @@ impl Path {
         self.values_from(from, &mut found);
         for value in found {
             flatten_ids(value, &mut each);
+        }
+    }
+}
+
+/// Which part of a call a path reads, named by the path's first step as CloudTrail names it: what the call
+/// asks for (`requestParameters`), what the service answered (`responseElements`), the resources the log
+/// lists (`resources`), what else it says (`additionalEventData`), and where the call was made (`awsRegion`,
+/// for per-region settings such as EBS default encryption; `recipientAccountId`). Each record view maps
+/// these to its own members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    Request,
+    Response,
+    Resources,
+    Details,
+    Region,
+    Account,
+}
+
+impl Section {
+    pub fn from_root(root: &str) -> Option<Section> {
+        match root {
+            "requestParameters" => Some(Section::Request),
+            "responseElements" => Some(Section::Response),
+            "resources" => Some(Section::Resources),
+            "additionalEventData" => Some(Section::Details),
+            "awsRegion" => Some(Section::Region),
+            "recipientAccountId" => Some(Section::Account),
+            _ => None,
         }
     }
 }

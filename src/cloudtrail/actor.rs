@@ -1,142 +1,12 @@
-//! Who made a call: Terraform (by configured principal, or by its user agent when trusted), a person in the
-//! console, an AWS service, a provisioning service acting for a principal, or some other SDK or CLI; and the
-//! name behind it.
+//! Who made a CloudTrail call: whether its user agent is Terraform's, how it was made (a person in the
+//! console, an AWS service, a provisioning service acting for a principal, or some other SDK or CLI), and the
+//! name behind it. Matching configured principals is the provider-neutral part, in [`crate::call`].
 
 use super::Record;
+use crate::call::ActorKind;
 use memchr::memmem::Finder;
 use std::borrow::Cow;
 use std::sync::LazyLock;
-use wildmatch::WildMatch;
-
-/// How a call was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActorKind {
-    Terraform,
-    Console,
-    AwsService,
-    /// A provisioning service (CloudFormation, Service Catalog, ...) acting for a principal.
-    ProvisioningService,
-    SdkOrCli,
-    Unknown,
-}
-
-impl ActorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActorKind::Terraform => "terraform",
-            ActorKind::Console => "console",
-            ActorKind::AwsService => "aws_service",
-            ActorKind::ProvisioningService => "provisioning_service",
-            ActorKind::SdkOrCli => "sdk_or_cli",
-            ActorKind::Unknown => "unknown",
-        }
-    }
-}
-
-/// ARN patterns (`*` and `?` wildcards) matched against the caller's ARN and, for an assumed role, the
-/// role's ARN.
-#[derive(Debug, Clone, Default)]
-pub struct Principals {
-    patterns: Vec<Pattern>,
-}
-
-/// One ARN pattern, with the literal text before its first wildcard and after its last: an ARN that does
-/// not start and end with those (most callers, for a pattern naming one role) is refused without running
-/// the matcher.
-#[derive(Debug, Clone)]
-struct Pattern {
-    prefix: String,
-    suffix: String,
-    matcher: WildMatch,
-}
-
-impl Pattern {
-    fn new(pattern: &str) -> Self {
-        let wildcard = |c: char| c == '*' || c == '?';
-        let prefix = pattern.split(wildcard).next().unwrap_or_default();
-        let suffix = if pattern.contains(wildcard) {
-            pattern.rsplit(wildcard).next().unwrap_or_default()
-        } else {
-            ""
-        };
-        Pattern {
-            prefix: prefix.to_owned(),
-            suffix: suffix.to_owned(),
-            matcher: WildMatch::new(pattern),
-        }
-    }
-
-    fn matches(&self, arn: &str) -> bool {
-        arn.starts_with(&self.prefix) && arn.ends_with(&self.suffix) && self.matcher.matches(arn)
-    }
-}
-
-impl Principals {
-    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
-        Self {
-            patterns: patterns.iter().map(|p| Pattern::new(p.as_ref())).collect(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    /// Whether the record's caller is one of these principals.
-    pub fn matches(&self, record: &Record) -> bool {
-        if self.patterns.is_empty() {
-            return false;
-        }
-        let identity = &record.user_identity;
-        let issuer = identity
-            .session_context
-            .as_ref()
-            .and_then(|c| c.session_issuer.as_ref())
-            .and_then(|i| i.arn.get());
-        [identity.arn.get(), issuer]
-            .into_iter()
-            .flatten()
-            .any(|arn| self.patterns.iter().any(|p| p.matches(arn)))
-    }
-}
-
-/// How Terraform's own calls are recognised: by the principals that run it first, then by its user agent
-/// when that is trusted.
-#[derive(Debug, Clone)]
-pub struct TerraformIdentity {
-    principals: Principals,
-    trust_user_agent: bool,
-}
-
-impl Default for TerraformIdentity {
-    fn default() -> Self {
-        Self::new::<&str>(&[], true)
-    }
-}
-
-impl TerraformIdentity {
-    /// `principals`: ARNs or patterns of the identities that run Terraform (a CI role, say).
-    /// `trust_user_agent`: whether Terraform's user agent alone marks a call as Terraform's; off, only the
-    /// principals do (user agents can be forged).
-    pub fn new<S: AsRef<str>>(principals: &[S], trust_user_agent: bool) -> Self {
-        Self {
-            principals: Principals::new(principals),
-            trust_user_agent,
-        }
-    }
-
-    /// Whether the caller is one of the configured Terraform principals.
-    pub fn principal_matches(&self, record: &Record) -> bool {
-        self.principals.matches(record)
-    }
-
-    /// Whether Terraform made the call.
-    pub fn is_terraform(&self, record: &Record) -> bool {
-        self.principal_matches(record)
-            || (self.trust_user_agent
-                && record.user_agent.get().is_some_and(is_terraform_user_agent))
-    }
-}
 
 /// Terraform's user agents: the AWS provider before v4 (`aws-sdk-go/1.x ... HashiCorp/1.0 Terraform/0.12.24`),
 /// v4 and later (`APN/1.0 HashiCorp/1.0 Terraform/1.5.7 (+https://www.terraform.io) terraform-provider-aws/5.0.0`),
@@ -321,6 +191,7 @@ pub fn actor<'r>(record: &'r Record) -> Option<Cow<'r, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::TerraformIdentity;
 
     fn record(json: &str) -> Record<'_> {
         Record::parse(json.as_bytes()).unwrap()
@@ -399,45 +270,6 @@ mod tests {
             TerraformIdentity::new(&["arn:aws:sts::1:assumed-role/ci-*/*"], false).is_terraform(&r)
         );
         assert!(!TerraformIdentity::new(&["arn:aws:iam::*:role/other"], true).is_terraform(&r));
-    }
-
-    #[test]
-    fn the_literal_ends_of_a_pattern_refuse_only_what_the_matcher_refuses() {
-        let patterns = [
-            "*",
-            "?",
-            "arn:aws:iam::1:role/x",
-            "arn:aws:iam::*:role/ci",
-            "ab*ba",
-            "a?c",
-            "*x",
-            "x*",
-            "a*b*c",
-            "arn:*:role/x?",
-            "",
-        ];
-        let arns = [
-            "",
-            "a",
-            "abc",
-            "aba",
-            "abba",
-            "arn:aws:iam::1:role/x",
-            "arn:aws:iam::22:role/ci",
-            "arn:aws:sts::1:assumed-role/ci/run",
-            "axbxc",
-            "x",
-            "arn:aws:iam::1:role/xy",
-        ];
-        for pattern in patterns {
-            for arn in arns {
-                assert_eq!(
-                    Pattern::new(pattern).matches(arn),
-                    WildMatch::new(pattern).matches(arn),
-                    "{pattern} against {arn}"
-                );
-            }
-        }
     }
 
     #[test]

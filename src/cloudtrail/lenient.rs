@@ -13,20 +13,12 @@
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use std::borrow::Cow;
 use std::fmt;
 
 use crate::scan::Scanner;
-
-/// A string that borrows from the record when it can (no escapes) and is `None` for any non-string value.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Str<'a>(pub Option<Cow<'a, str>>);
-
-impl<'a> Str<'a> {
-    pub fn get(&self) -> Option<&str> {
-        self.0.as_deref()
-    }
-}
+// The one lenient string type and decoding of escapes live in the scanner, shared with the state; the
+// record view names them from here.
+pub use crate::scan::{Str, decode_lossy, decode_name};
 
 /// A flag written as a JSON boolean or as the strings `"true"`/`"false"` (CloudTrail does both); anything
 /// else is `None`.
@@ -117,79 +109,6 @@ fn container(scanner: &mut Scanner<'_>, depth: usize) -> Result<Value, crate::sc
         key = scanner.next_key()?;
     }
     Ok(Value::Object(map))
-}
-
-/// A member name as written between its quotes, escapes decoded as [`decode_lossy`] decodes them: the one
-/// reading of escaped names for the record, its sections and a state's attributes.
-pub fn decode_name(raw: &str) -> String {
-    decode_lossy(&format!("\"{raw}\""))
-}
-
-/// A JSON string's text (with its quotes) decoded; escapes that name no character (a lone surrogate, an
-/// unknown escape) become U+FFFD, as a lenient parser reads them.
-pub fn decode_lossy(quoted: &str) -> String {
-    if let Ok(decoded) = serde_json::from_str::<String>(quoted) {
-        return decoded;
-    }
-    let inner = quoted
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(quoted);
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('"') => out.push('"'),
-            Some('\\') => out.push('\\'),
-            Some('/') => out.push('/'),
-            Some('b') => out.push('\u{8}'),
-            Some('f') => out.push('\u{c}'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some('u') => {
-                let Some(unit) = hex4(&mut chars) else {
-                    out.push(char::REPLACEMENT_CHARACTER);
-                    continue;
-                };
-                if (0xD800..0xDC00).contains(&unit) {
-                    // A high surrogate: a character only with the low one that should follow.
-                    let mut ahead = chars.clone();
-                    if ahead.next() == Some('\\')
-                        && ahead.next() == Some('u')
-                        && let Some(low) = hex4(&mut ahead)
-                        && (0xDC00..0xE000).contains(&low)
-                    {
-                        let code = 0x10000
-                            + ((u32::from(unit) - 0xD800) << 10)
-                            + (u32::from(low) - 0xDC00);
-                        out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
-                        chars = ahead;
-                    } else {
-                        out.push(char::REPLACEMENT_CHARACTER);
-                    }
-                } else {
-                    out.push(
-                        char::from_u32(u32::from(unit)).unwrap_or(char::REPLACEMENT_CHARACTER),
-                    );
-                }
-            }
-            _ => out.push(char::REPLACEMENT_CHARACTER),
-        }
-    }
-    out
-}
-
-fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u16> {
-    let mut unit = 0u16;
-    for _ in 0..4 {
-        unit = unit << 4 | chars.next()?.to_digit(16)? as u16;
-    }
-    Some(unit)
 }
 
 /// A JSON value as serde_json reads it, but keeping the first of duplicated members (serde_json's own

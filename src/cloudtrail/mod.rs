@@ -1,21 +1,25 @@
-//! A borrowed, zero-copy view of one CloudTrail record, and who made the call.
+//! A borrowed, zero-copy view of one CloudTrail record: the [`Call`] the verdict reads, and who made it.
 //!
 //! The record is read once into [`Record`]: its members are delimited by [`scan`] without parsing what they
 //! hold, the scalar fields and `userIdentity` are decoded (borrowing from the event bytes), and the
 //! free-form parts (`requestParameters`, `responseElements`, `resources`, `additionalEventData`) stay JSON
 //! text until something asks for them, which is what makes a read-only or failed call cheap. A field of the
 //! wrong type reads as absent; only bytes that are not a JSON object fail the parse. Nothing here allocates
-//! unless a string carries escapes.
+//! unless a string carries escapes. The catalog's [`Section`]s are the record's free-form parts, its region
+//! and its recipient account.
 
 pub mod actor;
 pub mod lenient;
 
+use crate::call::Call;
+use crate::catalog::Section;
 use crate::scan::{self, Scanner};
 use lenient::{Flag, Str};
+use serde_json::Value;
 use std::borrow::Cow;
 
+pub use crate::call::{ActorKind, Principals, TerraformIdentity};
 pub use crate::scan::ScanError;
-pub use actor::{ActorKind, Principals, TerraformIdentity};
 
 /// Why bytes are not a CloudTrail record.
 #[derive(Debug, thiserror::Error)]
@@ -239,32 +243,6 @@ fn section(value: &str) -> Option<&str> {
     value.starts_with(['{', '[']).then_some(value)
 }
 
-/// Where a path's first step points in the record: a free-form section, or a top-level field (per-region
-/// settings such as EBS default encryption are identified by the record's region).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Section {
-    RequestParameters,
-    ResponseElements,
-    Resources,
-    AdditionalEventData,
-    AwsRegion,
-    RecipientAccountId,
-}
-
-impl Section {
-    pub fn from_root(root: &str) -> Option<Section> {
-        match root {
-            "requestParameters" => Some(Section::RequestParameters),
-            "responseElements" => Some(Section::ResponseElements),
-            "resources" => Some(Section::Resources),
-            "additionalEventData" => Some(Section::AdditionalEventData),
-            "awsRegion" => Some(Section::AwsRegion),
-            "recipientAccountId" => Some(Section::RecipientAccountId),
-            _ => None,
-        }
-    }
-}
-
 impl<'a> Record<'a> {
     /// Reads one record. The cloudtrail plugin may leave NUL bytes after the JSON text; they are ignored.
     /// As Falco's cloudtrail plugin reads it: member names with escapes are decoded, and when a member repeats,
@@ -335,49 +313,88 @@ impl<'a> Record<'a> {
     pub fn event_source(&self) -> &str {
         self.event_source.get().unwrap_or("")
     }
+}
 
-    /// The account the call was made in: the recipient account, else the caller's.
-    pub fn account_id(&self) -> Option<&str> {
+impl Call for Record<'_> {
+    fn service(&self) -> &str {
+        self.event_source()
+    }
+
+    fn operation(&self) -> &str {
+        self.event_name()
+    }
+
+    /// Records without `readOnly` (some services omit it) are judged by the operation's verb.
+    fn read_only(&self) -> bool {
+        self.read_only.0.unwrap_or_else(|| {
+            let name = self.event_name();
+            [
+                "Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet",
+            ]
+            .iter()
+            .any(|verb| name.starts_with(verb))
+        })
+    }
+
+    fn failed(&self) -> bool {
+        self.error_code.get().is_some_and(|c| !c.is_empty())
+    }
+
+    fn time(&self) -> Option<&str> {
+        self.event_time.get()
+    }
+
+    /// The recipient account, else the caller's.
+    fn account_id(&self) -> Option<&str> {
         self.recipient_account_id
             .get()
             .or_else(|| self.user_identity.account_id.get())
     }
 
-    pub fn failed(&self) -> bool {
-        self.error_code.get().is_some_and(|c| !c.is_empty())
-    }
-
-    /// Whether the call only reads. Records without `readOnly` (some services omit it) are judged by the
-    /// operation's verb.
-    pub fn read_only(&self) -> bool {
-        match self.read_only.0 {
-            Some(flag) => flag,
-            None => {
-                let name = self.event_name();
-                [
-                    "Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet",
-                ]
-                .iter()
-                .any(|verb| name.starts_with(verb))
-            }
-        }
+    fn region(&self) -> Option<&str> {
+        self.aws_region.get()
     }
 
     /// One section of the record as a JSON value (free-form sections are parsed here; callers cache), read as
     /// the cloudtrail plugin reads it: the first of duplicated members, escaped names decoded, and what
     /// cannot be read marked [`lenient::UNREADABLE`] (see [`lenient::value`]).
-    pub fn section_value(&self, section: Section) -> Option<serde_json::Value> {
+    fn section_value(&self, section: Section) -> Option<Value> {
         let raw = match section {
-            Section::RequestParameters => self.request_parameters,
-            Section::ResponseElements => self.response_elements,
+            Section::Request => self.request_parameters,
+            Section::Response => self.response_elements,
             Section::Resources => self.resources,
-            Section::AdditionalEventData => self.additional_event_data,
-            Section::AwsRegion => return self.aws_region.get().map(|s| s.to_owned().into()),
-            Section::RecipientAccountId => {
+            Section::Details => self.additional_event_data,
+            Section::Region => return self.aws_region.get().map(|s| s.to_owned().into()),
+            Section::Account => {
                 return self.recipient_account_id.get().map(|s| s.to_owned().into());
             }
         };
         raw.and_then(lenient::value)
+    }
+
+    /// The caller's ARN and, for temporary credentials, the ARN of the role (or user) that issued them.
+    fn principals(&self) -> impl Iterator<Item = &str> {
+        let identity = &self.user_identity;
+        let issuer = identity
+            .session_context
+            .as_ref()
+            .and_then(|c| c.session_issuer.as_ref())
+            .and_then(|i| i.arn.get());
+        [identity.arn.get(), issuer].into_iter().flatten()
+    }
+
+    fn terraform_client(&self) -> bool {
+        self.user_agent
+            .get()
+            .is_some_and(actor::is_terraform_user_agent)
+    }
+
+    fn actor_kind(&self) -> ActorKind {
+        actor::actor_kind(self, false)
+    }
+
+    fn actor(&self) -> Option<Cow<'_, str>> {
+        actor::actor(self)
     }
 }
 
@@ -411,11 +428,11 @@ mod tests {
             Some("arn:aws:iam::111122223333:role/Admin")
         );
         assert_eq!(
-            record.section_value(Section::RequestParameters),
+            record.section_value(Section::Request),
             Some(serde_json::json!({"groupId": "sg-1"}))
         );
         assert_eq!(
-            record.section_value(Section::AwsRegion),
+            record.section_value(Section::Region),
             Some(serde_json::json!("us-east-1"))
         );
     }
@@ -501,7 +518,7 @@ mod tests {
         assert_eq!(record.user_identity.invoked_by.get(), Some("a"));
         assert!(record.failed());
         assert_eq!(
-            record.section_value(Section::RequestParameters),
+            record.section_value(Section::Request),
             Some(serde_json::json!({"vpcId": "vpc-1"}))
         );
         // A first member of the wrong type still wins: the field reads as absent, as in the plugin.

@@ -13,37 +13,10 @@
 //! What cannot be compared is [`Outcome::Unknown`] with a reason: it counts as a change, since a false
 //! "changed" is better than a missed drift.
 
+use crate::catalog::{Kind, Op};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// How the values of an attribute are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// By value, structurally; JSON text that holds a policy compares as a policy.
-    #[default]
-    Value,
-    /// As a policy document.
-    Policy,
-    /// Key by key.
-    Tags,
-    /// As a set of security group rules.
-    SecurityGroupRules,
-}
-
-/// What the call does to the attribute's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    /// Sets the whole value.
-    #[default]
-    Set,
-    /// Adds entries (tags, rules) to it.
-    Add,
-    /// Removes entries from it.
-    Remove,
-}
 
 /// The result of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,18 +1,21 @@
-//! The verdict on one CloudTrail record: the join of the record with the catalog and the state index.
+//! The verdict on one call: the join of the [`Call`] with the catalog and the state index.
 //!
-//! [`Engine::evaluate`] is the whole per-event path after parsing: it finds the call in the catalog, reads the
-//! identifiers the catalog names (parsing only the record sections it needs), looks them up in the index,
-//! compares the attributes the call sets with the state, and classifies the caller. Read-only and failed
-//! calls stop after the cheap part. The verdict is owned data, so the adapter can cache it for every field
-//! of the same event.
+//! [`Engine::evaluate_call`] is the whole per-event path after parsing: it finds the call in the catalog,
+//! reads the identifiers the catalog names (parsing only the sections of the call it needs), looks them up in
+//! the index, compares the attributes the call sets with the state, and classifies the caller. Read-only and
+//! failed calls stop after the cheap part. It reads the call only through [`Call`], whichever log recorded
+//! it. The verdict is owned data, so the adapter can cache it for every field of the same event.
 
 pub mod compare;
 pub mod maintenance;
 
+use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
 use crate::catalog::path::IdRef;
-use crate::catalog::{Call, Catalog, Change, Kind, Op, Severity, default_kind, default_op};
-use crate::cloudtrail::{self, ActorKind, Principals, Record, Section, TerraformIdentity};
-use crate::sources::Snapshot;
+use crate::catalog::{
+    self, Catalog, Change, Kind, Op, Section, Severity, default_kind, default_op,
+};
+use crate::cloudtrail::Record;
+use crate::state::Snapshot;
 use crate::state::{Hit, Instance, InstanceStatus};
 use compare::Outcome;
 use serde_json::{Map, Value};
@@ -62,7 +65,7 @@ impl MatchKind {
 /// Everything tfdrift says about one record.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Verdict {
-    /// The bytes were a CloudTrail record.
+    /// The event was read as a call.
     pub parsed: bool,
     /// The call is in the catalog.
     pub covered: bool,
@@ -298,31 +301,24 @@ fn find_again<'s>(snapshot: &'s Snapshot, m: &Match) -> Option<Hit<'s>> {
         .find(|hit| *hit.state.name == *m.state && *hit.instance.address == *m.address)
 }
 
-/// The record's free-form sections, each parsed at most once and only when asked for.
-struct Sections<'r, 'a> {
-    record: &'r Record<'a>,
-    parsed: [OnceCell<Option<Value>>; 6],
+/// The call's sections, each parsed at most once and only when asked for (a slot per section, the last
+/// being `Account`).
+struct Sections<'c, C> {
+    call: &'c C,
+    parsed: [OnceCell<Option<Value>>; Section::Account as usize + 1],
 }
 
-impl<'r, 'a> Sections<'r, 'a> {
-    fn new(record: &'r Record<'a>) -> Self {
+impl<'c, C: Call> Sections<'c, C> {
+    fn new(call: &'c C) -> Self {
         Self {
-            record,
+            call,
             parsed: Default::default(),
         }
     }
 
     fn get(&self, section: Section) -> Option<&Value> {
-        let slot = match section {
-            Section::RequestParameters => 0,
-            Section::ResponseElements => 1,
-            Section::Resources => 2,
-            Section::AdditionalEventData => 3,
-            Section::AwsRegion => 4,
-            Section::RecipientAccountId => 5,
-        };
-        self.parsed[slot]
-            .get_or_init(|| self.record.section_value(section))
+        self.parsed[section as usize]
+            .get_or_init(|| self.call.section_value(section))
             .as_ref()
     }
 }
@@ -358,52 +354,56 @@ impl Engine {
         &self.catalog
     }
 
-    /// The verdict for one record's bytes. Bytes that are not a record give a verdict with `parsed` false.
+    /// The verdict for one CloudTrail record's bytes (the cloudtrail event source's entry; a source with
+    /// another record view parses it and asks [`Engine::evaluate_call`]). Bytes that are not a record give a
+    /// verdict with `parsed` false.
     pub fn evaluate(&self, bytes: &[u8], snapshot: &Snapshot) -> Verdict {
         // Read where it lies: a record is a few hundred bytes, not worth a move.
         let mut record = Record::default();
         match record.read(bytes) {
-            Ok(()) => self.evaluate_record(&record, snapshot),
+            Ok(()) => self.evaluate_call(&record, snapshot),
             Err(_) => Verdict::default(),
         }
     }
 
-    pub fn evaluate_record(&self, record: &Record, snapshot: &Snapshot) -> Verdict {
-        let by_terraform = self.policy.terraform.is_terraform(record);
-        let actor_kind = cloudtrail::actor::actor_kind(record, by_terraform);
+    /// The verdict for one call, as its record view reads it.
+    pub fn evaluate_call(&self, call: &impl Call, snapshot: &Snapshot) -> Verdict {
+        let by_terraform = self.policy.terraform.is_terraform(call);
+        let actor_kind = if by_terraform {
+            ActorKind::Terraform
+        } else {
+            call.actor_kind()
+        };
         let mut verdict = Verdict {
             parsed: true,
             by_terraform,
             actor_kind: Some(actor_kind),
-            actor: cloudtrail::actor::actor(record).map(|a| a.into_owned()),
+            actor: call.actor().map(|a| a.into_owned()),
             ..Verdict::default()
         };
         if !self.policy.maintenance.is_empty()
-            && let Some(at) = record
-                .event_time
-                .get()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            && let Some(at) = call.time().and_then(|t| t.parse::<jiff::Timestamp>().ok())
         {
             verdict.maintenance_window = self.policy.maintenance.window_at(at).map(str::to_owned);
             verdict.in_maintenance = Some(verdict.maintenance_window.is_some());
         } else if self.policy.maintenance.is_empty() {
             verdict.in_maintenance = Some(false);
         }
-        if record.read_only() {
+        if call.read_only() {
             return verdict;
         }
         // Whoever made the call, is it someone whose changes may be drift at all?
         let outsider = !by_terraform
-            && !self.policy.ignored_principals.matches(record)
+            && !self.policy.ignored_principals.matches(call)
             && (actor_kind != ActorKind::AwsService || self.policy.aws_service_changes_are_drift);
 
         let mut candidates = self
             .catalog
-            .candidates(record.event_source(), record.event_name())
+            .candidates(call.service(), call.operation())
             .peekable();
         let Some(&first) = candidates.peek() else {
-            if !record.failed() {
-                fallback(&self.catalog, record, snapshot, &mut verdict);
+            if !call.failed() {
+                fallback(&self.catalog, call, snapshot, &mut verdict);
                 verdict.drift = outsider && verdict.managed == Some(true);
             }
             return verdict;
@@ -411,19 +411,19 @@ impl Engine {
         verdict.covered = true;
         verdict.change = Some(first.change);
         verdict.severity = Some(first.severity);
-        if record.failed() {
+        if call.failed() {
             return verdict;
         }
 
-        let sections = Sections::new(record);
+        let sections = Sections::new(call);
         // Services that share an event source may both have this call: the first whose identifiers are in
-        // the record is the one.
-        let Some(call) =
-            candidates.find(|call| find_matches(call, &sections, snapshot, &mut verdict))
+        // the call is the one.
+        let Some(entry) =
+            candidates.find(|entry| find_matches(entry, &sections, snapshot, &mut verdict))
         else {
             return verdict;
         };
-        verdict.change = Some(call.change);
+        verdict.change = Some(entry.change);
         verdict.managed = Some(!verdict.matches.is_empty());
         if !verdict.matches.is_empty() {
             verdict.match_kind = Some(MatchKind::Catalog);
@@ -435,15 +435,15 @@ impl Engine {
         verdict.severity = Some(
             resource_type
                 .and_then(|t| self.policy.severity_overrides.get(t).copied())
-                .unwrap_or(call.severity),
+                .unwrap_or(entry.severity),
         );
-        compare_attributes(&self.catalog, call, &sections, snapshot, &mut verdict);
+        compare_attributes(&self.catalog, entry, &sections, snapshot, &mut verdict);
 
         // Attaching what the state already holds (the attachment itself is a managed instance, and every
         // value the call sets is the state's) changes nothing Terraform knows: not drift. Attaching to a
         // managed parent what no state holds is.
-        let own_type = call.targets.first().map(|t| &*t.resource_type);
-        let attaches_what_is_held = matches!(call.change, Change::Attach)
+        let own_type = entry.targets.first().map(|t| &*t.resource_type);
+        let attaches_what_is_held = matches!(entry.change, Change::Attach)
             && verdict
                 .primary()
                 .is_some_and(|m| Some(m.resource_type.as_str()) == own_type)
@@ -456,7 +456,7 @@ impl Engine {
             && !attaches_what_is_held;
         verdict.unmanaged = outsider
             && verdict.managed == Some(false)
-            && call.change != Change::Delete
+            && entry.change != Change::Delete
             && verdict
                 .unmatched_type
                 .as_deref()
@@ -470,10 +470,10 @@ const FALLBACK_MAX_STRINGS: usize = 512;
 
 /// For a successful mutating call outside the catalog: every ARN in the record and every request string with
 /// a known id prefix, looked up in the index.
-fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &mut Verdict) {
+fn fallback(catalog: &Catalog, call: &impl Call, snapshot: &Snapshot, verdict: &mut Verdict) {
     let mut strings: Vec<String> = Vec::new();
-    for section in [Section::RequestParameters, Section::Resources] {
-        if let Some(value) = record.section_value(section) {
+    for section in [Section::Request, Section::Resources] {
+        if let Some(value) = call.section_value(section) {
             collect_strings(&value, &mut strings);
         }
     }
@@ -481,7 +481,7 @@ fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &m
     'strings: for text in &strings {
         if text.starts_with("arn:") {
             for hit in snapshot.index.lookup_arn(text) {
-                if in_scope(&hit, text, record)
+                if in_scope(&hit, text, call)
                     && !push_match(verdict, &mut matched, hit, text, snapshot)
                 {
                     break 'strings;
@@ -490,7 +490,7 @@ fn fallback(catalog: &Catalog, record: &Record, snapshot: &Snapshot, verdict: &m
         } else {
             for resource_type in catalog.types_for_id(text) {
                 for hit in snapshot.index.lookup(resource_type, text) {
-                    if in_scope(&hit, text, record)
+                    if in_scope(&hit, text, call)
                         && !push_match(verdict, &mut matched, hit, text, snapshot)
                     {
                         break 'strings;
@@ -517,17 +517,16 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Whether the hit's state covers the record's account and region: a state of another account never
-/// matches (see [`crate::state::Scope::accepts`]).
 /// Whether a hit found by `value` can be what the call touched. A full ARN names its account and region
 /// itself, so it needs no scoping (a call in one region may name a resource of another by ARN, as a global
-/// cluster's failover does); a name or an id is scoped by the state and the instance's own place.
-fn in_scope(hit: &Hit, value: &str, record: &Record) -> bool {
+/// cluster's failover does); a name or an id is scoped by the state (a state of another account never
+/// matches: see [`crate::state::Scope::accepts`]) and the instance's own place.
+fn in_scope(hit: &Hit, value: &str, call: &impl Call) -> bool {
     value.starts_with("arn:")
         || hit
             .state
             .scope
-            .accepts(hit.instance, record.account_id(), record.aws_region.get())
+            .accepts(hit.instance, call.account_id(), call.region())
 }
 
 /// The most matches one verdict keeps: a call names a handful of resources, and a state where thousands of
@@ -584,8 +583,8 @@ fn part_key(value: &str) -> String {
 
 /// Looks every identifier of every target up; returns whether any identifier was found at all.
 fn find_matches(
-    call: &Call,
-    sections: &Sections,
+    entry: &catalog::Call,
+    sections: &Sections<impl Call>,
     snapshot: &Snapshot,
     verdict: &mut Verdict,
 ) -> bool {
@@ -594,14 +593,11 @@ fn find_matches(
     // The identifiers seen, to keep each once with one probe (a record may name many thousands).
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut matched: HashSet<*const Instance> = HashSet::new();
-    'targets: for target in call.targets.iter() {
+    'targets: for target in entry.targets.iter() {
         ids.clear();
         seen_ids.clear();
         for path in target.ids.iter() {
-            let Some(section) = Section::from_root(path.root()) else {
-                continue;
-            };
-            let Some(root) = sections.get(section) else {
+            let Some(root) = path.section().and_then(|s| sections.get(s)) else {
                 continue;
             };
             path.identifiers_from(root, |id| {
@@ -642,7 +638,7 @@ fn find_matches(
             // A resource no state holds is named as Terraform's import takes it, when the catalog says how.
             let import_id = target.import_id.as_ref().and_then(|template| {
                 template.render(|path| {
-                    let root = sections.get(Section::from_root(path.root())?)?;
+                    let root = sections.get(path.section()?)?;
                     let mut first = None;
                     path.identifiers_from(root, |id| {
                         // Route 53 writes names fully qualified (`www.example.com.`); import ids do not.
@@ -661,7 +657,7 @@ fn find_matches(
             .parts
             .iter()
             .filter_map(|(path, attr)| {
-                let root = sections.get(Section::from_root(path.root())?)?;
+                let root = sections.get(path.section()?)?;
                 let mut values = Vec::new();
                 path.identifiers_from(root, |id| values.push(part_key(&id.to_string())));
                 (!values.is_empty()).then_some((&**attr, values))
@@ -669,7 +665,7 @@ fn find_matches(
             .collect();
         for id in &ids {
             for hit in snapshot.index.lookup(&target.resource_type, id) {
-                if !in_scope(&hit, id, sections.record) {
+                if !in_scope(&hit, id, sections.call) {
                     continue;
                 }
                 // Every part the record names must agree: a call never lands on a sibling of the same parent.
@@ -733,12 +729,12 @@ fn to_match(hit: Hit, lookup_value: &str, snapshot: &Snapshot) -> Match {
 /// state. Request parameters that set something no comparison covered are counted in `uncompared`.
 fn compare_attributes(
     catalog: &Catalog,
-    call: &Call,
-    sections: &Sections,
+    entry: &catalog::Call,
+    sections: &Sections<impl Call>,
     snapshot: &Snapshot,
     verdict: &mut Verdict,
 ) {
-    let own_type = &*call.targets[0].resource_type;
+    let own_type = &*entry.targets[0].resource_type;
     let primary = verdict
         .primary()
         .and_then(|m| find_again(snapshot, m))
@@ -750,11 +746,8 @@ fn compare_attributes(
     // change, never "nothing changed".
     let parent = primary.filter(|_| instance.is_none());
     let mut found = Vec::new();
-    for mapping in call.attrs.iter() {
-        let Some(section) = Section::from_root(mapping.from.root()) else {
-            continue;
-        };
-        let Some(root) = sections.get(section) else {
+    for mapping in entry.attrs.iter() {
+        let Some(root) = mapping.from.section().and_then(|s| sections.get(s)) else {
             continue;
         };
         found.clear();
@@ -778,7 +771,7 @@ fn compare_attributes(
             verdict,
         );
     }
-    for implied in call.sets.iter() {
+    for implied in entry.sets.iter() {
         let how = Comparison {
             kind: default_kind(&implied.attr),
             op: Op::Set,
@@ -794,22 +787,22 @@ fn compare_attributes(
             verdict,
         );
     }
-    if !call.whole_request_mapped
-        && let Some(Value::Object(params)) = sections.get(Section::RequestParameters)
+    if !entry.whole_request_mapped
+        && let Some(Value::Object(params)) = sections.get(Section::Request)
     {
         for (param, requested) in params {
-            if call.explicit_params.iter().any(|p| **p == *param)
+            if entry.explicit_params.iter().any(|p| **p == *param)
                 || catalog.ignores_param(param)
                 || sets_nothing(requested)
             {
                 continue;
             }
-            let attr = crate::catalog::snake_case(param);
+            let attr = catalog::snake_case(param);
             match instance {
-                Some(instance) if call.auto_attrs && instance.raw_attribute(&attr).is_some() => {
+                Some(instance) if entry.auto_attrs && instance.raw_attribute(&attr).is_some() => {
                     let how = Comparison {
                         kind: default_kind(&attr),
-                        op: default_op(call.change),
+                        op: default_op(entry.change),
                     };
                     compare_one(
                         &attr,

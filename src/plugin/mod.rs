@@ -1,6 +1,7 @@
-//! The Falco adapter: the plugin type, its configuration, its field table, the per-event cache and the
-//! metrics. This is the only module that knows the SDK; everything it answers comes from
-//! [`crate::drift::Verdict`], and the states come from the sources built here from the configuration.
+//! The Falco adapter: the plugin type, the SDK's field list over [`crate::fields`], the per-event cache and
+//! the metrics. This is the only module that speaks the SDK (the configuration only borrows its `schemars`
+//! for the schema); everything it answers comes from [`crate::drift::Verdict`], and [`crate::config`] builds
+//! the catalog, the policy and the sources.
 //!
 //! Falco asks for one field per call. The first field asked of an event parses the record and computes the
 //! verdict; the others of the same event read the cached verdict. No call here blocks, locks or does I/O:
@@ -11,22 +12,13 @@
 //! for that call (or no metrics), logged once per entry point with its context. docs/ROBUSTNESS.md lists the
 //! guards and the limits on inputs.
 
-pub mod config;
 pub mod event;
 
-use crate::catalog::Catalog;
+use crate::config::{CheckedConfig, Config};
 use crate::drift::{Engine, Verdict};
-use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
-use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
-use crate::sources::local::LocalFile;
-use crate::sources::s3::{S3Options, S3Source};
-use crate::sources::{
-    ReloadOptions, Reloader, ScopeConfig, ScopeSetting, Snapshot, SnapshotReader, StateSource,
-    with_scope,
-};
-use crate::state::Limits;
-use anyhow::Context;
-use config::{CheckedConfig, Config, StateConfig};
+use crate::fields::{self, Field};
+use crate::sources::Reloader;
+use crate::state::{Snapshot, SnapshotReader};
 use event::CloudTrailRecord;
 use falco_plugin::base::{Json, Metric, MetricLabel, MetricValue, Plugin};
 use falco_plugin::event::PluginEvent;
@@ -37,7 +29,6 @@ use std::collections::HashSet;
 use std::ffi::{CStr, CString};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 /// The tfdrift plugin.
 pub struct TfDrift {
@@ -136,25 +127,15 @@ impl TfDrift {
         for warning in config.warnings() {
             tracing::warn!("{warning}");
         }
-        let catalog = Arc::new(Catalog::with_extensions(&config.catalog_files).context("catalog")?);
-        let sources: Vec<Box<dyn StateSource>> = config.states.iter().map(state_source).collect();
-        let limits = Limits {
-            max_bytes: usize::try_from(config.max_state_bytes).unwrap_or(usize::MAX),
-            max_instances: usize::try_from(config.max_state_instances).unwrap_or(usize::MAX),
-            poll_timeout: Duration::from_secs(config.poll_timeout),
-        };
+        let catalog = config.catalog()?;
         let reloader = Reloader::start(
-            sources,
+            config.sources(),
             Arc::clone(&catalog),
-            ReloadOptions {
-                interval: Duration::from_secs(config.refresh_interval),
-                require_state_on_start: config.require_state_on_start,
-                limits,
-            },
+            config.reload_options(),
         )?;
-        let policy = config.policy()?;
+        let engine = config.engine(catalog)?;
         Ok(Self {
-            engine: Engine::new(catalog, policy),
+            engine,
             cache: EventCache {
                 key: None,
                 verdict: Verdict::default(),
@@ -164,7 +145,7 @@ impl TfDrift {
             reloader,
             panicked: HashSet::new(),
             counts: EventCounts::default(),
-            max_record_bytes: usize::try_from(config.max_record_bytes).unwrap_or(usize::MAX),
+            max_record_bytes: config.max_record_bytes(),
             #[cfg(debug_assertions)]
             inject,
         })
@@ -264,70 +245,6 @@ impl Drop for TfDrift {
     }
 }
 
-/// The source a configured state comes from, with its configured scope. The configuration was checked:
-/// exactly one of `path`, `s3`, `http`, `hcp` is set.
-pub fn state_source(state: &StateConfig) -> Box<dyn StateSource> {
-    let name = state.name.clone();
-    let source: Box<dyn StateSource> = if let Some(s3) = &state.s3 {
-        Box::new(S3Source::new(
-            name,
-            S3Options {
-                bucket: s3.bucket.clone(),
-                key: s3.key.clone(),
-                region: s3.region.clone(),
-                endpoint: s3.endpoint.clone(),
-                path_style: s3.use_path_style,
-                role_arn: s3.role_arn.clone(),
-                workspace_key_prefix: s3
-                    .workspace_key_prefix
-                    .clone()
-                    .unwrap_or_else(|| "env:".into()),
-                workspaces: s3.workspaces.as_ref().map(|w| w.patterns()),
-            },
-        ))
-    } else if let Some(http) = &state.http {
-        let auth = match (&http.username, &http.password_env, &http.token_env) {
-            (Some(username), Some(password_env), _) => HttpAuth::Basic {
-                username: username.clone(),
-                password_env: password_env.clone(),
-            },
-            (_, _, Some(token_env)) => HttpAuth::Bearer {
-                token_env: token_env.clone(),
-            },
-            _ => HttpAuth::None,
-        };
-        Box::new(HttpSource::new(
-            name,
-            HttpOptions {
-                url: http.url.clone(),
-                auth,
-            },
-        ))
-    } else if let Some(hcp) = &state.hcp {
-        Box::new(HcpSource::new(
-            name,
-            HcpOptions {
-                address: hcp.address.clone(),
-                organization: hcp.organization.clone(),
-                selector: match &hcp.workspace {
-                    Some(workspace) => Selector::Workspace(workspace.clone()),
-                    None => Selector::Tags(hcp.tags.clone()),
-                },
-                token_env: hcp.token_env.clone(),
-            },
-        ))
-    } else {
-        Box::new(LocalFile::new(name, state.path.clone().unwrap_or_default()))
-    };
-    with_scope(
-        source,
-        ScopeConfig {
-            account: ScopeSetting::from_config(state.account_id.as_deref()),
-            region: ScopeSetting::from_config(state.region.as_deref()),
-        },
-    )
-}
-
 /// The metrics' names, as Falco shows them prefixed with `tfdrift.` (and, in Prometheus, as
 /// `falcosecurity_plugins_tfdrift_<name>_total`: see docs/SOURCES.md).
 mod metric {
@@ -371,13 +288,6 @@ mod metric {
 fn text(value: impl Into<Vec<u8>>) -> Option<CString> {
     // Values come from records and states; an interior NUL cannot be represented and reads as no value.
     CString::new(value).ok()
-}
-
-fn texts<'a>(values: impl IntoIterator<Item = &'a String>) -> Vec<CString> {
-    values
-        .into_iter()
-        .filter_map(|v| text(v.as_str()))
-        .collect()
 }
 
 impl Plugin for TfDrift {
@@ -446,102 +356,39 @@ impl TfDrift {
     }
 }
 
+/// How a field of each type is answered, from the table in [`crate::fields`] and the event's verdict.
 impl TfDrift {
-    fn extract_managed(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.with_verdict(&req, "tfdrift.managed", |v, _| v.managed)
+    fn flag(
+        &mut self,
+        req: &ExtractRequest<Self>,
+        field: &'static Field,
+    ) -> anyhow::Result<Option<bool>> {
+        self.with_verdict(req, field.name, |v, _| field.bool(v))
     }
 
-    fn extract_resource_address(
+    fn number(
         &mut self,
-        req: ExtractRequest<Self>,
+        req: &ExtractRequest<Self>,
+        field: &'static Field,
+    ) -> anyhow::Result<Option<u64>> {
+        self.with_verdict(req, field.name, |v, _| field.u64(v))
+    }
+
+    fn string(
+        &mut self,
+        req: &ExtractRequest<Self>,
+        field: &'static Field,
     ) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.resource_address", |v, _| {
-            v.primary().and_then(|m| text(m.address.as_str()))
-        })
+        self.with_verdict(req, field.name, |v, _| field.str(v).and_then(text))
     }
 
-    fn extract_resource_addresses(
+    fn strings(
         &mut self,
-        req: ExtractRequest<Self>,
+        req: &ExtractRequest<Self>,
+        field: &'static Field,
     ) -> anyhow::Result<Vec<CString>> {
-        self.with_verdict(&req, "tfdrift.resource_addresses", |v, _| {
-            texts(v.matches.iter().map(|m| &m.address))
-        })
-    }
-
-    fn extract_resource_type(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.resource_type", |v, _| {
-            v.primary()
-                .map(|m| &m.resource_type)
-                .or(v.unmatched_type.as_ref())
-                .and_then(|t| text(t.as_str()))
-        })
-    }
-
-    fn extract_resource_id(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.resource_id", |v, _| {
-            v.primary()
-                .map(|m| &m.resource_id)
-                .or(v.unmatched_id.as_ref())
-                .and_then(|t| text(t.as_str()))
-        })
-    }
-
-    fn extract_module(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.module", |v, _| {
-            v.primary().and_then(|m| text(m.module.as_str()))
-        })
-    }
-
-    fn extract_state(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.state", |v, _| {
-            v.primary().and_then(|m| text(m.state.as_str()))
-        })
-    }
-
-    fn extract_state_serial(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<u64>> {
-        self.with_verdict(&req, "tfdrift.state_serial", |v, _| {
-            v.primary().map(|m| m.serial)
-        })
-    }
-
-    fn extract_state_age(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<u64>> {
-        self.with_verdict(&req, "tfdrift.state_age", |v, _| {
-            let loaded = v.primary()?.loaded_at?;
-            Some(
-                SystemTime::now()
-                    .duration_since(loaded)
-                    .unwrap_or_default()
-                    .as_secs(),
-            )
-        })
-    }
-
-    fn extract_changed_attrs(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Vec<CString>> {
-        self.with_verdict(&req, "tfdrift.changed_attrs", |v, _| {
-            texts(&v.changed_attrs)
-        })
-    }
-
-    fn extract_touched_attrs(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Vec<CString>> {
-        self.with_verdict(&req, "tfdrift.touched_attrs", |v, _| {
-            texts(&v.touched_attrs)
-        })
-    }
-
-    fn extract_diff(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.diff", |v, _| v.diff.text().and_then(text))
-    }
-
-    fn extract_summary(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.summary", |v, _| {
-            v.diff.summary().and_then(text)
+        self.with_verdict(req, field.name, |v, _| {
+            field.list(v).into_iter().filter_map(text).collect()
         })
     }
 
@@ -551,163 +398,66 @@ impl TfDrift {
         name: &CStr,
     ) -> anyhow::Result<Option<CString>> {
         let name = name.to_str().unwrap_or("");
-        self.with_verdict(&req, "tfdrift.attr", |v, snapshot| {
+        self.with_verdict(&req, fields::ATTR.name, |v, snapshot| {
             #[cfg(debug_assertions)]
             if name == inject::FIELD_KEY {
                 panic!("injected panic in tfdrift.attr (debug builds only)");
             }
-            v.primary_attribute(snapshot, name).and_then(text)
-        })
-    }
-
-    fn extract_change(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.change", |v, _| {
-            v.change.and_then(|c| text(c.as_str()))
-        })
-    }
-
-    fn extract_drift(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.with_verdict(&req, "tfdrift.drift", |v, _| v.parsed.then_some(v.drift))
-    }
-
-    fn extract_unmanaged(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.with_verdict(&req, "tfdrift.unmanaged", |v, _| {
-            v.parsed.then_some(v.unmanaged)
-        })
-    }
-
-    fn extract_by_terraform(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.with_verdict(&req, "tfdrift.by_terraform", |v, _| {
-            v.parsed.then_some(v.by_terraform)
-        })
-    }
-
-    fn extract_actor(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.actor", |v, _| {
-            v.actor.as_deref().and_then(text)
-        })
-    }
-
-    fn extract_actor_kind(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.actor_kind", |v, _| {
-            v.actor_kind.and_then(|k| text(k.as_str()))
-        })
-    }
-
-    fn extract_severity(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.severity", |v, _| {
-            v.severity.and_then(|s| text(s.as_str()))
-        })
-    }
-
-    fn extract_in_maintenance(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<bool>> {
-        self.with_verdict(&req, "tfdrift.in_maintenance", |v, _| v.in_maintenance)
-    }
-
-    fn extract_maintenance_window(
-        &mut self,
-        req: ExtractRequest<Self>,
-    ) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.maintenance_window", |v, _| {
-            v.maintenance_window.as_deref().and_then(text)
-        })
-    }
-
-    fn extract_match(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(&req, "tfdrift.match", |v, _| {
-            v.match_kind.and_then(|k| text(k.as_str()))
-        })
-    }
-
-    fn extract_covered(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<bool>> {
-        self.with_verdict(&req, "tfdrift.covered", |v, _| {
-            v.parsed.then_some(v.covered)
+            fields::ATTR.keyed(v, snapshot, name).and_then(text)
         })
     }
 }
 
-impl ExtractPlugin for TfDrift {
-    type Event<'a> = Event<PluginEvent<CloudTrailRecord<'a>>>;
-    type ExtractContext = ();
+/// The SDK's extract methods, one per field of the table, each reading the value through the helper for
+/// the field's type (`tfdrift.attr`, which takes a key, is written out above), and the SDK's field list,
+/// in the table's order (tests/readme_fields.rs checks that the two lists agree).
+macro_rules! extract_fields {
+    ($($field:ident => $method:ident $(: $helper:ident -> $ret:ty)?;)*) => {
+        impl TfDrift {
+            $($(
+                fn $method(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<$ret> {
+                    self.$helper(&req, &fields::$field)
+                }
+            )?)*
+        }
 
-    const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = &[
-        field("tfdrift.managed", &Self::extract_managed)
-            .with_display("Managed by Terraform")
-            .with_description("True if the resource the call touched is held by a loaded Terraform state, false if the call names a resource no state holds. No value for calls outside the catalog, read-only calls and failed calls."),
-        field("tfdrift.resource_address", &Self::extract_resource_address)
-            .with_display("Resource address")
-            .with_description("Terraform address of the managed resource the call touched, the call's own resource type first (module.net.aws_security_group.web)."),
-        field("tfdrift.resource_addresses", &Self::extract_resource_addresses)
-            .with_display("Resource addresses")
-            .with_description("Terraform addresses of every managed resource the call touched (an S3 bucket call touches the bucket and its sub-resources)."),
-        field("tfdrift.resource_type", &Self::extract_resource_type)
-            .with_display("Resource type")
-            .with_description("Terraform resource type of the resource the call touched (aws_security_group), managed or not."),
-        field("tfdrift.resource_id", &Self::extract_resource_id)
-            .with_display("Resource id")
-            .with_description("The touched resource's id attribute in the state, or the identifier the call names when no state holds it."),
-        field("tfdrift.module", &Self::extract_module)
-            .with_display("Module")
-            .with_description("Module path of the managed resource (module.net); empty for the root module."),
-        field("tfdrift.state", &Self::extract_state)
-            .with_display("State")
-            .with_description("Name (from the configuration) of the state that holds the managed resource."),
-        field("tfdrift.changed_attrs", &Self::extract_changed_attrs)
-            .with_display("Changed attributes")
-            .with_description("Top-level Terraform attributes the call sets to a value that differs from the state's (versioning_configuration); tfdrift.diff has the nested path."),
-        field("tfdrift.touched_attrs", &Self::extract_touched_attrs)
-            .with_display("Touched attributes")
-            .with_description("Top-level Terraform attributes the call sets, whether or not the value differs."),
-        field("tfdrift.summary", &Self::extract_summary)
-            .with_display("Summary")
-            .with_description("One line for people, at most 400 bytes, of what changed: instance_type: t3.micro -> t3.large; ingress: +tcp 22 cidr 0.0.0.0/0 (lists: + added, - removed). Whole in alerts that Falcosidekick cuts (it shortens string fields over 512 bytes when an alert is over 4 KiB, which breaks tfdrift.diff); secrets redacted."),
-        field("tfdrift.diff", &Self::extract_diff)
-            .with_display("Diff")
-            .with_description("JSON object: for each changed attribute, by its path (versioning_configuration.status), the state's value and the requested one ({\"instance_type\":{\"state\":\"t3.micro\",\"requested\":\"t3.large\"}}); sensitive values are redacted."),
-        field("tfdrift.attr", &Self::extract_attr)
-            .with_display("State attribute")
-            .with_description("The state's value of one attribute of the managed resource (tfdrift.attr[instance_type]); JSON for non-strings, sensitive values redacted."),
-        field("tfdrift.change", &Self::extract_change)
-            .with_display("Change")
-            .with_description("What the call does to the resource: create, modify, delete, attach, detach, tag or untag."),
-        field("tfdrift.drift", &Self::extract_drift)
-            .with_display("Drift")
-            .with_description("True for a successful change to a managed resource made outside Terraform (not by Terraform, not by an AWS service on someone's behalf)."),
-        field("tfdrift.unmanaged", &Self::extract_unmanaged)
-            .with_display("Unmanaged")
-            .with_description("True for a successful create or change, outside Terraform, of a resource of a type some loaded state manages, that no state holds."),
-        field("tfdrift.by_terraform", &Self::extract_by_terraform)
-            .with_display("By Terraform")
-            .with_description("True if Terraform made the call (a configured Terraform principal, or Terraform's user agent when trusted)."),
-        field("tfdrift.actor", &Self::extract_actor)
-            .with_display("Actor")
-            .with_description("Who is behind the call: the source identity, IAM user name, role session name (an SSO user's name), or invoking service."),
-        field("tfdrift.actor_kind", &Self::extract_actor_kind)
-            .with_display("Actor kind")
-            .with_description("How the call was made: terraform, console, aws_service (an AWS service on its own or for someone), provisioning_service (CloudFormation, Service Catalog and the like acting for a principal), sdk_or_cli or unknown."),
-        field("tfdrift.severity", &Self::extract_severity)
-            .with_display("Severity")
-            .with_description("How much a change by this call matters, from the catalog: critical, high, medium or low."),
-        field("tfdrift.covered", &Self::extract_covered)
-            .with_display("Covered")
-            .with_description("True if the call is in tfdrift's catalog of mutating calls."),
-        field("tfdrift.in_maintenance", &Self::extract_in_maintenance)
-            .with_display("In maintenance")
-            .with_description("True if the call was made (by the record's eventTime) inside a configured maintenance window; false outside one or when none is configured."),
-        field("tfdrift.maintenance_window", &Self::extract_maintenance_window)
-            .with_display("Maintenance window")
-            .with_description("Name of the maintenance window the call was made in."),
-        field("tfdrift.match", &Self::extract_match)
-            .with_display("Match")
-            .with_description("How the managed resource was found: catalog (the call's catalog entry) or fallback (a call outside the catalog whose record names, by ARN or known id prefix, a resource a state holds)."),
-        field("tfdrift.state_serial", &Self::extract_state_serial)
-            .with_display("State serial")
-            .with_description("Serial of the state version that holds the managed resource."),
-        field("tfdrift.state_age", &Self::extract_state_age)
-            .with_display("State age")
-            .with_description("Seconds since the state that holds the managed resource was loaded."),
-    ];
+        impl ExtractPlugin for TfDrift {
+            type Event<'a> = Event<PluginEvent<CloudTrailRecord<'a>>>;
+            type ExtractContext = ();
+
+            const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = &[$(
+                field(fields::$field.name, &Self::$method)
+                    .with_display(fields::$field.display)
+                    .with_description(fields::$field.description)
+            ),*];
+        }
+    };
+}
+
+extract_fields! {
+    MANAGED => extract_managed: flag -> Option<bool>;
+    RESOURCE_ADDRESS => extract_resource_address: string -> Option<CString>;
+    RESOURCE_ADDRESSES => extract_resource_addresses: strings -> Vec<CString>;
+    RESOURCE_TYPE => extract_resource_type: string -> Option<CString>;
+    RESOURCE_ID => extract_resource_id: string -> Option<CString>;
+    MODULE => extract_module: string -> Option<CString>;
+    STATE => extract_state: string -> Option<CString>;
+    CHANGED_ATTRS => extract_changed_attrs: strings -> Vec<CString>;
+    TOUCHED_ATTRS => extract_touched_attrs: strings -> Vec<CString>;
+    SUMMARY => extract_summary: string -> Option<CString>;
+    DIFF => extract_diff: string -> Option<CString>;
+    ATTR => extract_attr;
+    CHANGE => extract_change: string -> Option<CString>;
+    DRIFT => extract_drift: flag -> Option<bool>;
+    UNMANAGED => extract_unmanaged: flag -> Option<bool>;
+    BY_TERRAFORM => extract_by_terraform: flag -> Option<bool>;
+    ACTOR => extract_actor: string -> Option<CString>;
+    ACTOR_KIND => extract_actor_kind: string -> Option<CString>;
+    SEVERITY => extract_severity: string -> Option<CString>;
+    COVERED => extract_covered: flag -> Option<bool>;
+    IN_MAINTENANCE => extract_in_maintenance: flag -> Option<bool>;
+    MAINTENANCE_WINDOW => extract_maintenance_window: string -> Option<CString>;
+    MATCH => extract_match: string -> Option<CString>;
+    STATE_SERIAL => extract_state_serial: number -> Option<u64>;
+    STATE_AGE => extract_state_age: number -> Option<u64>;
 }

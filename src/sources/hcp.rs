@@ -14,8 +14,8 @@
 //! appears in a log line or an error.
 
 use super::web::{self, BodyError, Web};
-use super::{Member, Outcome, PollContext, StateSource};
-use crate::state::{Limits, parse};
+use super::{Deliver, Fetch, PollContext, StateSource};
+use crate::state::Limits;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -128,7 +128,7 @@ impl HcpSource {
         )
     }
 
-    async fn check(&mut self, limits: &Limits) -> anyhow::Result<Vec<Member>> {
+    async fn check(&mut self, limits: &Limits, deliver: &mut Deliver<'_>) -> anyhow::Result<()> {
         let token = web::secret_from_env(&self.options.token_env)?;
         let scrub = |e: anyhow::Error| anyhow::anyhow!(web::redact(&format!("{e:#}"), &[&token]));
         let web = self.web.take().unwrap_or_else(Web::new);
@@ -139,64 +139,69 @@ impl HcpSource {
             authorization: format!("Bearer {token}"),
         };
         self.pending.clear();
-        let result = self.members(&api, limits).await.map_err(&scrub);
+        let mut deliver = |name, fetch| {
+            let fetch = match fetch {
+                Fetch::Failed(e) => Fetch::Failed(scrub(e)),
+                Fetch::Refused(e) => Fetch::Refused(scrub(e)),
+                other => other,
+            };
+            deliver(name, fetch);
+        };
+        let result = self
+            .members(&api, limits, &mut deliver)
+            .await
+            .map_err(&scrub);
         if result.is_ok() {
             // Delivered: these versions are known now.
             self.seen.extend(self.pending.drain(..));
         }
-        let members = result.map(|members| {
-            members
-                .into_iter()
-                .map(|m| match m.outcome {
-                    Outcome::Failed(e) => Member::new(m.name, Outcome::Failed(scrub(e))),
-                    Outcome::Refused(e) => Member::new(m.name, Outcome::Refused(scrub(e))),
-                    other => Member::new(m.name, other),
-                })
-                .collect()
-        });
         self.web = Some(web);
-        members
+        result
     }
 
-    async fn members(&mut self, api: &Api<'_>, limits: &Limits) -> anyhow::Result<Vec<Member>> {
+    async fn members(
+        &mut self,
+        api: &Api<'_>,
+        limits: &Limits,
+        deliver: &mut Deliver<'_>,
+    ) -> anyhow::Result<()> {
         match self.options.selector.clone() {
             Selector::Workspace(workspace) => {
-                let outcome = match self.workspace_id(api, &workspace).await {
+                let fetch = match self.workspace_id(api, &workspace).await {
                     Ok(id) => {
-                        let outcome = self.workspace_state(api, &id, limits).await;
-                        if matches!(outcome, Ok(None)) {
+                        let fetch = self.workspace_state(api, &id, limits).await;
+                        if matches!(fetch, Ok(None)) {
                             // The workspace may have been deleted and re-created: look it up again next time.
                             self.workspace_ids.remove(&workspace);
                         }
-                        match outcome {
-                            Ok(Some(outcome)) => outcome,
-                            Ok(None) => Outcome::Failed(anyhow::anyhow!(
+                        match fetch {
+                            Ok(Some(fetch)) => fetch,
+                            Ok(None) => Fetch::Failed(anyhow::anyhow!(
                                 "the workspace {workspace} has no state version yet"
                             )),
-                            Err(e) => Outcome::Failed(e),
+                            Err(e) => Fetch::Failed(e),
                         }
                     }
-                    Err(e) => Outcome::Failed(e),
+                    Err(e) => Fetch::Failed(e),
                 };
-                Ok(vec![Member::new(self.name.clone(), outcome)])
+                deliver(self.name.clone(), fetch);
             }
             Selector::Tags(tags) => {
                 let workspaces = self.tagged(api, &tags).await?;
-                let mut members = Vec::new();
                 for workspace in &workspaces {
                     let name = format!("{}/{}", self.name, workspace.name);
                     match self.workspace_state(api, &workspace.id, limits).await {
-                        Ok(Some(outcome)) => members.push(Member::new(name, outcome)),
+                        Ok(Some(fetch)) => deliver(name, fetch),
                         // No state yet: not a state to report.
                         Ok(None) => {}
-                        Err(e) => members.push(Member::new(name, Outcome::Failed(e))),
+                        Err(e) => deliver(name, Fetch::Failed(e)),
                     }
                 }
                 self.seen
                     .retain(|id, _| workspaces.iter().any(|w| w.id == *id));
-                Ok(members)
             }
         }
+        Ok(())
     }
 
     async fn workspace_id(&mut self, api: &Api<'_>, workspace: &str) -> anyhow::Result<String> {
@@ -253,7 +258,7 @@ impl HcpSource {
         api: &Api<'_>,
         workspace_id: &str,
         limits: &Limits,
-    ) -> anyhow::Result<Option<Outcome>> {
+    ) -> anyhow::Result<Option<Fetch>> {
         let path = format!(
             "/api/v2/workspaces/{}/current-state-version",
             utf8_percent_encode(workspace_id, ESCAPED)
@@ -265,7 +270,7 @@ impl HcpSource {
             anyhow::anyhow!("the current state version has no id or no hosted-state-download-url")
         })?;
         if self.seen.get(workspace_id) == Some(&version.id) {
-            return Ok(Some(Outcome::Unchanged));
+            return Ok(Some(Fetch::Unchanged));
         }
         let download = &version.download_url;
         let response = api
@@ -288,7 +293,7 @@ impl HcpSource {
             Err(BodyError::TooLarge { size, limit }) => {
                 self.pending
                     .push((workspace_id.to_owned(), version.id.clone()));
-                return Ok(Some(Outcome::Refused(anyhow::anyhow!(
+                return Ok(Some(Fetch::Refused(anyhow::anyhow!(
                     "state version {} is {size} bytes, over the limit of {limit} bytes",
                     version.id
                 ))));
@@ -299,13 +304,8 @@ impl HcpSource {
         };
         self.pending
             .push((workspace_id.to_owned(), version.id.clone()));
-        Ok(Some(match parse(&self.name, &bytes, limits) {
-            Ok(state) => Outcome::Changed(state),
-            Err(e) => Outcome::Refused(anyhow::anyhow!(
-                "state version {} is not a usable Terraform state: {e}",
-                version.id
-            )),
-        }))
+        let label = Some(format!("state version {}", version.id));
+        Ok(Some(Fetch::New(bytes, label)))
     }
 }
 
@@ -325,8 +325,8 @@ impl StateSource for HcpSource {
         )
     }
 
-    fn poll(&mut self, ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
-        ctx.block_on(ctx.limits.poll_timeout, self.check(ctx.limits))
+    fn poll(&mut self, ctx: &PollContext, deliver: &mut Deliver<'_>) -> anyhow::Result<()> {
+        ctx.block_on(ctx.limits.poll_timeout, self.check(ctx.limits, deliver))
     }
 }
 

@@ -3,13 +3,14 @@
 //!
 //! Conditional: the request carries the ETag (`If-None-Match`) and Last-Modified (`If-Modified-Since`) of
 //! the last version seen, so a server that supports them answers `304` and an unchanged state costs one
-//! request and no download; with a server that does not, an identical body is still not parsed again.
+//! request and no download; with a server that does not, an identical body is still not parsed again (it is
+//! reported unchanged).
 //! Credentials (basic authentication or a bearer token) are read from environment variables at each poll,
 //! so a rotated token is picked up; they never appear in logs or errors.
 
 use super::web::{self, BodyError, Web};
-use super::{Member, Outcome, PollContext, StateSource};
-use crate::state::{Limits, parse};
+use super::{Deliver, Fetch, PollContext, StateSource};
+use crate::state::Limits;
 use std::time::{Duration, Instant};
 
 /// How to reach one state over HTTP.
@@ -97,16 +98,16 @@ impl HttpSource {
         }
     }
 
-    async fn check(&mut self, limits: &Limits) -> Outcome {
+    async fn check(&mut self, limits: &Limits) -> Fetch {
         if let Some((until, _)) = self.too_large
             && Instant::now() < until
         {
             // Still the refused version, as far as can be known without downloading it.
-            return Outcome::Unchanged;
+            return Fetch::Unchanged;
         }
         let authorization = match self.authorization() {
             Ok(authorization) => authorization,
-            Err(e) => return Outcome::Failed(e),
+            Err(e) => return Fetch::Failed(e),
         };
         let secret = authorization
             .as_ref()
@@ -117,8 +118,8 @@ impl HttpSource {
             .fetch(authorization.map(|(header, _)| header), limits)
             .await
         {
-            Ok(outcome) => outcome,
-            Err(e) => Outcome::Failed(scrub(e)),
+            Ok(fetch) => fetch,
+            Err(e) => Fetch::Failed(scrub(e)),
         }
     }
 
@@ -126,7 +127,7 @@ impl HttpSource {
         &mut self,
         authorization: Option<String>,
         limits: &Limits,
-    ) -> anyhow::Result<Outcome> {
+    ) -> anyhow::Result<Fetch> {
         let url = self.options.url.clone();
         let mut headers = vec![("accept", "application/json".to_owned())];
         if let Some(etag) = &self.seen.etag {
@@ -141,7 +142,7 @@ impl HttpSource {
             .await?;
         let status = response.status;
         match status {
-            304 => return Ok(Outcome::Unchanged),
+            304 => return Ok(Fetch::Unchanged),
             200 => {}
             204 | 404 => anyhow::bail!("no state stored there (HTTP {status})"),
             401 | 403 => {
@@ -166,7 +167,7 @@ impl HttpSource {
                     self.too_large = Some((Instant::now() + pause, pause));
                 }
                 self.seen = seen;
-                return Ok(Outcome::Refused(anyhow::anyhow!(
+                return Ok(Fetch::Refused(anyhow::anyhow!(
                     "the state is {size} bytes, over the limit of {limit} bytes"
                 )));
             }
@@ -176,13 +177,10 @@ impl HttpSource {
         seen.fingerprint = Some(web::fingerprint(&bytes));
         if self.seen.fingerprint.is_some() && self.seen.fingerprint == seen.fingerprint {
             self.seen = seen;
-            return Ok(Outcome::Unchanged);
+            return Ok(Fetch::Unchanged);
         }
         self.seen = seen;
-        Ok(match parse(&self.name, &bytes, limits) {
-            Ok(state) => Outcome::Changed(state),
-            Err(e) => Outcome::Refused(anyhow::anyhow!("not a usable Terraform state: {e}")),
-        })
+        Ok(Fetch::New(bytes, None))
     }
 }
 
@@ -195,12 +193,13 @@ impl StateSource for HttpSource {
         web::without_query(&self.options.url)
     }
 
-    fn poll(&mut self, ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
-        let outcome = ctx
+    fn poll(&mut self, ctx: &PollContext, deliver: &mut Deliver<'_>) -> anyhow::Result<()> {
+        let fetch = ctx
             .block_on(ctx.limits.poll_timeout, async {
                 Ok(self.check(ctx.limits).await)
             })
-            .unwrap_or_else(Outcome::Failed);
-        Ok(vec![Member::new(self.name.clone(), outcome)])
+            .unwrap_or_else(Fetch::Failed);
+        deliver(self.name.clone(), fetch);
+        Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! A state in a local file, reloaded when its modification time or size changes.
 
-use super::{Member, Outcome, PollContext, StateSource, web};
-use crate::state::{Limits, State, parse};
+use super::{Deliver, Fetch, PollContext, StateSource, web};
+use crate::state::Limits;
 use anyhow::Context;
 use std::io::Read;
 use std::path::PathBuf;
@@ -22,24 +22,24 @@ impl LocalFile {
         }
     }
 
-    fn check(&mut self, limits: &Limits) -> Outcome {
+    fn check(&mut self, limits: &Limits) -> Fetch {
         let meta = match std::fs::metadata(&self.path) {
             Ok(meta) => meta,
             Err(e) => {
-                return Outcome::Failed(
+                return Fetch::Failed(
                     anyhow::Error::new(e).context(format!("cannot read {}", self.path.display())),
                 );
             }
         };
         let stamp = (meta.modified().ok(), meta.len());
         if self.seen == Some(stamp) {
-            return Outcome::Unchanged;
+            return Fetch::Unchanged;
         }
         // A FIFO, a device or a socket would block the read (or never end it): only a regular file is a
         // state. `metadata` follows symlinks, so a link to a state file is one.
         if !meta.is_file() {
             self.seen = Some(stamp);
-            return Outcome::Refused(anyhow::anyhow!(
+            return Fetch::Refused(anyhow::anyhow!(
                 "{} is not a regular file (a FIFO, a device or a directory): not read",
                 self.path.display()
             ));
@@ -47,7 +47,7 @@ impl LocalFile {
         if meta.len() > limits.max_bytes as u64 {
             // Remember the stamp: a file over the limit is reported once, and read again when it changes.
             self.seen = Some(stamp);
-            return Outcome::Refused(anyhow::anyhow!(
+            return Fetch::Refused(anyhow::anyhow!(
                 "{} is {} bytes, over the limit of {} bytes",
                 self.path.display(),
                 meta.len(),
@@ -55,15 +55,12 @@ impl LocalFile {
             ));
         }
         match self.read(meta.len(), limits) {
-            Err(e) => Outcome::Failed(e),
+            Err(e) => Fetch::Failed(e),
             Ok(bytes) => {
                 // Remember the stamp even if the content is refused: a broken file is reported once, and
                 // read again when it changes.
                 self.seen = Some(stamp);
-                match self.parse(&bytes, limits) {
-                    Ok(state) => Outcome::Changed(state),
-                    Err(e) => Outcome::Refused(e),
-                }
+                Fetch::New(bytes, Some(self.path.display().to_string()))
             }
         }
     }
@@ -83,11 +80,6 @@ impl LocalFile {
             .with_context(|| format!("cannot read {}", self.path.display()))?;
         Ok(bytes)
     }
-
-    fn parse(&self, bytes: &[u8], limits: &Limits) -> anyhow::Result<State> {
-        parse(&self.name, bytes, limits)
-            .with_context(|| format!("{} is not a usable Terraform state", self.path.display()))
-    }
 }
 
 impl StateSource for LocalFile {
@@ -99,7 +91,8 @@ impl StateSource for LocalFile {
         self.path.display().to_string()
     }
 
-    fn poll(&mut self, ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
-        Ok(vec![Member::new(self.name.clone(), self.check(ctx.limits))])
+    fn poll(&mut self, ctx: &PollContext, deliver: &mut Deliver<'_>) -> anyhow::Result<()> {
+        deliver(self.name.clone(), self.check(ctx.limits));
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! credential chain (environment, shared profile, web identity for Kubernetes service accounts, container
 //! and instance metadata), optionally a role assumed with those credentials, and a custom endpoint for
 //! S3-compatible stores. Every GET is conditional on the ETag of the version last seen, so an unchanged state
-//! costs one request (answered `304`) and no parse.
+//! costs one request (answered `304`) and no download.
 //!
 //! Workspace discovery (`workspaces`): the backend keeps the default workspace's state at `key` and every
 //! other workspace's at `<workspace_key_prefix>/<workspace>/<key>`. Each refresh lists that prefix (one
@@ -13,8 +13,7 @@
 //! listing is dropped.
 
 use super::web::{self, BodyError, CONNECT_TIMEOUT, READ_TIMEOUT};
-use super::{Member, Outcome, PollContext, StateSource};
-use crate::state::parse;
+use super::{Deliver, Fetch, PollContext, StateSource};
 use aws_config::BehaviorVersion;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
@@ -59,13 +58,6 @@ pub struct S3Source {
     seen: HashMap<String, String>,
 }
 
-/// What a GET found.
-enum Fetched {
-    Outcome(Outcome),
-    /// No object at that key.
-    Missing,
-}
-
 impl S3Source {
     pub fn new(name: impl Into<String>, options: S3Options) -> Self {
         let patterns = options
@@ -96,8 +88,8 @@ impl S3Source {
         self.patterns.iter().any(|p| p.matches(workspace))
     }
 
-    /// A conditional GET of one object, parsed if it changed.
-    fn fetch(&mut self, ctx: &PollContext, client: &Client, key: &str, name: &str) -> Fetched {
+    /// A conditional GET of one object; [`Fetch::Gone`] when there is no object at `key`.
+    fn fetch(&mut self, ctx: &PollContext, client: &Client, key: &str) -> Fetch {
         let limit = ctx.limits.max_bytes;
         let mut request = client.get_object().bucket(&self.options.bucket).key(key);
         if let Some(etag) = self.seen.get(key) {
@@ -138,27 +130,25 @@ impl S3Source {
                 seen.remove(key);
             }
         };
-        Fetched::Outcome(match got {
-            Err(e) => Outcome::Failed(e.context(location)),
-            Ok(Got::Unchanged) => Outcome::Unchanged,
-            Ok(Got::Missing) => return Fetched::Missing,
-            Ok(Got::Failed(e)) => Outcome::Failed(e.context(location)),
+        match got {
+            Err(e) => Fetch::Failed(e.context(location)),
+            Ok(Got::Unchanged) => Fetch::Unchanged,
+            Ok(Got::Missing) => {
+                self.seen.remove(key);
+                Fetch::Gone
+            }
+            Ok(Got::Failed(e)) => Fetch::Failed(e.context(location)),
             Ok(Got::TooLarge(size, limit, etag)) => {
                 remember(&mut self.seen, etag);
-                Outcome::Refused(anyhow::anyhow!(
+                Fetch::Refused(anyhow::anyhow!(
                     "{location} is {size} bytes, over the limit of {limit} bytes"
                 ))
             }
             Ok(Got::Body(bytes, etag)) => {
                 remember(&mut self.seen, etag);
-                match parse(name, &bytes, ctx.limits) {
-                    Ok(state) => Outcome::Changed(state),
-                    Err(e) => Outcome::Refused(anyhow::anyhow!(
-                        "{location} is not a usable Terraform state: {e}"
-                    )),
-                }
+                Fetch::New(bytes, Some(location))
             }
-        })
+        }
     }
 
     /// The workspaces under the prefix whose names match, with their object keys and ETags.
@@ -213,7 +203,7 @@ impl S3Source {
     }
 }
 
-/// What a GET brought back, before parsing.
+/// What a GET brought back.
 enum Got {
     Unchanged,
     Missing,
@@ -293,31 +283,25 @@ impl StateSource for S3Source {
         text
     }
 
-    fn poll(&mut self, ctx: &PollContext) -> anyhow::Result<Vec<Member>> {
+    fn poll(&mut self, ctx: &PollContext, deliver: &mut Deliver<'_>) -> anyhow::Result<()> {
         let client = self.client(ctx)?;
         let key = self.options.key.clone();
         if self.options.workspaces.is_none() {
-            let name = self.name.clone();
-            let outcome = match self.fetch(ctx, &client, &key, &name) {
-                Fetched::Outcome(outcome) => outcome,
-                Fetched::Missing => Outcome::Failed(anyhow::anyhow!(
+            let fetch = match self.fetch(ctx, &client, &key) {
+                Fetch::Gone => Fetch::Failed(anyhow::anyhow!(
                     "no object at s3://{}/{key}",
                     self.options.bucket
                 )),
+                fetch => fetch,
             };
-            return Ok(vec![Member::new(name, outcome)]);
+            deliver(self.name.clone(), fetch);
+            return Ok(());
         }
         let listed = self.list(ctx, &client)?;
-        let mut members = Vec::with_capacity(listed.len() + 1);
         if self.wants("default") {
-            let name = format!("{}/default", self.name);
-            match self.fetch(ctx, &client, &key, &name) {
-                Fetched::Outcome(outcome) => members.push(Member::new(name, outcome)),
-                // No default workspace state: not a state to report.
-                Fetched::Missing => {
-                    self.seen.remove(&key);
-                }
-            }
+            // No default workspace state is `Gone`: not a state to report.
+            let fetch = self.fetch(ctx, &client, &key);
+            deliver(format!("{}/default", self.name), fetch);
         }
         for Listed {
             workspace,
@@ -328,21 +312,18 @@ impl StateSource for S3Source {
             if ctx.stopping() {
                 break;
             }
-            let name = format!("{}/{workspace}", self.name);
             let unchanged = etag.is_some() && self.seen.get(object_key) == etag.as_ref();
-            if unchanged {
-                members.push(Member::new(name, Outcome::Unchanged));
-                continue;
-            }
-            match self.fetch(ctx, &client, object_key, &name) {
-                Fetched::Outcome(outcome) => members.push(Member::new(name, outcome)),
-                // Deleted between the listing and the GET: gone.
-                Fetched::Missing => {}
-            }
+            // Deleted between the listing and the GET: `Gone`.
+            let fetch = if unchanged {
+                Fetch::Unchanged
+            } else {
+                self.fetch(ctx, &client, object_key)
+            };
+            deliver(format!("{}/{workspace}", self.name), fetch);
         }
         self.seen
             .retain(|k, _| *k == key || listed.iter().any(|l| l.key == *k));
-        Ok(members)
+        Ok(())
     }
 }
 

@@ -8,10 +8,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use super::{Instance, State, for_each_member, scalar_text};
+use super::{Instance, State};
+use crate::scan::{members, scalar_text};
 
 /// Which top-level attributes identify an instance of a resource type, e.g. `["id", "arn"]`, or
 /// `["id", "name", "arn", "unique_id"]` for `aws_iam_role`.
@@ -212,18 +212,19 @@ impl Index {
                 let mut seen: u64 = 0;
                 let mut seen_count = 0;
                 // Attributes are always an object (the parser guarantees it), so the scan cannot fail.
-                let _ = for_each_member(inst.attributes.get(), |name, raw| {
+                for member in members(inst.attributes.get()).map_while(Result::ok) {
+                    let name = member.name();
                     let is_arn = name == "arn";
                     let key = t.keys.iter().position(|k| **k == *name);
                     if !is_arn && key.is_none() {
-                        return ControlFlow::Continue(());
+                        continue;
                     }
                     let bit = 1u64 << key.unwrap_or(t.keys.len()).min(63);
                     if seen & bit == 0 {
                         seen |= bit;
                         seen_count += 1;
                     }
-                    if let Some(value) = scalar_text(raw).filter(|v| !v.is_empty()) {
+                    if let Some(value) = scalar_text(member.value).filter(|v| !v.is_empty()) {
                         if is_arn {
                             insert(&mut by_arn, &arn_key(&value), entry(0));
                         }
@@ -236,11 +237,9 @@ impl Index {
                         }
                     }
                     if seen_count == wanted && wanted < 63 {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
+                        break;
                     }
-                });
+                }
             }
         }
 

@@ -9,25 +9,25 @@
 //!   by ARN without allocating.
 //!
 //! Attributes stay JSON text until someone asks for one: most instances are never looked at after the
-//! index is built, so building `serde_json::Value` trees for them would only cost time and memory.
+//! index is built, so building `serde_json::Value` trees for them would only cost time and memory. Their
+//! members are found with the record view's SIMD walker ([`crate::scan::members`]): the text was validated
+//! when the state was loaded, so it is only delimited, never parsed again.
 
 mod address;
 mod index;
 mod parse;
 pub mod sensitive;
+mod snapshot;
 
-use std::borrow::Cow;
-use std::fmt;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use serde::de::{self, Deserializer as _, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 pub use address::{InstanceKey, hcl_quote, instance_address};
 pub use index::{Hit, Index, KeySpec, KeyTable};
 pub use parse::{Limits, StateError, parse};
+pub use snapshot::{Snapshot, SnapshotReader};
 
 /// One Terraform state, parsed: what tfdrift needs of it.
 #[derive(Debug)]
@@ -246,7 +246,7 @@ impl Known {
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = scalar_json_text(member.value)
+                *slot = crate::scan::scalar_text(member.value)
                     .filter(|v| !v.is_empty())
                     .map(|v| Box::<str>::from(&*v));
             }
@@ -337,8 +337,8 @@ impl Instance {
     /// A top-level attribute as text: a string, or a number as written in the state.
     pub fn string_attribute(&self, name: &str) -> Option<String> {
         self.raw_attribute(name)
-            .and_then(scalar_json_text)
-            .map(Cow::into_owned)
+            .and_then(crate::scan::scalar_text)
+            .map(Into::into)
     }
 
     /// The JSON text of a top-level attribute (the first one, should the object repeat a name). The text was
@@ -353,7 +353,7 @@ impl Instance {
                     .get(span.key.0 as usize..span.key.1 as usize)
                     .unwrap_or("");
                 if span.escaped {
-                    crate::cloudtrail::lenient::decode_name(key) == name
+                    crate::scan::decode_name(key) == name
                 } else {
                     key == name
                 }
@@ -376,15 +376,11 @@ impl Instance {
 
     fn flat_attribute(&self, path: &str) -> Option<Value> {
         let want: Vec<&str> = path.split('.').collect();
-        let mut found = Vec::new();
-        let _ = for_each_member(self.attributes.get(), |key, value| {
-            if flat_key_matches(key, &want)
-                && let Ok(v) = serde_json::from_str::<Value>(value.get())
-            {
-                found.push(v);
-            }
-            ControlFlow::Continue(())
-        });
+        let found = crate::scan::members(self.attributes.get())
+            .map_while(Result::ok)
+            .filter(|member| flat_key_matches(&member.name(), &want))
+            .filter_map(|member| serde_json::from_str::<Value>(member.value).ok())
+            .collect();
         one_or_array(found)
     }
 }
@@ -473,92 +469,6 @@ fn flat_key_matches(key: &str, want: &[&str]) -> bool {
         }
     }
     want.peek().is_none()
-}
-
-/// The text of a JSON string or number; `None` for anything else.
-pub(crate) fn scalar_text(raw: &RawValue) -> Option<Cow<'_, str>> {
-    scalar_json_text(raw.get())
-}
-
-/// [`scalar_text`] of JSON text.
-pub(crate) fn scalar_json_text(text: &str) -> Option<Cow<'_, str>> {
-    match text.as_bytes().first()? {
-        b'"' => serde_json::from_str::<Text<'_>>(text).ok().map(|t| t.0),
-        b'-' | b'0'..=b'9' => Some(Cow::Borrowed(text)),
-        _ => None,
-    }
-}
-
-/// Calls `f(name, value)` for the members of the JSON object `text`, in order, until `f` breaks. Names
-/// without escapes are borrowed, so a scan allocates nothing unless it stops early.
-pub(crate) fn for_each_member<'a, F>(text: &'a str, f: F) -> Result<(), serde_json::Error>
-where
-    F: FnMut(&str, &'a RawValue) -> ControlFlow<()>,
-{
-    let mut stopped = false;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let r = de
-        .deserialize_map(MemberVisitor {
-            f,
-            stopped: &mut stopped,
-        })
-        .and_then(|()| de.end());
-    // Stopping early unwinds serde with an error, which is not one.
-    if stopped { Ok(()) } else { r }
-}
-
-struct MemberVisitor<'s, F> {
-    f: F,
-    stopped: &'s mut bool,
-}
-
-impl<'de, F> Visitor<'de> for MemberVisitor<'_, F>
-where
-    F: FnMut(&str, &'de RawValue) -> ControlFlow<()>,
-{
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            let value: &'de RawValue = map.next_value()?;
-            if (self.f)(&key.0, value).is_break() {
-                *self.stopped = true;
-                return Err(de::Error::custom("stopped"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A JSON string, borrowed from the input when it has no escapes. (`Cow<str>` itself always
-/// deserializes owned.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
-
-impl<'de: 'a, 'a> de::Deserialize<'de> for Text<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Text<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'a>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(std::marker::PhantomData))
-    }
 }
 
 #[cfg(test)]

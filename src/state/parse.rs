@@ -7,10 +7,14 @@
 //! are skipped, so newer Terraform releases that add fields still load. Parts that arrive before what is
 //! needed to read them (a `resources` list before `version`, `instances` before `type`) are held as raw
 //! text and read at the end, so member order never changes the result.
+//!
+//! The records of each format are derived structs (`InstanceV4`, `ModuleV3`, `ResourceV3`, `InstanceV3`);
+//! the lists that hold them are read by one streaming visitor (`Each`), element by element, so the
+//! instance limit stops a long list where it is passed. Only the spine that carries context down (the top
+//! level, a v4 resource, a legacy module's resources) is visited by hand.
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -21,7 +25,8 @@ use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::address::{self, InstanceKey, LegacyKey};
-use super::{Instance, InstanceStatus, Known, State, Text, for_each_member, scalar_text};
+use super::{Instance, InstanceStatus, Known, State};
+use crate::scan::{Str, members, scalar_text};
 
 /// Bounds on what one state may cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +121,19 @@ pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<State, StateEr
     }
     if let Some(raw) = header.modules {
         b.at = At::default();
-        from_fragment(raw, ModulesSeq { b: &mut b }).map_err(|e| b.error(e))?;
+        b.at.field = Some("modules");
+        let mut progress = Progress::default();
+        let r = from_fragment(
+            raw,
+            Each::new("a list of modules", &mut progress, |i, module| {
+                b.at.outer = Some(i);
+                b.module(module)
+            }),
+        );
+        if let Err(e) = r {
+            b.at.outer = Some(progress.at);
+            return Err(b.list_error(progress, e));
+        }
     }
 
     Ok(State {
@@ -241,6 +258,62 @@ impl<'l> Builder<'l> {
         self.refuse(err)
     }
 
+    /// Why a list read with `progress` failed (its place already set): the parser's own reason if it has one,
+    /// else serde's.
+    fn list_error(&mut self, progress: Progress, e: serde_json::Error) -> StateError {
+        progress.failed.unwrap_or_else(|| self.error(e))
+    }
+
+    /// [`Builder::list_error`] for a list read in place: serde unwinds with the error.
+    fn list_failed<E: de::Error>(&mut self, progress: Progress, e: E) -> E {
+        match progress.failed {
+            Some(err) => self.refuse(err),
+            None => e,
+        }
+    }
+
+    /// Reads the managed instances of the list `instances` (a JSON list or null) of the resource `res`.
+    fn instances(&mut self, res: &ResourceCtx<'_>, raw: &RawValue) -> Result<(), StateError> {
+        let mut progress = Progress::default();
+        let r = from_fragment(
+            raw,
+            Each::new("a list of instances", &mut progress, |_, inst| {
+                self.push_v4(res, inst)
+            }),
+        );
+        r.map_err(|e| {
+            self.at.inner = Some(("instances", progress.at));
+            self.list_error(progress, e)
+        })
+    }
+
+    /// Reads one legacy module: its resources, under its path's address.
+    fn module(&mut self, module: ModuleV3<'_>) -> Result<(), StateError> {
+        let address = module.path.map(|p| p.0).unwrap_or_default();
+        if let Some(raw) = module.resources {
+            let r = from_fragment(
+                raw,
+                LegacyResources {
+                    b: &mut *self,
+                    module: &address,
+                },
+            );
+            r.map_err(|e| self.error(e))?;
+        }
+        self.at.legacy_key = None;
+        Ok(())
+    }
+
+    /// A count (`version`, `serial`): a non-negative integer, else refused naming the kind of value found.
+    fn count<E: de::Error>(&mut self, raw: &RawValue) -> Result<u64, E> {
+        raw.get().parse().map_err(|_| {
+            self.invalid(format!(
+                "expected a non-negative integer, found {}",
+                json_kind(raw.get())
+            ))
+        })
+    }
+
     fn error(&mut self, e: serde_json::Error) -> StateError {
         if let Some(err) = self.fail.take() {
             return err;
@@ -269,7 +342,7 @@ impl<'l> Builder<'l> {
         let key = match inst.index_key {
             None => None,
             Some(raw) => {
-                key_text = scalar_text(raw);
+                key_text = scalar_text(raw.get());
                 Some(instance_key(raw, key_text.as_deref()))
             }
         };
@@ -277,9 +350,9 @@ impl<'l> Builder<'l> {
         if let Some(key) = key {
             address::push_key(&mut address, key);
         }
-        let status = match (&inst.deposed, &inst.status) {
-            (Some(d), _) if !d.0.is_empty() => InstanceStatus::Deposed(Box::<str>::from(&*d.0)),
-            (_, Some(s)) if s.0 == "tainted" => InstanceStatus::Tainted,
+        let status = match (inst.deposed.get(), inst.status.get()) {
+            (Some(d), _) if !d.is_empty() => InstanceStatus::Deposed(d.into()),
+            (_, Some("tainted")) => InstanceStatus::Tainted,
             _ => InstanceStatus::Current,
         };
         let attributes = match (inst.attributes, inst.attributes_flat) {
@@ -320,18 +393,15 @@ impl<'l> Builder<'l> {
             key.name,
             key.index.map(InstanceKey::Int),
         );
-        let id = inst.id.and_then(scalar_text).filter(|id| !id.is_empty());
+        let id = inst
+            .id
+            .and_then(|id| scalar_text(id.get()))
+            .filter(|id| !id.is_empty());
         let attributes = match inst.attributes.filter(|a| is_object(a)) {
             Some(a) => {
-                let mut has_id = false;
-                let _ = for_each_member(a.get(), |k, _| {
-                    has_id = k == "id";
-                    if has_id {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                });
+                let has_id = members(a.get())
+                    .map_while(Result::ok)
+                    .any(|member| member.name() == "id");
                 match id {
                     // Legacy states keep the id beside the attributes, and older ones leave it out of
                     // them; the index looks for it among the attributes.
@@ -393,7 +463,7 @@ fn sensitive_names(raw: &RawValue) -> Box<[Box<str>]> {
     let mut progress = Progress::default();
     let r = from_fragment(
         raw,
-        Each::new(&mut progress, |_, path: FirstGetAttr<'_>| {
+        Each::new("a list", &mut progress, |_, path: FirstGetAttr<'_>| {
             let name: Box<str> = path.0.as_deref().unwrap_or("*").into();
             if !names.contains(&name) {
                 names.push(name);
@@ -415,39 +485,35 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstGetAttr<'a> {
         #[derive(Deserialize)]
         struct Step<'a> {
             #[serde(rename = "type", borrow, default)]
-            kind: Option<Text<'a>>,
+            kind: Str<'a>,
             #[serde(borrow, default)]
             value: Option<&'a RawValue>,
         }
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = FirstGetAttr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of path steps")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<FirstGetAttr<'a>, A::Error> {
-                let mut name = None;
-                while let Some(step) = seq.next_element::<Step<'de>>()? {
-                    if name.is_none() && step.kind.is_some_and(|k| k.0 == "get_attr") {
-                        name = step
-                            .value
-                            .filter(|v| v.get().starts_with('"'))
-                            .and_then(scalar_text);
-                    }
+        let mut name = None;
+        Each::new(
+            "a list of path steps",
+            &mut Progress::default(),
+            |_, step: Step<'de>| {
+                if name.is_none() && step.kind.get() == Some("get_attr") {
+                    name = step
+                        .value
+                        .filter(|v| v.get().starts_with('"'))
+                        .and_then(|v| scalar_text(v.get()));
                 }
-                Ok(FirstGetAttr(name))
-            }
-        }
-        d.deserialize_seq(V(std::marker::PhantomData))
+                Ok(())
+            },
+        )
+        .deserialize(d)?;
+        Ok(FirstGetAttr(name))
     }
 }
 
-/// Visits a JSON list (or `null`) one element at a time, so that a long list never becomes a `Vec`:
-/// `f(position, element)` decides what to keep.
+/// The one streaming visitor of the state's lists (instances, modules, legacy deposed and tainted objects,
+/// sensitive paths): a JSON list (or `null`) read one element at a time, so that a long list never becomes a
+/// `Vec` and the instance limit stops it where it is passed. `f(position, element)` decides what to keep.
 struct Each<'f, T, F> {
+    /// What the list is, for serde's messages (`expected a list of instances`).
+    what: &'static str,
     f: F,
     progress: &'f mut Progress,
     element: std::marker::PhantomData<fn() -> T>,
@@ -461,8 +527,9 @@ struct Progress {
 }
 
 impl<'f, T, F> Each<'f, T, F> {
-    fn new(progress: &'f mut Progress, f: F) -> Self {
+    fn new(what: &'static str, progress: &'f mut Progress, f: F) -> Self {
         Each {
+            what,
             f,
             progress,
             element: std::marker::PhantomData,
@@ -489,7 +556,7 @@ where
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list")
+        f.write_str(self.what)
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
@@ -661,20 +728,11 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
         let b = self.b;
         let mut h = Header::default();
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            match &*key.0 {
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            match key.get().unwrap_or_default() {
                 "version" => {
                     b.at.field = Some("`version`");
-                    let raw: &RawValue = map.next_value()?;
-                    let v = match raw.get().parse::<u64>() {
-                        Ok(v) => v,
-                        Err(_) => {
-                            return Err(b.invalid(format!(
-                                "expected a non-negative integer, found {}",
-                                json_kind(raw.get())
-                            )));
-                        }
-                    };
+                    let v = b.count(map.next_value()?)?;
                     if !(1..=4).contains(&v) {
                         return Err(b.refuse(StateError::UnsupportedVersion(v)));
                     }
@@ -682,28 +740,15 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                 }
                 "serial" => {
                     b.at.field = Some("`serial`");
-                    let raw: &RawValue = map.next_value()?;
-                    match raw.get().parse::<u64>() {
-                        Ok(v) => h.serial = Some(v),
-                        Err(_) => {
-                            return Err(b.invalid(format!(
-                                "expected a non-negative integer, found {}",
-                                json_kind(raw.get())
-                            )));
-                        }
-                    }
+                    h.serial = Some(b.count(map.next_value()?)?);
                 }
                 "lineage" => {
                     b.at.field = Some("`lineage`");
-                    h.lineage = map
-                        .next_value::<Option<Text<'_>>>()?
-                        .map(|t| t.0.into_owned());
+                    h.lineage = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned);
                 }
                 "terraform_version" => {
                     b.at.field = Some("`terraform_version`");
-                    h.terraform_version = map
-                        .next_value::<Option<Text<'_>>>()?
-                        .map(|t| t.0.into_owned());
+                    h.terraform_version = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned);
                 }
                 "resources" => {
                     b.at.field = Some("resources");
@@ -718,7 +763,19 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
                     b.at.field = Some("modules");
                     h.has_modules = true;
                     if h.version.is_some() {
-                        map.next_value_seed(ModulesSeq { b: &mut *b })?;
+                        let mut progress = Progress::default();
+                        let r = map.next_value_seed(Each::new(
+                            "a list of modules",
+                            &mut progress,
+                            |i, module| {
+                                b.at.outer = Some(i);
+                                b.module(module)
+                            },
+                        ));
+                        if let Err(e) = r {
+                            b.at.outer = Some(progress.at);
+                            return Err(b.list_failed(progress, e));
+                        }
                     } else {
                         h.modules = Some(map.next_value()?);
                     }
@@ -841,10 +898,10 @@ struct ResourceCtx<'a> {
     prefix: String,
 }
 
-fn is_managed(mode: Option<&Text<'_>>) -> bool {
+fn is_managed(mode: &Str<'_>) -> bool {
     // Terraform writes `managed` or `data`; a missing mode is taken as managed (hand-written states), and
     // any other mode is not a resource Terraform manages.
-    mode.is_none_or(|m| m.0 == "managed")
+    mode.get().is_none_or(|m| m == "managed")
 }
 
 impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
@@ -856,21 +913,21 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let b = self.b;
-        let mut module: Option<Text<'de>> = None;
-        let mut mode: Option<Text<'de>> = None;
-        let mut resource_type: Option<Text<'de>> = None;
-        let mut name: Option<Text<'de>> = None;
+        let mut module = Str::default();
+        let mut mode = Str::default();
+        let mut resource_type = Str::default();
+        let mut name = Str::default();
         let mut deferred: Vec<&'de RawValue> = Vec::new();
         // Instances already pushed for this resource, fixed up if `module` or `mode` come after them.
         let start = b.instances.len();
         let mut streamed = false;
 
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            match &*key.0 {
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            match key.get().unwrap_or_default() {
                 "module" => {
                     module = map.next_value()?;
                     if streamed {
-                        let m = module.as_ref().map_or("", |m| &*m.0);
+                        let m = module.get().unwrap_or_default();
                         for inst in b.instances.iter_mut().skip(start) {
                             inst.module = m.into();
                             let prefix_len = inst.address.len();
@@ -886,25 +943,31 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
                 }
                 "mode" => {
                     mode = map.next_value()?;
-                    if streamed && !is_managed(mode.as_ref()) {
+                    if streamed && !is_managed(&mode) {
                         b.instances.truncate(start);
                     }
                 }
                 "type" => resource_type = map.next_value()?,
                 "name" => name = map.next_value()?,
-                "instances" => match (&resource_type, &name) {
+                "instances" => match (resource_type.get(), name.get()) {
                     (Some(t), Some(n)) => {
-                        if is_managed(mode.as_ref()) {
-                            let module_str = module.as_ref().map_or("", |m| &*m.0);
+                        if is_managed(&mode) {
+                            let module_str = module.get().unwrap_or_default();
                             let ctx = ResourceCtx {
                                 module: module_str,
-                                resource_type: &t.0,
-                                prefix: address::resource_address(module_str, &t.0, &n.0),
+                                resource_type: t,
+                                prefix: address::resource_address(module_str, t, n),
                             };
-                            map.next_value_seed(InstancesSeq {
-                                b: &mut *b,
-                                res: &ctx,
-                            })?;
+                            let mut progress = Progress::default();
+                            let r = map.next_value_seed(Each::new(
+                                "a list of instances",
+                                &mut progress,
+                                |_, inst| b.push_v4(&ctx, inst),
+                            ));
+                            if let Err(e) = r {
+                                b.at.inner = Some(("instances", progress.at));
+                                return Err(b.list_failed(progress, e));
+                            }
                             streamed = true;
                         } else {
                             map.next_value::<IgnoredAny>()?;
@@ -918,76 +981,28 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
             }
         }
 
-        if !is_managed(mode.as_ref()) {
+        if !is_managed(&mode) {
             return Ok(());
         }
-        let (Some(t), Some(n)) = (&resource_type, &name) else {
-            let missing = if resource_type.is_none() {
+        let (Some(t), Some(n)) = (resource_type.get(), name.get()) else {
+            let missing = if resource_type.get().is_none() {
                 "`type`"
             } else {
                 "`name`"
             };
             return Err(b.invalid(format!("a managed resource has no {missing}")));
         };
-        let module_str = module.as_ref().map_or("", |m| &*m.0);
+        let module_str = module.get().unwrap_or_default();
         let ctx = ResourceCtx {
             module: module_str,
-            resource_type: &t.0,
-            prefix: address::resource_address(module_str, &t.0, &n.0),
+            resource_type: t,
+            prefix: address::resource_address(module_str, t, n),
         };
         for raw in deferred {
-            let r = from_fragment(
-                raw,
-                InstancesSeq {
-                    b: &mut *b,
-                    res: &ctx,
-                },
-            );
-            if let Err(e) = r {
-                let err = b.error(e);
+            if let Err(err) = b.instances(&ctx, raw) {
                 return Err(b.refuse(err));
             }
         }
-        Ok(())
-    }
-}
-
-struct InstancesSeq<'b, 'l, 'r> {
-    b: &'b mut Builder<'l>,
-    res: &'r ResourceCtx<'r>,
-}
-
-impl<'de> DeserializeSeed<'de> for InstancesSeq<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for InstancesSeq<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of instances")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        loop {
-            self.b.at.inner = Some(("instances", i));
-            let Some(inst) = seq.next_element::<InstanceV4<'de>>()? else {
-                break;
-            };
-            if let Err(err) = self.b.push_v4(self.res, inst) {
-                return Err(self.b.refuse(err));
-            }
-            i += 1;
-        }
-        self.b.at.inner = None;
         Ok(())
     }
 }
@@ -997,9 +1012,9 @@ struct InstanceV4<'a> {
     #[serde(borrow, default)]
     index_key: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    status: Option<Text<'a>>,
+    status: Str<'a>,
     #[serde(borrow, default)]
-    deposed: Option<Text<'a>>,
+    deposed: Str<'a>,
     #[serde(borrow, default)]
     attributes: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -1010,17 +1025,6 @@ struct InstanceV4<'a> {
 
 // ---------------------------------------------------------------------------------------------------
 // Formats v1–v3: `modules[]`, each with a `path` and a `resources` map.
-
-struct ModulesSeq<'b, 'l> {
-    b: &'b mut Builder<'l>,
-}
-
-impl<'de> DeserializeSeed<'de> for ModulesSeq<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
 
 #[derive(Deserialize)]
 struct ModuleV3<'a> {
@@ -1044,58 +1048,20 @@ impl<'de> Deserialize<'de> for ModulePath {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ModulePath, A::Error> {
                 let mut out = String::new();
                 let mut first = true;
-                while let Some(step) = seq.next_element::<Text<'de>>()? {
-                    if std::mem::take(&mut first) && step.0 == "root" {
+                while let Some(step) = seq.next_element::<Str<'de>>()? {
+                    // Each step is a string: null is refused as serde refuses it.
+                    let Some(step) = step.get() else {
+                        return Err(de::Error::invalid_type(de::Unexpected::Unit, &"a string"));
+                    };
+                    if std::mem::take(&mut first) && step == "root" {
                         continue;
                     }
-                    address::push_module_step(&mut out, &step.0);
+                    address::push_module_step(&mut out, step);
                 }
                 Ok(ModulePath(out))
             }
         }
         d.deserialize_seq(V)
-    }
-}
-
-impl<'de> Visitor<'de> for ModulesSeq<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of modules")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let b = self.b;
-        b.at.field = Some("modules");
-        let mut i = 0;
-        loop {
-            b.at.outer = Some(i);
-            let Some(module) = seq.next_element::<ModuleV3<'de>>()? else {
-                break;
-            };
-            let module_addr = module.path.map(|p| p.0).unwrap_or_default();
-            if let Some(raw) = module.resources {
-                let r = from_fragment(
-                    raw,
-                    LegacyResources {
-                        b: &mut *b,
-                        module: &module_addr,
-                    },
-                );
-                if let Err(e) = r {
-                    let err = b.error(e);
-                    return Err(b.refuse(err));
-                }
-            }
-            b.at.legacy_key = None;
-            i += 1;
-        }
-        b.at.outer = None;
-        Ok(())
     }
 }
 
@@ -1114,7 +1080,7 @@ impl<'de> DeserializeSeed<'de> for LegacyResources<'_, '_, '_> {
 #[derive(Deserialize)]
 struct ResourceV3<'a> {
     #[serde(rename = "type", borrow, default)]
-    resource_type: Option<Text<'a>>,
+    resource_type: Str<'a>,
     #[serde(borrow, default)]
     primary: Option<InstanceV3<'a>>,
     #[serde(borrow, default)]
@@ -1147,10 +1113,11 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let b = self.b;
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            b.at.legacy_key = Some(key.0.clone().into_owned());
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            let key = key.0.unwrap_or_default();
+            b.at.legacy_key = Some(key.clone().into_owned());
             b.at.inner = None;
-            let Some(lkey) = address::parse_legacy_key(&key.0) else {
+            let Some(lkey) = address::parse_legacy_key(&key) else {
                 return Err(b.invalid("a resource key is not TYPE.NAME or TYPE.NAME.INDEX"));
             };
             if lkey.data {
@@ -1160,9 +1127,9 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
             let Some(res) = map.next_value::<Option<ResourceV3<'de>>>()? else {
                 continue;
             };
-            let resource_type: Cow<'_, str> = match &res.resource_type {
-                Some(t) if !t.0.is_empty() => Cow::Borrowed(&*t.0),
-                _ => Cow::Borrowed(lkey.resource_type),
+            let resource_type = match res.resource_type.get() {
+                Some(t) if !t.is_empty() => t,
+                _ => lkey.resource_type,
             };
             let module = self.module;
             let push = |b: &mut Builder<'_>, inst: &InstanceV3<'_>, status| {
@@ -1172,7 +1139,7 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
                     }
                     s => s,
                 };
-                b.push_legacy(module, &lkey, &resource_type, inst, status)
+                b.push_legacy(module, &lkey, resource_type, inst, status)
             };
             if let Some(p) = &res.primary {
                 b.at.inner = Some(("primary", 0));
@@ -1190,24 +1157,24 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
                 let mut progress = Progress::default();
                 let r = from_fragment(
                     raw,
-                    Each::new(&mut progress, |i, inst: Option<InstanceV3<'de>>| {
-                        b.at.inner = Some((list, i));
-                        let Some(inst) = inst else { return Ok(()) };
-                        let status = if list == "tainted" {
-                            InstanceStatus::Tainted
-                        } else {
-                            // Legacy deposed objects have no key; their position stands in for one.
-                            InstanceStatus::Deposed(i.to_string().into())
-                        };
-                        push(b, &inst, status)
-                    }),
+                    Each::new(
+                        "a list",
+                        &mut progress,
+                        |i: usize, inst: Option<InstanceV3<'de>>| {
+                            let Some(inst) = inst else { return Ok(()) };
+                            let status = if list == "tainted" {
+                                InstanceStatus::Tainted
+                            } else {
+                                // Legacy deposed objects have no key; their position stands in for one.
+                                InstanceStatus::Deposed(i.to_string().into())
+                            };
+                            push(b, &inst, status)
+                        },
+                    ),
                 );
                 if let Err(e) = r {
                     b.at.inner = Some((list, progress.at));
-                    let err = match progress.failed {
-                        Some(err) => err,
-                        None => b.error(e),
-                    };
+                    let err = b.list_error(progress, e);
                     return Err(b.refuse(err));
                 }
             }
@@ -1391,6 +1358,9 @@ mod tests {
         );
         assert_eq!(names(r#"{"weird": true}"#), ["*"]);
         assert_eq!(names(r#"[[]]"#), ["*"]);
+        // A path that is not a list of steps marks everything, whatever the others name.
+        assert!(names(r#"[[{"type":"get_attr","value":"a"}], null]"#).contains(&"*".to_owned()));
+        assert_eq!(names(r#"[[{"type":5}]]"#), ["*"]);
     }
 
     #[test]

@@ -1,5 +1,11 @@
-//! The plugin's configuration (`init_config`): one typed struct whose doc comments become the JSON schema
-//! Falco shows and validates against. Errors name the offending key and value.
+//! The user's settings (the plugin's `init_config`, `tfdrift-replay --config`): one typed struct whose doc
+//! comments become the JSON schema Falco shows and validates against, checked once when deserialised (errors
+//! name the offending key and value), and what it builds (`build.rs`) for the plugin and the replay command.
+
+mod build;
+mod values;
+
+pub use values::{AccountId, AnyOr, EnvName, Region, Seconds, Url};
 
 use crate::catalog::Severity;
 use crate::cloudtrail::{Principals, TerraformIdentity};
@@ -8,7 +14,8 @@ use crate::drift::maintenance::{OneOff, Weekly, Windows, parse_weekday};
 use falco_plugin::schemars::{self, JsonSchema};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -22,14 +29,12 @@ pub struct Config {
     /// Seconds between checks of the states for changes (an unchanged state costs a `stat` or one
     /// conditional request, not a download nor a parse).
     #[serde(default = "default_refresh_interval")]
-    #[schemars(range(min = 1, max = 86400))]
-    pub refresh_interval: u64,
+    pub refresh_interval: Seconds<1, 86400>,
     /// Seconds one poll of a source may take, all its requests together (an S3 listing and its downloads, an
     /// HCP Terraform organization's workspaces): then it is given up, its states are kept, and it counts as a
     /// failure. Sources are polled at the same time, so a slow one delays no other.
     #[serde(default = "default_poll_timeout")]
-    #[schemars(range(min = 1, max = 3600))]
-    pub poll_timeout: u64,
+    pub poll_timeout: Seconds<1, 3600>,
     /// How tfdrift recognises Terraform's own calls, which are never drift.
     #[serde(default)]
     pub terraform: TerraformConfig,
@@ -43,19 +48,16 @@ pub struct Config {
     /// The largest state accepted (file, object or download), in bytes; a larger one is refused and the
     /// last good version kept.
     #[serde(default = "default_max_state_bytes")]
-    #[schemars(range(min = 1))]
-    pub max_state_bytes: u64,
+    pub max_state_bytes: NonZeroU64,
     /// The most resource instances (deposed objects included) accepted in one state; a state with more is
     /// refused and the last good version kept. Bounds the index's memory whatever the file holds (an empty
     /// instance costs about 230 bytes of index).
     #[serde(default = "default_max_state_instances")]
-    #[schemars(range(min = 1))]
-    pub max_state_instances: u64,
+    pub max_state_instances: NonZeroU64,
     /// The largest CloudTrail record tfdrift reads, in bytes: a larger event gets no tfdrift values, and no
     /// parse. CloudTrail records are a few kilobytes; the limit bounds the cost of a hostile event.
     #[serde(default = "default_max_record_bytes")]
-    #[schemars(range(min = 1))]
-    pub max_record_bytes: u64,
+    pub max_record_bytes: NonZeroU64,
     /// ARNs (with `*` and `?` wildcards) of callers whose changes are never drift: break-glass automation,
     /// other provisioning tools. Matched like `terraform.principals`.
     #[serde(default)]
@@ -66,7 +68,8 @@ pub struct Config {
     /// Severity by Terraform resource type, over the catalog's: `{"aws_s3_bucket": "critical"}`.
     /// Values: critical, high, medium, low.
     #[serde(default)]
-    pub severity_overrides: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, SeverityName>", extend("default" = {}))]
+    pub severity_overrides: BTreeMap<String, Severity>,
     /// Maintenance windows: `tfdrift.in_maintenance` is true for calls made inside one (by the record's
     /// `eventTime`). Weekly: `{"name", "days": ["sat"], "start": "22:00", "end": "02:00", "time_zone":
     /// "Europe/Paris"}` (an end before the start runs past midnight). One-off: `{"name", "from":
@@ -97,36 +100,105 @@ pub struct MaintenanceWindowConfig {
     pub to: Option<String>,
 }
 
+/// A configured state: its name, where it comes from, and the scope of its resources. Its schema is the
+/// one of the keys users write ([`StateEntry`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "StateEntry")]
+pub struct StateConfig {
+    pub name: String,
+    pub source: Source,
+    /// `None`: inferred from the state's ARNs.
+    pub account_id: Option<AnyOr<AccountId>>,
+    /// `None`: inferred from the state's ARNs.
+    pub region: Option<AnyOr<Region>>,
+}
+
+/// Where a state comes from: one of the keys `path`, `s3`, `http`, `hcp`.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Path(PathBuf),
+    S3(S3StateConfig),
+    Http(HttpStateConfig),
+    Hcp(HcpStateConfig),
+}
+
 /// One Terraform state (or, with workspace discovery or HCP Terraform tags, a family of states): a unique
 /// `name` and exactly one of `path`, `s3`, `http`, `hcp`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(crate = "falco_plugin::schemars")]
-pub struct StateConfig {
+#[schemars(crate = "falco_plugin::schemars", rename = "StateConfig")]
+struct StateEntry {
     /// A short unique name for this state (`prod-network`), reported in `tfdrift.state`. A state found by
     /// workspace discovery or by HCP Terraform tags is reported as `name/workspace`.
-    pub name: String,
+    name: String,
     /// Path of a local state file (`terraform.tfstate`), reloaded when it changes.
     #[serde(default)]
-    pub path: Option<PathBuf>,
+    path: Option<PathBuf>,
     /// A state in S3 (Terraform's `s3` backend), or an S3-compatible store.
     #[serde(default)]
-    pub s3: Option<S3StateConfig>,
+    s3: Option<S3StateConfig>,
     /// A state served over HTTP (Terraform's `http` backend, GitLab-managed Terraform state).
     #[serde(default)]
-    pub http: Option<HttpStateConfig>,
+    http: Option<HttpStateConfig>,
     /// The current state version of HCP Terraform or Terraform Enterprise workspaces.
     #[serde(default)]
-    pub hcp: Option<HcpStateConfig>,
+    hcp: Option<HcpStateConfig>,
     /// The AWS account (12 digits) the state's resources live in: a call only matches states of its
     /// account. Default: inferred from the ARNs in the state when they all name one account. `"*"`: any.
     #[serde(default)]
-    pub account_id: Option<String>,
+    #[schemars(with = "Option<String>")]
+    account_id: Option<AnyOr<AccountId>>,
     /// The AWS region (`eu-west-1`) of the state's regional resources: a call in another region does not
     /// match them (global resources, such as IAM, always do). Default: inferred from the ARNs in the state
     /// when they all name one region. `"*"`: any.
     #[serde(default)]
-    pub region: Option<String>,
+    #[schemars(with = "Option<String>")]
+    region: Option<AnyOr<Region>>,
+}
+
+impl JsonSchema for StateConfig {
+    fn schema_name() -> Cow<'static, str> {
+        StateEntry::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        StateEntry::json_schema(generator)
+    }
+}
+
+impl TryFrom<StateEntry> for StateConfig {
+    type Error = String;
+
+    /// Exactly one source key.
+    fn try_from(entry: StateEntry) -> Result<Self, String> {
+        let mut given = [
+            entry.path.map(|p| ("path", Source::Path(p))),
+            entry.s3.map(|s| ("s3", Source::S3(s))),
+            entry.http.map(|h| ("http", Source::Http(h))),
+            entry.hcp.map(|h| ("hcp", Source::Hcp(h))),
+        ]
+        .into_iter()
+        .flatten();
+        match (given.next(), given.next()) {
+            (Some((_, source)), None) => Ok(StateConfig {
+                name: entry.name,
+                source,
+                account_id: entry.account_id,
+                region: entry.region,
+            }),
+            (None, _) => Err("needs one of `path`, `s3`, `http`, `hcp`".to_owned()),
+            (Some((first, _)), Some((second, _))) => {
+                let names: Vec<&str> = [first, second]
+                    .into_iter()
+                    .chain(given.map(|(name, _)| name))
+                    .collect();
+                Err(format!(
+                    "needs exactly one of `path`, `s3`, `http`, `hcp`, not {}",
+                    names.join(" and ")
+                ))
+            }
+        }
+    }
 }
 
 /// A state in S3. Credentials come from the AWS SDK's default chain (environment, shared profile, web
@@ -141,10 +213,10 @@ pub struct S3StateConfig {
     pub key: String,
     /// The bucket's region. Default: the SDK's (`AWS_REGION`, the profile).
     #[serde(default)]
-    pub region: Option<String>,
+    pub region: Option<Region>,
     /// Endpoint URL of an S3-compatible store (`https://minio.example.com:9000`).
     #[serde(default)]
-    pub endpoint: Option<String>,
+    pub endpoint: Option<Url>,
     /// Address objects as `endpoint/bucket/key` rather than `bucket.endpoint/key`. Default: true with a
     /// custom `endpoint`, false otherwise.
     #[serde(default)]
@@ -186,17 +258,17 @@ impl Workspaces {
 #[schemars(crate = "falco_plugin::schemars")]
 pub struct HttpStateConfig {
     /// URL of the state (`https://gitlab.example.com/api/v4/projects/42/terraform/state/production`).
-    pub url: String,
+    pub url: Url,
     /// User name for basic authentication (GitLab: any user name, with a token as the password).
     #[serde(default)]
     pub username: Option<String>,
     /// Name of the environment variable holding the basic-authentication password (required with
     /// `username`).
     #[serde(default)]
-    pub password_env: Option<String>,
+    pub password_env: Option<EnvName>,
     /// Name of the environment variable holding a bearer token (instead of basic authentication).
     #[serde(default)]
-    pub token_env: Option<String>,
+    pub token_env: Option<EnvName>,
 }
 
 /// HCP Terraform or Terraform Enterprise: the current state version of one workspace, or of every
@@ -207,7 +279,7 @@ pub struct HttpStateConfig {
 pub struct HcpStateConfig {
     /// Base URL of HCP Terraform or of a Terraform Enterprise installation.
     #[serde(default = "default_hcp_address")]
-    pub address: String,
+    pub address: Url,
     /// Organization name.
     pub organization: String,
     /// Workspace name (or use `tags`).
@@ -218,11 +290,22 @@ pub struct HcpStateConfig {
     pub tags: Vec<String>,
     /// Name of the environment variable holding an API token (a team or user token that can read state
     /// versions).
-    pub token_env: String,
+    pub token_env: EnvName,
 }
 
-fn default_hcp_address() -> String {
-    "https://app.terraform.io".into()
+fn default_hcp_address() -> Url {
+    Url::try_from("https://app.terraform.io".to_owned()).expect("a valid URL")
+}
+
+/// A severity, as the catalog names them.
+#[derive(JsonSchema)]
+#[schemars(crate = "falco_plugin::schemars", rename_all = "lowercase")]
+#[expect(dead_code, reason = "a schema only")]
+enum SeverityName {
+    Critical,
+    High,
+    Medium,
+    Low,
 }
 
 /// How Terraform's calls are recognised.
@@ -262,28 +345,28 @@ fn any_account(pattern: &str) -> bool {
     }
 }
 
-fn default_poll_timeout() -> u64 {
-    crate::state::Limits::default().poll_timeout.as_secs()
+fn default_poll_timeout() -> Seconds<1, 3600> {
+    Seconds::new(crate::state::Limits::default().poll_timeout.as_secs())
 }
 
-fn default_refresh_interval() -> u64 {
-    30
+fn default_refresh_interval() -> Seconds<1, 86400> {
+    Seconds::new(30)
 }
 
 fn default_true() -> bool {
     true
 }
 
-fn default_max_state_bytes() -> u64 {
-    512 * 1024 * 1024
+fn default_max_state_bytes() -> NonZeroU64 {
+    NonZeroU64::new(512 * 1024 * 1024).expect("not zero")
 }
 
-fn default_max_state_instances() -> u64 {
-    crate::state::Limits::default().max_instances as u64
+fn default_max_state_instances() -> NonZeroU64 {
+    NonZeroU64::new(crate::state::Limits::default().max_instances as u64).unwrap_or(NonZeroU64::MIN)
 }
 
-fn default_max_record_bytes() -> u64 {
-    4 * 1024 * 1024
+fn default_max_record_bytes() -> NonZeroU64 {
+    NonZeroU64::new(4 * 1024 * 1024).expect("not zero")
 }
 
 /// A configuration error: the key (as a path such as `states[1].name`) and what is wrong with its value.
@@ -349,33 +432,6 @@ impl Config {
             }
             check_state(i, state)?;
         }
-        if !(1..=3600).contains(&self.poll_timeout) {
-            return fail(
-                "poll_timeout".into(),
-                format!("{} is not between 1 and 3600 seconds", self.poll_timeout),
-            );
-        }
-        if !(1..=86400).contains(&self.refresh_interval) {
-            return fail(
-                "refresh_interval".into(),
-                format!(
-                    "{} is not between 1 and 86400 seconds",
-                    self.refresh_interval
-                ),
-            );
-        }
-        if self.max_state_bytes == 0 {
-            return fail("max_state_bytes".into(), "0 is not a usable limit".into());
-        }
-        if self.max_state_instances == 0 {
-            return fail(
-                "max_state_instances".into(),
-                "0 is not a usable limit".into(),
-            );
-        }
-        if self.max_record_bytes == 0 {
-            return fail("max_record_bytes".into(), "0 is not a usable limit".into());
-        }
         for (i, principal) in self.terraform.principals.iter().enumerate() {
             if principal.trim().is_empty() {
                 return fail(
@@ -422,23 +478,6 @@ impl Config {
 
     /// What decides verdicts, from this configuration.
     pub fn policy(&self) -> Result<Policy, ConfigError> {
-        let fail = |key: String, problem: String| ConfigError { key, problem };
-        let mut severity_overrides = HashMap::new();
-        for (resource_type, severity) in &self.severity_overrides {
-            let parsed = match severity.as_str() {
-                "critical" => Severity::Critical,
-                "high" => Severity::High,
-                "medium" => Severity::Medium,
-                "low" => Severity::Low,
-                other => {
-                    return Err(fail(
-                        format!("severity_overrides.{resource_type}"),
-                        format!("{other:?} is not one of critical, high, medium, low"),
-                    ));
-                }
-            };
-            severity_overrides.insert(resource_type.clone(), parsed);
-        }
         let mut maintenance = Windows::default();
         for (i, window) in self.maintenance_windows.iter().enumerate() {
             maintenance_window(i, window, &mut maintenance)?;
@@ -450,236 +489,111 @@ impl Config {
             ),
             ignored_principals: Principals::new(&self.ignore_principals),
             aws_service_changes_are_drift: self.aws_service_changes_are_drift,
-            severity_overrides,
+            severity_overrides: self
+                .severity_overrides
+                .iter()
+                .map(|(resource_type, severity)| (resource_type.clone(), *severity))
+                .collect(),
             maintenance,
         })
     }
 }
 
-/// Checks where one state comes from: exactly one source, each with usable values; secrets only by the
-/// name of an environment variable.
+/// Checks what the types of a state's source do not: values that must agree with each other, keys and
+/// patterns that must not be empty.
 fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
-    let key = |field: &str| format!("states[{i}].{field}");
-    let fail = |key: String, problem: &str| {
+    let fail = |field: &str, problem: &str| {
         Err(ConfigError {
-            key,
+            key: format!("states[{i}].{field}"),
             problem: problem.to_owned(),
         })
     };
-    let given: Vec<&str> = [
-        ("path", state.path.is_some()),
-        ("s3", state.s3.is_some()),
-        ("http", state.http.is_some()),
-        ("hcp", state.hcp.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(name, set)| set.then_some(name))
-    .collect();
-    if given.len() != 1 {
-        return fail(
-            format!("states[{i}]"),
-            &if given.is_empty() {
-                "needs one of `path`, `s3`, `http`, `hcp`".to_owned()
-            } else {
-                format!(
-                    "needs exactly one of `path`, `s3`, `http`, `hcp`, not {}",
-                    given.join(" and ")
-                )
-            },
-        );
-    }
-    if let Some(path) = &state.path
-        && path.as_os_str().is_empty()
-    {
-        return fail(key("path"), "must not be empty");
-    }
-    if let Some(s3) = &state.s3 {
-        let key = |field: &str| key(&format!("s3.{field}"));
-        if s3.bucket.trim().is_empty() {
-            return fail(key("bucket"), "must not be empty");
-        }
-        if s3.key.trim().is_empty() || s3.key.starts_with('/') || s3.key.ends_with('/') {
-            return fail(
-                key("key"),
-                "must be an object key, neither empty nor starting or ending with `/`",
-            );
-        }
-        if s3.region.as_deref().is_some_and(|r| !is_region(r)) {
-            return fail(key("region"), "is not a region name such as `eu-west-1`");
-        }
-        if let Some(endpoint) = &s3.endpoint {
-            check_url(endpoint).map_err(|problem| ConfigError {
-                key: key("endpoint"),
-                problem,
-            })?;
-        }
-        if s3
-            .role_arn
-            .as_deref()
-            .is_some_and(|arn| !arn.starts_with("arn:"))
-        {
-            return fail(
-                key("role_arn"),
-                "is not an ARN (`arn:aws:iam::123456789012:role/name`)",
-            );
-        }
-        if let Some(prefix) = &s3.workspace_key_prefix
-            && (prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/'))
-        {
-            return fail(
-                key("workspace_key_prefix"),
-                "must be a key prefix, neither empty nor starting or ending with `/`",
-            );
-        }
-        if let Some(workspaces) = &s3.workspaces {
-            let patterns = workspaces.patterns();
-            if patterns.is_empty() {
+    match &state.source {
+        Source::Path(path) if path.as_os_str().is_empty() => fail("path", "must not be empty"),
+        Source::Path(_) => Ok(()),
+        Source::S3(s3) => {
+            if s3.bucket.trim().is_empty() {
+                return fail("s3.bucket", "must not be empty");
+            }
+            if s3.key.trim().is_empty() || s3.key.starts_with('/') || s3.key.ends_with('/') {
                 return fail(
-                    key("workspaces"),
-                    "must name at least one pattern (`*` for all)",
+                    "s3.key",
+                    "must be an object key, neither empty nor starting or ending with `/`",
                 );
             }
-            if let Some(w) = patterns
+            if s3
+                .role_arn
+                .as_deref()
+                .is_some_and(|arn| !arn.starts_with("arn:"))
+            {
+                return fail(
+                    "s3.role_arn",
+                    "is not an ARN (`arn:aws:iam::123456789012:role/name`)",
+                );
+            }
+            if let Some(prefix) = &s3.workspace_key_prefix
+                && (prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/'))
+            {
+                return fail(
+                    "s3.workspace_key_prefix",
+                    "must be a key prefix, neither empty nor starting or ending with `/`",
+                );
+            }
+            if let Some(workspaces) = &s3.workspaces {
+                let patterns = workspaces.patterns();
+                if patterns.is_empty() {
+                    return fail(
+                        "s3.workspaces",
+                        "must name at least one pattern (`*` for all)",
+                    );
+                }
+                if let Some(w) = patterns
+                    .iter()
+                    .position(|p| p.trim().is_empty() || p.contains('/'))
+                {
+                    return fail(
+                        &format!("s3.workspaces[{w}]"),
+                        "must be a workspace name or pattern, without `/`",
+                    );
+                }
+            }
+            Ok(())
+        }
+        Source::Http(http) => match (&http.username, &http.password_env, &http.token_env) {
+            (Some(_), None, _) => fail("http.password_env", "is required with `username`"),
+            (None, Some(_), _) => fail("http.username", "is required with `password_env`"),
+            (Some(_), Some(_), Some(_)) => fail(
+                "http.token_env",
+                "use basic authentication (`username`, `password_env`) or a token, not both",
+            ),
+            _ => Ok(()),
+        },
+        Source::Hcp(hcp) => {
+            if hcp.organization.trim().is_empty() {
+                return fail("hcp.organization", "must not be empty");
+            }
+            match (&hcp.workspace, hcp.tags.is_empty()) {
+                (Some(_), false) => {
+                    return fail("hcp.tags", "use `workspace` or `tags`, not both");
+                }
+                (None, true) => {
+                    return fail("hcp.workspace", "one of `workspace` and `tags` is required");
+                }
+                (Some(name), true) if name.trim().is_empty() => {
+                    return fail("hcp.workspace", "must not be empty");
+                }
+                _ => {}
+            }
+            match hcp
+                .tags
                 .iter()
-                .position(|p| p.trim().is_empty() || p.contains('/'))
+                .position(|t| t.trim().is_empty() || t.contains(','))
             {
-                return fail(
-                    key(&format!("workspaces[{w}]")),
-                    "must be a workspace name or pattern, without `/`",
-                );
+                Some(t) => fail(&format!("hcp.tags[{t}]"), "must be a tag name, without `,`"),
+                None => Ok(()),
             }
         }
     }
-    if let Some(http) = &state.http {
-        let key = |field: &str| key(&format!("http.{field}"));
-        check_url(&http.url).map_err(|problem| ConfigError {
-            key: key("url"),
-            problem,
-        })?;
-        match (&http.username, &http.password_env, &http.token_env) {
-            (Some(_), None, _) => {
-                return fail(key("password_env"), "is required with `username`");
-            }
-            (None, Some(_), _) => {
-                return fail(key("username"), "is required with `password_env`");
-            }
-            (Some(_), Some(_), Some(_)) => {
-                return fail(
-                    key("token_env"),
-                    "use basic authentication (`username`, `password_env`) or a token, not both",
-                );
-            }
-            _ => {}
-        }
-        for (field, name) in [
-            ("password_env", &http.password_env),
-            ("token_env", &http.token_env),
-        ] {
-            if let Some(name) = name
-                && !is_env_name(name)
-            {
-                return fail(
-                    key(field),
-                    "must be the name of an environment variable (the secret itself never goes in the configuration)",
-                );
-            }
-        }
-    }
-    if let Some(hcp) = &state.hcp {
-        let key = |field: &str| key(&format!("hcp.{field}"));
-        check_url(&hcp.address).map_err(|problem| ConfigError {
-            key: key("address"),
-            problem,
-        })?;
-        if hcp.organization.trim().is_empty() {
-            return fail(key("organization"), "must not be empty");
-        }
-        match (&hcp.workspace, hcp.tags.is_empty()) {
-            (Some(_), false) => {
-                return fail(key("tags"), "use `workspace` or `tags`, not both");
-            }
-            (None, true) => {
-                return fail(
-                    key("workspace"),
-                    "one of `workspace` and `tags` is required",
-                );
-            }
-            (Some(name), true) if name.trim().is_empty() => {
-                return fail(key("workspace"), "must not be empty");
-            }
-            _ => {}
-        }
-        if let Some(t) = hcp
-            .tags
-            .iter()
-            .position(|t| t.trim().is_empty() || t.contains(','))
-        {
-            return fail(
-                key(&format!("tags[{t}]")),
-                "must be a tag name, without `,`",
-            );
-        }
-        if !is_env_name(&hcp.token_env) {
-            return fail(
-                key("token_env"),
-                "must be the name of an environment variable (the token itself never goes in the configuration)",
-            );
-        }
-    }
-    if let Some(account) = &state.account_id
-        && account != "*"
-        && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return fail(
-            key("account_id"),
-            "is not an AWS account id (12 digits) nor `*`",
-        );
-    }
-    if let Some(region) = &state.region
-        && region != "*"
-        && !is_region(region)
-    {
-        return fail(
-            key("region"),
-            "is not a region name such as `eu-west-1`, nor `*`",
-        );
-    }
-    Ok(())
-}
-
-/// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase letters, digits and dashes.
-fn is_region(text: &str) -> bool {
-    !text.is_empty()
-        && text.contains('-')
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// An `http` or `https` URL with a host, and no credentials in it.
-fn check_url(text: &str) -> Result<(), String> {
-    let uri: http::Uri = text.parse().map_err(|e| format!("is not a URL ({e})"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err("must be an http:// or https:// URL".into());
-    }
-    let Some(authority) = uri.authority() else {
-        return Err("must name a host".into());
-    };
-    if authority.as_str().contains('@') {
-        return Err(
-            "must not carry credentials: name the environment variables that hold them instead"
-                .into(),
-        );
-    }
-    Ok(())
 }
 
 /// Checks one configured maintenance window and adds it to `windows`.
@@ -839,7 +753,7 @@ mod tests {
     fn minimal_and_defaults() {
         let config =
             Config::parse(r#"{"states":[{"name":"prod","path":"/tmp/x.tfstate"}]}"#).unwrap();
-        assert_eq!(config.refresh_interval, 30);
+        assert_eq!(config.refresh_interval.get(), 30);
         assert!(config.terraform.trust_user_agent);
         assert!(config.require_state_on_start);
     }
@@ -882,23 +796,16 @@ mod tests {
             ]}"#,
         )
         .unwrap();
-        let s3 = config.states[1].s3.as_ref().unwrap();
-        assert_eq!(s3.workspaces.as_ref().unwrap().patterns(), ["*"]);
-        assert_eq!(
-            config.states[2]
-                .s3
-                .as_ref()
-                .unwrap()
-                .workspaces
-                .as_ref()
-                .unwrap()
-                .patterns(),
-            ["prod-*", "default"]
-        );
-        assert_eq!(
-            config.states[5].hcp.as_ref().unwrap().address,
-            "https://app.terraform.io"
-        );
+        let workspaces = |state: &StateConfig| match &state.source {
+            Source::S3(s3) => s3.workspaces.as_ref().unwrap().patterns(),
+            other => panic!("not S3: {other:?}"),
+        };
+        assert_eq!(workspaces(&config.states[1]), ["*"]);
+        assert_eq!(workspaces(&config.states[2]), ["prod-*", "default"]);
+        let Source::Hcp(hcp) = &config.states[5].source else {
+            panic!("not HCP");
+        };
+        assert_eq!(hcp.address.as_str(), "https://app.terraform.io");
     }
 
     #[test]

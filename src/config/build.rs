@@ -1,0 +1,132 @@
+//! What a checked configuration builds: the catalog, the verdict's policy and engine, the state sources with
+//! their scope, and the reload thread's options. The plugin and `tfdrift-replay` both start from here.
+
+use super::{AnyOr, Config, Source, StateConfig};
+use crate::catalog::Catalog;
+use crate::drift::Engine;
+use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
+use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
+use crate::sources::local::LocalFile;
+use crate::sources::s3::{S3Options, S3Source};
+use crate::sources::{Registration, ReloadOptions, ScopeConfig, ScopeSetting, StateSource};
+use crate::state::Limits;
+use anyhow::Context;
+use std::sync::Arc;
+
+impl Config {
+    /// The embedded catalog with `catalog_files` over it.
+    pub fn catalog(&self) -> anyhow::Result<Arc<Catalog>> {
+        Ok(Arc::new(
+            Catalog::with_extensions(&self.catalog_files).context("catalog")?,
+        ))
+    }
+
+    /// The verdict engine: the catalog and this configuration's policy.
+    pub fn engine(&self, catalog: Arc<Catalog>) -> anyhow::Result<Engine> {
+        Ok(Engine::new(catalog, self.policy()?))
+    }
+
+    /// What one state may cost to load.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_bytes: usize::try_from(self.max_state_bytes.get()).unwrap_or(usize::MAX),
+            max_instances: usize::try_from(self.max_state_instances.get()).unwrap_or(usize::MAX),
+            poll_timeout: self.poll_timeout.duration(),
+        }
+    }
+
+    /// How the reload thread runs.
+    pub fn reload_options(&self) -> ReloadOptions {
+        ReloadOptions {
+            interval: self.refresh_interval.duration(),
+            require_state_on_start: self.require_state_on_start,
+            limits: self.limits(),
+        }
+    }
+
+    /// Records longer than this get no values.
+    pub fn max_record_bytes(&self) -> usize {
+        usize::try_from(self.max_record_bytes.get()).unwrap_or(usize::MAX)
+    }
+
+    /// Every configured state's source, registered with its configured scope.
+    pub fn sources(&self) -> Vec<Registration> {
+        self.states
+            .iter()
+            .map(|state| {
+                let scope = ScopeConfig {
+                    account: scope(state.account_id.as_ref()),
+                    region: scope(state.region.as_ref()),
+                };
+                Registration {
+                    source: source(state),
+                    scope,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The source a configured state comes from.
+fn source(state: &StateConfig) -> Box<dyn StateSource> {
+    let name = state.name.clone();
+    match &state.source {
+        Source::Path(path) => Box::new(LocalFile::new(name, path.clone())),
+        Source::S3(s3) => Box::new(S3Source::new(
+            name,
+            S3Options {
+                bucket: s3.bucket.clone(),
+                key: s3.key.clone(),
+                region: s3.region.clone().map(String::from),
+                endpoint: s3.endpoint.clone().map(String::from),
+                path_style: s3.use_path_style,
+                role_arn: s3.role_arn.clone(),
+                workspace_key_prefix: s3
+                    .workspace_key_prefix
+                    .clone()
+                    .unwrap_or_else(|| "env:".into()),
+                workspaces: s3.workspaces.as_ref().map(|w| w.patterns()),
+            },
+        )),
+        Source::Http(http) => {
+            let auth = match (&http.username, &http.password_env, &http.token_env) {
+                (Some(username), Some(password_env), _) => HttpAuth::Basic {
+                    username: username.clone(),
+                    password_env: password_env.to_string(),
+                },
+                (_, _, Some(token_env)) => HttpAuth::Bearer {
+                    token_env: token_env.to_string(),
+                },
+                _ => HttpAuth::None,
+            };
+            Box::new(HttpSource::new(
+                name,
+                HttpOptions {
+                    url: http.url.to_string(),
+                    auth,
+                },
+            ))
+        }
+        Source::Hcp(hcp) => Box::new(HcpSource::new(
+            name,
+            HcpOptions {
+                address: hcp.address.to_string(),
+                organization: hcp.organization.clone(),
+                selector: match &hcp.workspace {
+                    Some(workspace) => Selector::Workspace(workspace.clone()),
+                    None => Selector::Tags(hcp.tags.clone()),
+                },
+                token_env: hcp.token_env.to_string(),
+            },
+        )),
+    }
+}
+
+/// A configured scope: `None` is inferred from the state's ARNs, `*` is any.
+fn scope<T: ToString>(setting: Option<&AnyOr<T>>) -> ScopeSetting {
+    match setting {
+        None => ScopeSetting::Infer,
+        Some(AnyOr::Any) => ScopeSetting::Any,
+        Some(AnyOr::Is(value)) => ScopeSetting::Is(value.to_string().into()),
+    }
+}
