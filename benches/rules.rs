@@ -86,7 +86,7 @@ fn main() {
     let size = if smoke { 500 } else { STATE_RESOURCES };
     let path = support::generated_state(size, 1, &include);
     // The same size of state holding none of them: every covered call is then about an unmanaged resource.
-    let unmanaged_path = support::generated_state(size, 1, &[]);
+    let unmanaged_path = support::generated_state(size, 2, &[]);
     let texts: Vec<String> = records
         .iter()
         .map(|r| String::from_utf8(r.bytes.clone()).expect("UTF-8 records"))
