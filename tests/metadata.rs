@@ -360,7 +360,7 @@ fn no_module_imports_from_a_layer_above_its_own() {
                 panic!("{}:{line}: `{target}` has no layer", relative.display())
             });
             let pair = (module.as_str(), target.as_str());
-            if (target_rank >= rank || FORBIDDEN.contains(&pair)) {
+            if target_rank >= rank || FORBIDDEN.contains(&pair) {
                 wrong.push(format!(
                     "src/{}:{line}: {module} imports {target}",
                     relative.display()
