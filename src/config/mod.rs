@@ -105,7 +105,9 @@ pub struct MaintenanceWindowConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "StateEntry")]
 pub struct StateConfig {
+    /// The state's name (unique), as fields and logs show it.
     pub name: String,
+    /// Where it is read from.
     pub source: Source,
     /// `None`: inferred from the state's ARNs.
     pub account_id: Option<AnyOr<AccountId>>,
@@ -116,9 +118,13 @@ pub struct StateConfig {
 /// Where a state comes from: one of the keys `path`, `s3`, `http`, `hcp`.
 #[derive(Debug, Clone)]
 pub enum Source {
+    /// A local file (`path`).
     Path(PathBuf),
+    /// An S3 object, or a workspace family under a key (`s3`).
     S3(S3StateConfig),
+    /// A URL (`http`), such as Terraform's HTTP backend.
     Http(HttpStateConfig),
+    /// HCP Terraform or Terraform Enterprise workspaces (`hcp`).
     Hcp(HcpStateConfig),
 }
 
@@ -239,11 +245,14 @@ pub struct S3StateConfig {
 #[serde(untagged)]
 #[schemars(crate = "falco_plugin::schemars")]
 pub enum Workspaces {
+    /// One pattern.
     One(String),
+    /// A list of patterns.
     Many(Vec<String>),
 }
 
 impl Workspaces {
+    /// The patterns as a list.
     pub fn patterns(&self) -> Vec<String> {
         match self {
             Workspaces::One(one) => vec![one.clone()],
@@ -373,7 +382,9 @@ fn default_max_record_bytes() -> NonZeroU64 {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid tfdrift configuration: {key}: {problem}")]
 pub struct ConfigError {
+    /// Where the value is, as a path (`states[1].name`).
     pub key: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 

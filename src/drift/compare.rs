@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The result of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Equal.
     Same,
+    /// Different.
     Changed,
     /// Cannot be compared; counts as changed.
     Unknown(&'static str),
