@@ -126,7 +126,8 @@ impl Field {
 /// Falco lists them.
 macro_rules! fields {
     ($($id:ident = $name:literal, $display:literal, $read:expr, $description:literal;)*) => {
-        $(#[doc = $description]
+        // Each constant's doc is its description, as a text block (`tfdrift.attr[NAME]` is no link).
+        $(#[doc = concat!("```text\n", $description, "\n```")]
         pub const $id: Field = Field {
             name: $name,
             display: $display,

@@ -101,7 +101,7 @@ pub struct MaintenanceWindowConfig {
 }
 
 /// A configured state: its name, where it comes from, and the scope of its resources. Its schema is the
-/// one of the keys users write ([`StateEntry`]).
+/// one of the keys users write (`StateEntry`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "StateEntry")]
 pub struct StateConfig {
