@@ -443,21 +443,8 @@ impl Config {
             }
             check_state(i, state)?;
         }
-        for (i, principal) in self.terraform.principals.iter().enumerate() {
-            if principal.trim().is_empty() {
-                return fail(
-                    format!("terraform.principals[{i}]"),
-                    "must not be empty".into(),
-                );
-            }
-        }
-        for (i, principal) in self.ignore_principals.iter().enumerate() {
-            if principal.trim().is_empty() {
-                return fail(
-                    format!("ignore_principals[{i}]"),
-                    "must not be empty".into(),
-                );
-            }
+        if let Some((key, _)) = self.principal_patterns().find(|(_, p)| p.trim().is_empty()) {
+            return fail(key, "must not be empty".into());
         }
         self.policy().map(|_| ())
     }
@@ -466,25 +453,26 @@ impl Config {
     /// whose account is a wildcard (`arn:aws:iam::*:role/terraform-ci`) also matches a role of that name in
     /// any other account, including one an attacker owns.
     pub fn warnings(&self) -> Vec<String> {
-        let keys = self
-            .terraform
-            .principals
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("terraform.principals[{i}]"), p))
-            .chain(
-                self.ignore_principals
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (format!("ignore_principals[{i}]"), p)),
-            );
-        keys.filter(|(_, pattern)| any_account(pattern))
+        self.principal_patterns()
+            .filter(|(_, pattern)| any_account(pattern))
             .map(|(key, pattern)| {
                 format!(
                     "{key} ({pattern:?}) matches that name in every AWS account, not only yours: name the account ids (one pattern each) so that a role of the same name in another account is not taken for it"
                 )
             })
             .collect()
+    }
+
+    /// Every principal pattern (Terraform's, then the ignored ones), with its key.
+    fn principal_patterns(&self) -> impl Iterator<Item = (String, &str)> {
+        fn keyed<'a>(key: &str, patterns: &'a [String]) -> impl Iterator<Item = (String, &'a str)> {
+            patterns
+                .iter()
+                .enumerate()
+                .map(move |(i, p)| (format!("{key}[{i}]"), p.as_str()))
+        }
+        keyed("terraform.principals", &self.terraform.principals)
+            .chain(keyed("ignore_principals", &self.ignore_principals))
     }
 
     /// What decides verdicts, from this configuration.
