@@ -27,6 +27,7 @@ pub trait Call {
     fn time(&self) -> Option<&str>;
     /// The account (or project) the call was made in.
     fn account_id(&self) -> Option<&str>;
+    /// The region the call was made in.
     fn region(&self) -> Option<&str>;
     /// One part of the call as a JSON value, parsed on every ask: the caller keeps it.
     fn section_value(&self, section: Section) -> Option<Value>;
@@ -43,17 +44,22 @@ pub trait Call {
 /// How a call was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActorKind {
+    /// Terraform itself, by its identity or its client.
     Terraform,
+    /// A person in the web console.
     Console,
     /// The cloud's own service, acting on its own.
     AwsService,
     /// A provisioning service (CloudFormation, Service Catalog, ...) acting for a principal.
     ProvisioningService,
+    /// A program through an SDK or the command line.
     SdkOrCli,
+    /// Not enough in the record to tell.
     Unknown,
 }
 
 impl ActorKind {
+    /// The kind as `tfdrift.actor_kind` shows it.
     pub fn as_str(self) -> &'static str {
         match self {
             ActorKind::Terraform => "terraform",
@@ -104,12 +110,14 @@ impl Pattern {
 }
 
 impl Principals {
+    /// Matchers for the given ARN patterns (`*` matches any run of characters).
     pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
         Self {
             patterns: patterns.iter().map(|p| Pattern::new(p.as_ref())).collect(),
         }
     }
 
+    /// Whether there is no pattern, so nothing matches.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }

@@ -10,10 +10,13 @@ use std::time::SystemTime;
 /// One field: what Falco shows of it, and how its value is read.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
+    /// The name rules use (`tfdrift.managed`).
     pub name: &'static str,
     /// The short name Falco's tools show.
     pub display: &'static str,
+    /// What the field means, for Falco's field list and the README.
     pub description: &'static str,
+    /// How its value is read, and so its type.
     pub read: Read,
 }
 
@@ -21,9 +24,13 @@ pub struct Field {
 /// no value.
 #[derive(Debug, Clone, Copy)]
 pub enum Read {
+    /// A boolean.
     Bool(fn(&Verdict) -> Option<bool>),
+    /// An unsigned number.
     U64(fn(&Verdict) -> Option<u64>),
+    /// A string.
     Str(fn(&Verdict) -> Option<&str>),
+    /// A list of strings.
     List(fn(&Verdict) -> Vec<&str>),
     /// A string per key (`tfdrift.attr[NAME]`), read from the index the verdict was made against.
     Keyed(fn(&Verdict, &Snapshot, &str) -> Option<String>),
@@ -33,9 +40,13 @@ pub enum Read {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Value<'a> {
+    /// A boolean.
     Bool(bool),
+    /// An unsigned number.
     U64(u64),
+    /// A string.
     Str(&'a str),
+    /// A list of strings.
     List(Vec<&'a str>),
 }
 
@@ -49,6 +60,7 @@ impl Field {
         }
     }
 
+    /// Whether the field is a list.
     pub fn is_list(&self) -> bool {
         matches!(self.read, Read::List(_))
     }
@@ -114,7 +126,9 @@ impl Field {
 /// Falco lists them.
 macro_rules! fields {
     ($($id:ident = $name:literal, $display:literal, $read:expr, $description:literal;)*) => {
-        $(pub const $id: Field = Field {
+        // Each constant's doc is its description, as a text block (`tfdrift.attr[NAME]` is no link).
+        $(#[doc = concat!("```text\n", $description, "\n```")]
+        pub const $id: Field = Field {
             name: $name,
             display: $display,
             description: $description,

@@ -37,6 +37,7 @@ use std::fmt;
 pub struct ScanError {
     /// Byte offset where the scan gave up.
     pub at: usize,
+    /// What the scan wanted there.
     pub expected: &'static str,
 }
 
@@ -52,9 +53,11 @@ impl std::error::Error for ScanError {}
 /// JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member<'a> {
+    /// The key, escapes not decoded.
     pub key: &'a str,
     /// The key contains a backslash, so `key` is not its decoded form.
     pub key_escaped: bool,
+    /// The value's JSON text.
     pub value: &'a str,
     /// The value is a string without escapes: its text between the quotes is what it says.
     plain: bool,
@@ -83,6 +86,7 @@ impl<'a> Member<'a> {
 /// A key read by [`Scanner::next_key`]: the bytes between its quotes, escapes not decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key<'a> {
+    /// The key's bytes.
     pub raw: &'a [u8],
     /// The key contains a backslash, so `raw` is not its decoded form.
     pub escaped: bool,
@@ -141,6 +145,7 @@ pub struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    /// A scanner at the start of `text`.
     pub fn new(text: &'a str) -> Self {
         Scanner { text, pos: 0 }
     }
@@ -409,6 +414,7 @@ pub fn members(text: &str) -> Members<'_> {
     }
 }
 
+/// The members of one JSON object, in order; an error ends them.
 #[derive(Debug, Clone)]
 pub struct Members<'a> {
     scanner: Scanner<'a>,
@@ -777,6 +783,7 @@ fn prefix_xor(mut bits: u64) -> u64 {
 pub struct Str<'a>(pub Option<Cow<'a, str>>);
 
 impl<'a> Str<'a> {
+    /// The string, or `None`.
     pub fn get(&self) -> Option<&str> {
         self.0.as_deref()
     }

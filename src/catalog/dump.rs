@@ -7,9 +7,11 @@
 
 use super::path::Path;
 use super::{
-    Call, Catalog, CatalogError, FileDoc, ImportId, ImportPart, Kind, Op, snake_case,
+    Call, Catalog, CatalogError, FileDoc, ImpliedValue, ServiceDoc, snake_case,
     strip_version_suffix,
 };
+use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -35,34 +37,28 @@ pub fn dump<N: AsRef<str>, T: AsRef<str>>(
     let mut out = Vec::with_capacity(files.len());
     for (file, text) in files {
         let (file, text) = (file.as_ref(), text.as_ref());
-        let doc: FileDoc = toml::from_str(text).map_err(|source| CatalogError::Toml {
-            file: file.to_owned(),
-            source: Box::new(source),
-        })?;
+        let doc = FileDoc::parse(file, text)?;
         let mut calls = Vec::with_capacity(doc.calls.len());
         if let Some(service) = &doc.service {
             for call in doc.calls {
                 // `ignore` only feeds `explicit_params` once built: kept here so each name can be checked.
                 let ignore = call.ignore.clone();
-                calls.push(call_json(
-                    &Catalog::build_call(file, service, call, &mut scratch_keys)?,
+                let call = Catalog::build_call(file, service, call, &mut scratch_keys)?;
+                calls.push(CallDump {
+                    name_without_version: strip_version_suffix(&call.name).to_owned(),
+                    call,
                     ignore,
-                ));
+                });
             }
         }
-        out.push(json!({
-            "file": file,
-            "service": doc.service.as_ref().map(|s| json!({
-                "name": s.name,
-                "event_source": s.event_source,
-                "severity": s.severity.as_str(),
-                "auto_attrs": s.auto_attrs,
-            })),
-            "keys": doc.keys,
-            "id_prefixes": doc.id_prefixes,
-            "auto_attrs_ignore": doc.auto_attrs.map(|a| a.ignore).unwrap_or_default(),
-            "calls": calls,
-        }));
+        out.push(FileDump {
+            file,
+            service: doc.service,
+            keys: doc.keys,
+            id_prefixes: doc.id_prefixes,
+            auto_attrs_ignore: doc.auto_attrs.map(|a| a.ignore).unwrap_or_default(),
+            calls,
+        });
     }
     let keys: BTreeMap<&str, &[Box<str>]> = catalog
         .keys
@@ -89,92 +85,44 @@ pub fn dump<N: AsRef<str>, T: AsRef<str>>(
     }))
 }
 
-fn call_json(call: &Call, ignore: Vec<String>) -> Value {
-    let targets: Vec<Value> = call
-        .targets
-        .iter()
-        .map(|t| {
-            json!({
-                "type": t.resource_type,
-                "ids": t.ids.iter().map(steps).collect::<Vec<_>>(),
-                "join": t.join,
-                "parts": t.parts.iter()
-                    .map(|(path, attr)| json!({ "path": steps(path), "attr": attr }))
-                    .collect::<Vec<_>>(),
-                "import_id": t.import_id.as_ref().map(import_id_json),
-            })
-        })
-        .collect();
-    let attrs: Vec<Value> = call
-        .attrs
-        .iter()
-        .map(|a| {
-            json!({
-                "from": steps(&a.from),
-                "attr": steps(&a.attr),
-                "attr_name": a.attr_name,
-                "kind": kind_name(a.kind),
-                "op": op_name(a.op),
-            })
-        })
-        .collect();
-    let sets: Vec<Value> = call
-        .sets
-        .iter()
-        .map(|s| {
-            let path = Path::parse(&s.attr).ok();
-            json!({ "attr": s.attr, "path": path.as_ref().map(steps), "value": s.value })
-        })
-        .collect();
-    json!({
-        "service": call.service,
-        "event_source": call.event_source,
-        "name": call.name,
-        "name_without_version": strip_version_suffix(&call.name),
-        "change": call.change.as_str(),
-        "severity": call.severity.as_str(),
-        "targets": targets,
-        "attrs": attrs,
-        "sets": sets,
-        "ignore": ignore,
-        "auto_attrs": call.auto_attrs,
-        "explicit_params": call.explicit_params,
-        "whole_request_mapped": call.whole_request_mapped,
-    })
+/// One catalog file: its own tables as written, and its calls as built.
+#[derive(Serialize)]
+struct FileDump<'a> {
+    file: &'a str,
+    service: Option<ServiceDoc>,
+    keys: BTreeMap<String, Vec<String>>,
+    id_prefixes: BTreeMap<String, Vec<String>>,
+    auto_attrs_ignore: Vec<String>,
+    calls: Vec<CallDump>,
 }
 
-/// A path as its steps: the root (`requestParameters`), then the members (a `[]` only documents an array).
-fn steps(path: &Path) -> Vec<&str> {
-    std::iter::once(path.root())
-        .chain(path.rest().iter().map(|s| &**s))
-        .collect()
+/// A call as built, with the name lookups use and its `ignore` list as written.
+#[derive(Serialize)]
+struct CallDump {
+    #[serde(flatten)]
+    call: Call,
+    name_without_version: String,
+    ignore: Vec<String>,
 }
 
-/// A template's parts in order: `{"text": ...}` or `{"path": [steps]}`.
-fn import_id_json(id: &ImportId) -> Value {
-    id.0.iter()
-        .map(|part| match part {
-            ImportPart::Text(text) => json!({ "text": text }),
-            ImportPart::Value(path) => json!({ "path": steps(path) }),
-        })
-        .collect()
-}
-
-// Named as the catalog writes them (`as = "security_group_rules"`, `op = "remove"`).
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Value => "value",
-        Kind::Policy => "policy",
-        Kind::Tags => "tags",
-        Kind::SecurityGroupRules => "security_group_rules",
+/// A target's parts as `{"path": [steps], "attr": ...}`.
+pub(super) fn parts<S: Serializer>(parts: &[(Path, Box<str>)], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Part<'a> {
+        path: &'a Path,
+        attr: &'a str,
     }
+    s.collect_seq(parts.iter().map(|(path, attr)| Part { path, attr }))
 }
 
-fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::Set => "set",
-        Op::Add => "add",
-        Op::Remove => "remove",
+/// An implied value with its attribute's path, as the catalog checker reads it.
+impl Serialize for ImpliedValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut value = s.serialize_struct("ImpliedValue", 3)?;
+        value.serialize_field("attr", &self.attr)?;
+        value.serialize_field("path", &Path::parse(&self.attr).ok())?;
+        value.serialize_field("value", &self.value)?;
+        value.end()
     }
 }
 

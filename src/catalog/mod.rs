@@ -11,7 +11,7 @@ pub mod path;
 use crate::state::KeySpec;
 pub use path::Section;
 use path::{Path, PathError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 type FastMap<V> = HashMap<Box<str>, V, foldhash::fast::RandomState>;
@@ -23,19 +23,27 @@ mod embedded {
 }
 
 /// What kind of change a call makes to the resource it touches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
+    /// Creates the resource.
     Create,
+    /// Changes some of its attributes.
     Modify,
+    /// Deletes it.
     Delete,
+    /// Attaches something to it (a policy, a volume).
     Attach,
+    /// Detaches something from it.
     Detach,
+    /// Adds or changes tags.
     Tag,
+    /// Removes tags.
     Untag,
 }
 
 impl Change {
+    /// The change as the catalog and `tfdrift.change` write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Change::Create => "create",
@@ -50,16 +58,21 @@ impl Change {
 }
 
 /// How much a change to this kind of resource matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Hardly matters.
     Low,
+    /// Worth a look.
     Medium,
+    /// Likely matters.
     High,
+    /// Matters most.
     Critical,
 }
 
 impl Severity {
+    /// The severity as the catalog and `tfdrift.severity` write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
@@ -71,8 +84,10 @@ impl Severity {
 }
 
 /// One resource type a call touches, and where the call names it.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Target {
+    /// The Terraform resource type (`aws_security_group`).
+    #[serde(rename = "type")]
     pub resource_type: Box<str>,
     /// Where the identifier is; every value found on any path is a candidate.
     pub ids: Box<[Path]>,
@@ -81,6 +96,7 @@ pub struct Target {
     /// The other parts of a composite identity (a Lambda permission's statement id, a Route 53 record's name
     /// and type): where each is in the record, and the attribute that must hold it. An instance matches only
     /// when every part the record gives agrees, so a call never lands on a sibling that shares the parent.
+    #[serde(serialize_with = "dump::parts")]
     pub parts: Box<[(Path, Box<str>)]>,
     /// The identifier in the form Terraform's import takes (`{requestParameters.keyId}:{responseElements.grantId}`),
     /// for a resource no state holds.
@@ -88,12 +104,15 @@ pub struct Target {
 }
 
 /// A template of record paths and text: `{path}` stands for the path's first value.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
 pub struct ImportId(Box<[ImportPart]>);
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
 enum ImportPart {
     Text(Box<str>),
+    #[serde(rename = "path")]
     Value(Path),
 }
 
@@ -140,7 +159,7 @@ impl ImportId {
 }
 
 /// A part of the record that sets a Terraform attribute of the call's own resource type.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct AttrMapping {
     /// Where the requested value is in the record.
     pub from: Path,
@@ -157,12 +176,14 @@ pub struct AttrMapping {
 /// A value the call implies for an attribute (`StopLogging` sets `enable_logging` to false).
 #[derive(Debug)]
 pub struct ImpliedValue {
+    /// The attribute, as the state names it.
     pub attr: Box<str>,
+    /// Its value after the call.
     pub value: serde_json::Value,
 }
 
 /// How the values of an attribute are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// By value, structurally; JSON text that holds a policy compares as a policy.
@@ -177,7 +198,7 @@ pub enum Kind {
 }
 
 /// What the call does to the attribute's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     /// Sets the whole value.
@@ -207,15 +228,21 @@ pub fn default_op(change: Change) -> Op {
 }
 
 /// One CloudTrail call the catalog understands.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Call {
+    /// The service's name in the catalog (its file name).
     pub service: Box<str>,
+    /// CloudTrail's `eventSource` (`ec2.amazonaws.com`).
     pub event_source: Box<str>,
+    /// The operation (`eventName`).
     pub name: Box<str>,
+    /// What the call does to its resource.
     pub change: Change,
+    /// How much that matters, unless the configuration overrides it by type.
     pub severity: Severity,
     /// The call's own resource type first.
     pub targets: Box<[Target]>,
+    /// Which parts of the call set which attributes.
     pub attrs: Box<[AttrMapping]>,
     /// Values the call implies, whatever its parameters.
     pub sets: Box<[ImpliedValue]>,
@@ -234,29 +261,44 @@ type IdPrefix = (Box<str>, Box<[Box<str>]>);
 /// Why a catalog file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    /// A file that is not valid TOML or does not fit the catalog's schema.
     #[error("{file}: {source}")]
     Toml {
+        /// The catalog file.
         file: String,
+        /// What the TOML parser says.
         #[source]
         source: Box<toml::de::Error>,
     },
+    /// A call entry that contradicts itself or the rest of the catalog.
     #[error("{file}: call {call}: {what}")]
     Call {
+        /// The catalog file.
         file: String,
+        /// The call's name.
         call: String,
+        /// What is wrong with it.
         what: String,
     },
+    /// A path in a call entry that cannot be read.
     #[error("{file}: call {call}: path `{path}`: {source}")]
     Path {
+        /// The catalog file.
         file: String,
+        /// The call's name.
         call: String,
+        /// The path as written.
         path: String,
+        /// Why it was refused.
         #[source]
         source: PathError,
     },
+    /// A catalog file that could not be read from disk.
     #[error("cannot read catalog file {file}: {source}")]
     Read {
+        /// The catalog file.
         file: String,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
@@ -310,7 +352,7 @@ struct AutoAttrsDoc {
     ignore: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct ServiceDoc {
     name: String,
@@ -322,6 +364,16 @@ struct ServiceDoc {
 
 fn default_true() -> bool {
     true
+}
+
+impl FileDoc {
+    /// Reads one catalog file; the error names it.
+    fn parse(file: &str, text: &str) -> Result<FileDoc, CatalogError> {
+        toml::from_str(text).map_err(|source| CatalogError::Toml {
+            file: file.to_owned(),
+            source: Box::new(source),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -447,10 +499,7 @@ impl Catalog {
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (file, text) in files {
             let (file, text) = (file.as_ref(), text.as_ref());
-            let doc: FileDoc = toml::from_str(text).map_err(|source| CatalogError::Toml {
-                file: file.to_owned(),
-                source: Box::new(source),
-            })?;
+            let doc = FileDoc::parse(file, text)?;
             for (prefix, types) in doc.id_prefixes {
                 if prefix.is_empty() || types.is_empty() {
                     return Err(CatalogError::Call {
@@ -714,6 +763,7 @@ impl Catalog {
             .map_or(&[], |(_, types)| &**types)
     }
 
+    /// Every call, in the order they were loaded.
     pub fn calls(&self) -> &[Call] {
         &self.calls
     }

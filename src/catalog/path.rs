@@ -4,12 +4,14 @@
 //! element, so the catalog does not have to know whether CloudTrail wrote one item or a list. Evaluation never
 //! allocates beyond the caller's output and never fails: a member that is not there is simply no value.
 
+use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
 
 /// A parsed path. Its first step names a [`Section`] of the call (`requestParameters`, `responseElements`,
 /// `resources`, ...).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Path {
     steps: Box<[Box<str>]>,
 }
@@ -17,12 +19,16 @@ pub struct Path {
 /// Why a path was refused when the catalog was loaded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PathError {
+    /// Nothing to read.
     #[error("empty path")]
     Empty,
+    /// Two dots in a row, or a dot at either end.
     #[error("empty step in path `{0}`")]
     EmptyStep(String),
+    /// A `[` that does not start `[]`.
     #[error("`[` without `[]` in path `{0}`")]
     BadBrackets(String),
+    /// A template `{` that is never closed.
     #[error("`{{` without `}}` in the template `{0}`")]
     Unclosed(String),
 }
@@ -94,15 +100,22 @@ impl Path {
 /// these to its own members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Section {
+    /// `requestParameters`.
     Request,
+    /// `responseElements`.
     Response,
+    /// `resources`.
     Resources,
+    /// `additionalEventData`.
     Details,
+    /// `awsRegion`.
     Region,
+    /// `recipientAccountId`.
     Account,
 }
 
 impl Section {
+    /// The section a path's first step names, if any.
     pub fn from_root(root: &str) -> Option<Section> {
         match root {
             "requestParameters" => Some(Section::Request),
@@ -119,7 +132,9 @@ impl Section {
 /// An identifier found in a record: a string as it is, or a number's text.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum IdRef<'v> {
+    /// A string, as written.
     Str(&'v str),
+    /// A number, written as its JSON text.
     Num(&'v serde_json::Number),
 }
 

@@ -24,8 +24,10 @@ pub use crate::scan::ScanError;
 /// Why bytes are not a CloudTrail record.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// The bytes are not UTF-8.
     #[error("a CloudTrail record is UTF-8 text: {0}")]
     NotText(#[from] simdutf8::compat::Utf8Error),
+    /// The text is not a JSON object.
     #[error("a CloudTrail record is a JSON object: {0}")]
     NotAnObject(#[from] ScanError),
 }
@@ -33,46 +35,72 @@ pub enum RecordError {
 /// The CloudTrail record, as tfdrift reads it.
 #[derive(Debug, Default)]
 pub struct Record<'a> {
+    /// `eventName`: the operation.
     pub event_name: Str<'a>,
+    /// `eventSource`: the service's endpoint (`ec2.amazonaws.com`).
     pub event_source: Str<'a>,
+    /// `eventID`.
     pub event_id: Str<'a>,
+    /// `eventTime`, RFC 3339.
     pub event_time: Str<'a>,
+    /// `awsRegion`.
     pub aws_region: Str<'a>,
+    /// `recipientAccountId`: the account the call was made in.
     pub recipient_account_id: Str<'a>,
+    /// `userAgent`.
     pub user_agent: Str<'a>,
+    /// `errorCode`: set when the call failed.
     pub error_code: Str<'a>,
+    /// `readOnly`.
     pub read_only: Flag,
+    /// `sessionCredentialFromConsole`.
     pub session_credential_from_console: Flag,
+    /// `userIdentity`.
     pub user_identity: UserIdentity<'a>,
     /// The free-form sections, as JSON text.
     pub request_parameters: Option<&'a str>,
+    /// `responseElements`.
     pub response_elements: Option<&'a str>,
+    /// `resources`.
     pub resources: Option<&'a str>,
+    /// `additionalEventData`.
     pub additional_event_data: Option<&'a str>,
 }
 
 /// `userIdentity`: who made the call.
 #[derive(Debug, Default)]
 pub struct UserIdentity<'a> {
+    /// `type`: `IAMUser`, `AssumedRole`, `AWSService`, ...
     pub identity_type: Str<'a>,
+    /// `principalId`.
     pub principal_id: Str<'a>,
+    /// `arn`.
     pub arn: Str<'a>,
+    /// `accountId`.
     pub account_id: Str<'a>,
+    /// `userName`.
     pub user_name: Str<'a>,
+    /// `invokedBy`: the AWS service that made the call for the principal.
     pub invoked_by: Str<'a>,
+    /// `sessionContext`.
     pub session_context: Option<SessionContext<'a>>,
 }
 
 /// `userIdentity.sessionContext`: for temporary credentials, the role (or user) that issued them.
 #[derive(Debug, Default)]
 pub struct SessionContext<'a> {
+    /// `sessionIssuer`.
     pub session_issuer: Option<SessionIssuer<'a>>,
+    /// `sourceIdentity`: set by whoever assumed the role, and kept along a chain of roles.
     pub source_identity: Str<'a>,
 }
 
+/// `userIdentity.sessionContext.sessionIssuer`: the role (or user) behind temporary credentials.
 #[derive(Debug, Default)]
 pub struct SessionIssuer<'a> {
+    /// `arn`.
     pub arn: Str<'a>,
+    /// `userName`.
     pub user_name: Str<'a>,
 }
 
@@ -306,10 +334,12 @@ impl<'a> Record<'a> {
         Ok(())
     }
 
+    /// `eventName`, or `""` when missing.
     pub fn event_name(&self) -> &str {
         self.event_name.get().unwrap_or("")
     }
 
+    /// `eventSource`, or `""` when missing.
     pub fn event_source(&self) -> &str {
         self.event_source.get().unwrap_or("")
     }

@@ -101,11 +101,13 @@ pub struct MaintenanceWindowConfig {
 }
 
 /// A configured state: its name, where it comes from, and the scope of its resources. Its schema is the
-/// one of the keys users write ([`StateEntry`]).
+/// one of the keys users write (`StateEntry`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "StateEntry")]
 pub struct StateConfig {
+    /// The state's name (unique), as fields and logs show it.
     pub name: String,
+    /// Where it is read from.
     pub source: Source,
     /// `None`: inferred from the state's ARNs.
     pub account_id: Option<AnyOr<AccountId>>,
@@ -116,9 +118,13 @@ pub struct StateConfig {
 /// Where a state comes from: one of the keys `path`, `s3`, `http`, `hcp`.
 #[derive(Debug, Clone)]
 pub enum Source {
+    /// A local file (`path`).
     Path(PathBuf),
+    /// An S3 object, or a workspace family under a key (`s3`).
     S3(S3StateConfig),
+    /// A URL (`http`), such as Terraform's HTTP backend.
     Http(HttpStateConfig),
+    /// HCP Terraform or Terraform Enterprise workspaces (`hcp`).
     Hcp(HcpStateConfig),
 }
 
@@ -239,11 +245,14 @@ pub struct S3StateConfig {
 #[serde(untagged)]
 #[schemars(crate = "falco_plugin::schemars")]
 pub enum Workspaces {
+    /// One pattern.
     One(String),
+    /// A list of patterns.
     Many(Vec<String>),
 }
 
 impl Workspaces {
+    /// The patterns as a list.
     pub fn patterns(&self) -> Vec<String> {
         match self {
             Workspaces::One(one) => vec![one.clone()],
@@ -373,7 +382,9 @@ fn default_max_record_bytes() -> NonZeroU64 {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid tfdrift configuration: {key}: {problem}")]
 pub struct ConfigError {
+    /// Where the value is, as a path (`states[1].name`).
     pub key: String,
+    /// What is wrong with it.
     pub problem: String,
 }
 
@@ -432,21 +443,8 @@ impl Config {
             }
             check_state(i, state)?;
         }
-        for (i, principal) in self.terraform.principals.iter().enumerate() {
-            if principal.trim().is_empty() {
-                return fail(
-                    format!("terraform.principals[{i}]"),
-                    "must not be empty".into(),
-                );
-            }
-        }
-        for (i, principal) in self.ignore_principals.iter().enumerate() {
-            if principal.trim().is_empty() {
-                return fail(
-                    format!("ignore_principals[{i}]"),
-                    "must not be empty".into(),
-                );
-            }
+        if let Some((key, _)) = self.principal_patterns().find(|(_, p)| p.trim().is_empty()) {
+            return fail(key, "must not be empty".into());
         }
         self.policy().map(|_| ())
     }
@@ -455,25 +453,26 @@ impl Config {
     /// whose account is a wildcard (`arn:aws:iam::*:role/terraform-ci`) also matches a role of that name in
     /// any other account, including one an attacker owns.
     pub fn warnings(&self) -> Vec<String> {
-        let keys = self
-            .terraform
-            .principals
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("terraform.principals[{i}]"), p))
-            .chain(
-                self.ignore_principals
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (format!("ignore_principals[{i}]"), p)),
-            );
-        keys.filter(|(_, pattern)| any_account(pattern))
+        self.principal_patterns()
+            .filter(|(_, pattern)| any_account(pattern))
             .map(|(key, pattern)| {
                 format!(
                     "{key} ({pattern:?}) matches that name in every AWS account, not only yours: name the account ids (one pattern each) so that a role of the same name in another account is not taken for it"
                 )
             })
             .collect()
+    }
+
+    /// Every principal pattern (Terraform's, then the ignored ones), with its key.
+    fn principal_patterns(&self) -> impl Iterator<Item = (String, &str)> {
+        fn keyed<'a>(key: &str, patterns: &'a [String]) -> impl Iterator<Item = (String, &'a str)> {
+            patterns
+                .iter()
+                .enumerate()
+                .map(move |(i, p)| (format!("{key}[{i}]"), p.as_str()))
+        }
+        keyed("terraform.principals", &self.terraform.principals)
+            .chain(keyed("ignore_principals", &self.ignore_principals))
     }
 
     /// What decides verdicts, from this configuration.

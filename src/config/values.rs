@@ -19,10 +19,12 @@ impl<const MIN: u64, const MAX: u64> Seconds<MIN, MAX> {
         Self(value)
     }
 
+    /// The number of seconds.
     pub fn get(self) -> u64 {
         self.0
     }
 
+    /// The same, as a duration.
     pub fn duration(self) -> std::time::Duration {
         std::time::Duration::from_secs(self.0)
     }
@@ -85,6 +87,7 @@ macro_rules! checked_text {
         }
 
         impl $name {
+            /// The checked text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -173,7 +176,9 @@ checked_text!(
     bound(deserialize = "T: TryFrom<String, Error = String>")
 )]
 pub enum AnyOr<T> {
+    /// `*`: any value.
     Any,
+    /// This value.
     Is(T),
 }
 

@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The result of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Equal.
     Same,
+    /// Different.
     Changed,
     /// Cannot be compared; counts as changed.
     Unknown(&'static str),
@@ -395,23 +397,15 @@ fn requested_rules(request: &Value) -> BTreeSet<Rule> {
     let Value::Object(map) = request else {
         return rules;
     };
-    if let Some(cidr) = text(map.get("cidrIp")) {
-        let protocol = text(map.get("ipProtocol")).unwrap_or_default();
-        rules.insert(Rule::new(
-            &protocol,
-            int(map.get("fromPort")),
-            int(map.get("toPort")),
-            format!("cidr {cidr}"),
-        ));
-    }
-    if let Some(group) = text(map.get("sourceSecurityGroupName")) {
-        let protocol = text(map.get("ipProtocol")).unwrap_or_default();
-        rules.insert(Rule::new(
-            &protocol,
-            int(map.get("fromPort")),
-            int(map.get("toPort")),
-            format!("group-name {group}"),
-        ));
+    let protocol = text(map.get("ipProtocol")).unwrap_or_default();
+    for (member, peer) in [
+        ("cidrIp", "cidr"),
+        ("sourceSecurityGroupName", "group-name"),
+    ] {
+        if let Some(value) = text(map.get(member)) {
+            let (from, to) = (int(map.get("fromPort")), int(map.get("toPort")));
+            rules.insert(Rule::new(&protocol, from, to, format!("{peer} {value}")));
+        }
     }
     for permission in items(map.get("ipPermissions")) {
         let protocol = text(permission.get("ipProtocol")).unwrap_or_default();

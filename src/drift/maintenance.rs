@@ -11,31 +11,40 @@ use jiff::{Timestamp, ToSpan};
 /// A window that repeats every week.
 #[derive(Debug, Clone)]
 pub struct Weekly {
+    /// Shown in `tfdrift.maintenance_window`.
     pub name: String,
     /// The days the window starts on.
     pub days: Vec<Weekday>,
+    /// When it starts, on each of its days.
     pub start: Time,
     /// When `end` is not after `start`, the window runs past midnight into the next day.
     pub end: Time,
+    /// The zone `start` and `end` are read in.
     pub time_zone: TimeZone,
 }
 
 /// A window that happens once.
 #[derive(Debug, Clone)]
 pub struct OneOff {
+    /// Shown in `tfdrift.maintenance_window`.
     pub name: String,
+    /// When it starts.
     pub from: Timestamp,
+    /// When it ends (excluded).
     pub to: Timestamp,
 }
 
 /// Every configured window.
 #[derive(Debug, Clone, Default)]
 pub struct Windows {
+    /// The windows that repeat every week.
     pub weekly: Vec<Weekly>,
+    /// The windows that happen once.
     pub one_off: Vec<OneOff>,
 }
 
 impl Windows {
+    /// Whether no window is configured.
     pub fn is_empty(&self) -> bool {
         self.weekly.is_empty() && self.one_off.is_empty()
     }

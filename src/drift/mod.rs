@@ -30,15 +30,23 @@ pub const REDACTED: &str = "<redacted>";
 /// One managed resource instance the call touches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match {
+    /// The Terraform address (`module.net.aws_security_group.web`).
     pub address: String,
+    /// The Terraform resource type.
     pub resource_type: String,
     /// The instance's `id` attribute, or the identifier it was found by.
     pub resource_id: String,
+    /// The module path, `""` for the root module.
     pub module: String,
+    /// The name of the state that holds it.
     pub state: String,
+    /// That state's serial.
     pub serial: u64,
+    /// When that state was loaded.
     pub loaded_at: Option<SystemTime>,
+    /// Marked for replacement on the next apply.
     pub tainted: bool,
+    /// A deposed object: replaced, waiting to be destroyed.
     pub deposed: bool,
     /// The identifier it was found by, to find it again.
     lookup_value: String,
@@ -54,6 +62,7 @@ pub enum MatchKind {
 }
 
 impl MatchKind {
+    /// The kind as `tfdrift.match_kind` shows it.
     pub fn as_str(self) -> &'static str {
         match self {
             MatchKind::Catalog => "catalog",
@@ -69,7 +78,9 @@ pub struct Verdict {
     pub parsed: bool,
     /// The call is in the catalog.
     pub covered: bool,
+    /// What the call does to its resource (from the catalog).
     pub change: Option<Change>,
+    /// How much that matters (the catalog's, or the configuration's override for the type).
     pub severity: Option<Severity>,
     /// Some: the call was looked up (covered, successful, an identifier was found); true if a state holds it.
     pub managed: Option<bool>,
@@ -79,20 +90,30 @@ pub struct Verdict {
     pub match_kind: Option<MatchKind>,
     /// The call's own resource type and the identifier found for it, when no state holds it.
     pub unmatched_type: Option<String>,
+    /// See `unmatched_type`.
     pub unmatched_id: Option<String>,
+    /// Attributes the call sets.
     pub touched_attrs: Vec<String>,
+    /// Attributes the call sets to a value other than the state's.
     pub changed_attrs: Vec<String>,
     /// Request parameters that set something no comparison covered (no mapping, no such attribute).
     pub uncompared: Vec<String>,
     /// Attribute → {state, requested}, for the changed attributes; rendered as JSON text when asked for.
     pub diff: Diff,
+    /// The call was Terraform's.
     pub by_terraform: bool,
+    /// Who made the call.
     pub actor: Option<String>,
+    /// How the call was made.
     pub actor_kind: Option<ActorKind>,
+    /// A successful change to a managed resource, by a caller whose changes may be drift (`tfdrift.drift`).
     pub drift: bool,
+    /// A successful create or change, by such a caller, of a resource no state holds, of a type some state
+    /// manages (`tfdrift.unmanaged`).
     pub unmanaged: bool,
     /// Whether the call was made in a maintenance window (`None`: its time is unknown).
     pub in_maintenance: Option<bool>,
+    /// The name of the window the call was made in.
     pub maintenance_window: Option<String>,
 }
 
@@ -111,6 +132,7 @@ impl Verdict {
         }
     }
 
+    /// The first match: the call's own resource type when a state holds it.
     pub fn primary(&self) -> Option<&Match> {
         self.matches.first()
     }
@@ -162,6 +184,7 @@ struct DiffEntry {
 }
 
 impl Diff {
+    /// Whether no attribute changed.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -327,6 +350,7 @@ impl<'c, C: Call> Sections<'c, C> {
 /// AWS services acting for someone count, severities by resource type, maintenance windows.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
+    /// Which callers are Terraform.
     pub terraform: TerraformIdentity,
     /// Callers whose changes are never drift (service-linked roles, a break-glass automation).
     pub ignored_principals: Principals,
@@ -334,6 +358,7 @@ pub struct Policy {
     pub aws_service_changes_are_drift: bool,
     /// Severity by resource type, over the catalog's.
     pub severity_overrides: HashMap<String, Severity>,
+    /// When changes are expected and are not drift.
     pub maintenance: maintenance::Windows,
 }
 
@@ -344,12 +369,14 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine over the catalog and the policy; loads the providers' sensitivity tables now.
     pub fn new(catalog: Arc<Catalog>, policy: Policy) -> Self {
         // The providers' sensitivity tables are read here, at init, not on the first event.
         crate::state::sensitive::load();
         Self { catalog, policy }
     }
 
+    /// The catalog it reads.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }

@@ -33,19 +33,26 @@ const MAX_PAGES: u64 = 100;
 /// Which workspaces.
 #[derive(Debug, Clone)]
 pub enum Selector {
+    /// One workspace, by name.
     Workspace(String),
+    /// Every workspace that has all of these tags.
     Tags(Vec<String>),
 }
 
+/// Where the workspaces are, and how to authenticate.
 #[derive(Debug, Clone)]
 pub struct HcpOptions {
     /// `https://app.terraform.io`, or a Terraform Enterprise URL.
     pub address: String,
+    /// The organization that owns the workspaces.
     pub organization: String,
+    /// Which of its workspaces.
     pub selector: Selector,
+    /// The environment variable that holds the API token.
     pub token_env: String,
 }
 
+/// The current state of HCP Terraform (or Terraform Enterprise) workspaces.
 pub struct HcpSource {
     name: String,
     options: HcpOptions,
@@ -110,6 +117,7 @@ impl Api<'_> {
 }
 
 impl HcpSource {
+    /// A source that reads nothing until polled.
     pub fn new(name: impl Into<String>, options: HcpOptions) -> Self {
         HcpSource {
             name: name.into(),

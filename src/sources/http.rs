@@ -16,19 +16,27 @@ use std::time::{Duration, Instant};
 /// How to reach one state over HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
+    /// The state's URL.
     pub url: String,
+    /// How to authenticate.
     pub auth: HttpAuth,
 }
 
 /// Credentials, by the names of the environment variables that hold them.
 #[derive(Debug, Clone)]
 pub enum HttpAuth {
+    /// No credentials.
     None,
+    /// HTTP basic authentication.
     Basic {
+        /// The user name.
         username: String,
+        /// The environment variable that holds the password.
         password_env: String,
     },
+    /// A bearer token.
     Bearer {
+        /// The environment variable that holds the token.
         token_env: String,
     },
 }
@@ -41,6 +49,7 @@ struct Seen {
     fingerprint: Option<u64>,
 }
 
+/// A state read from a URL, downloaded again only when it changed.
 pub struct HttpSource {
     name: String,
     options: HttpOptions,
@@ -56,6 +65,7 @@ pub struct HttpSource {
 const TOO_LARGE_PAUSE: (Duration, Duration) = (Duration::from_secs(300), Duration::from_secs(3600));
 
 impl HttpSource {
+    /// A source that reads nothing until polled.
     pub fn new(name: impl Into<String>, options: HttpOptions) -> Self {
         HttpSource {
             name: name.into(),

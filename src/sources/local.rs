@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+/// A state in a local file, read again when its modification time or size changes.
 pub struct LocalFile {
     name: String,
     path: PathBuf,
@@ -14,6 +15,7 @@ pub struct LocalFile {
 }
 
 impl LocalFile {
+    /// A source that reads nothing until polled.
     pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
         Self {
             name: name.into(),

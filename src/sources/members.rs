@@ -2,10 +2,9 @@
 //! worker thread, see [`parse_fetch`]), then, on the reload thread, refuses rollbacks, scopes what it
 //! accepts, keeps what left a listing for [`MISSING_GRACE`], and logs each failure once while it repeats.
 
-use super::scope::ScopeConfig;
+use super::reload::ReloadStats;
 use super::source::Fetch;
-use super::stats::ReloadStats;
-use crate::state::{Limits, State, parse};
+use crate::state::{Limits, Scope, State, parse};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -304,6 +303,54 @@ fn rollback(serials: &HashMap<String, u64>, new: &State) -> Option<String> {
             new.serial
         )
     })
+}
+
+/// How the configuration scopes a source's states: each part is given, `*` (any), or inferred from the
+/// state's ARNs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeConfig {
+    /// The account.
+    pub account: ScopeSetting,
+    /// The region.
+    pub region: ScopeSetting,
+}
+
+/// One part of a scope, as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ScopeSetting {
+    /// From the state's ARNs, when they agree.
+    #[default]
+    Infer,
+    /// Not scoped.
+    Any,
+    /// This value.
+    Is(Box<str>),
+}
+
+impl ScopeSetting {
+    fn resolve(&self, inferred: Option<Box<str>>) -> Option<Box<str>> {
+        match self {
+            ScopeSetting::Infer => inferred,
+            ScopeSetting::Any => None,
+            ScopeSetting::Is(value) => Some(value.clone()),
+        }
+    }
+}
+
+impl ScopeConfig {
+    /// The scope `state` gets: the configured parts, the others inferred from its ARNs.
+    pub(super) fn resolve(&self, state: &State) -> Scope {
+        let inferred = if self.account == ScopeSetting::Infer || self.region == ScopeSetting::Infer
+        {
+            Scope::infer(state)
+        } else {
+            Scope::default()
+        };
+        Scope {
+            account: self.account.resolve(inferred.account),
+            region: self.region.resolve(inferred.region),
+        }
+    }
 }
 
 #[cfg(test)]

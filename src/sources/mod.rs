@@ -21,16 +21,12 @@ pub mod http;
 pub mod local;
 mod members;
 mod reload;
-mod retire;
 pub mod s3;
-mod scope;
 mod source;
-mod stats;
 mod web;
-mod worker;
 
-pub use members::MISSING_GRACE;
-pub use reload::{INIT_WAIT, Registration, ReloadOptions, Reloader, load_once};
-pub use scope::{ScopeConfig, ScopeSetting};
+pub use members::{MISSING_GRACE, ScopeConfig, ScopeSetting};
+pub use reload::{
+    INIT_WAIT, Registration, ReloadCounts, ReloadOptions, ReloadStats, Reloader, load_once,
+};
 pub use source::{Deliver, Fetch, PollContext, StateSource};
-pub use stats::{ReloadCounts, ReloadStats};

@@ -12,18 +12,15 @@
 //! first answers; a source still busy then is loaded when it answers. On shutdown nothing waits for a
 //! source: a thread stuck in a read is left behind. Nothing here runs on Falco's event thread.
 
-use super::members::{Loaded, MemberSlot, Refreshed, apply};
-use super::retire::Retired;
-use super::scope::ScopeConfig;
-use super::source::StateSource;
-use super::stats::{ReloadStats, unix_seconds};
-use super::worker::{Answer, Worker};
+use super::members::{Found, Loaded, MemberSlot, Refreshed, ScopeConfig, apply, parse_fetch};
+use super::source::{PollContext, StateSource};
 use crate::catalog::Catalog;
 use crate::state::{Index, Limits, Snapshot, SnapshotReader};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
@@ -42,7 +39,9 @@ const LATE_MARGIN: Duration = Duration::from_secs(10);
 
 /// A source as the reloader takes it: the source, and the scope its configuration gives its states.
 pub struct Registration {
+    /// The source.
     pub source: Box<dyn StateSource>,
+    /// The account and region its states cover.
     pub scope: ScopeConfig,
 }
 
@@ -440,9 +439,11 @@ pub struct Reloader {
 
 /// How the reloader starts.
 pub struct ReloadOptions {
+    /// Time between polls of every source.
     pub interval: Duration,
     /// Refuse to start when no state at all can be loaded.
     pub require_state_on_start: bool,
+    /// The limits every state is held to.
     pub limits: Limits,
 }
 
@@ -534,12 +535,185 @@ impl Drop for Reloader {
     }
 }
 
+/// An answer from a source's thread: the source's position, and what its poll found for each state.
+type Answer = (usize, anyhow::Result<Vec<(String, Found)>>);
+
+/// A source's own thread: polls the source when the reload thread asks, parses what it fetched (with the
+/// reloader's [`parse_fetch`]), and sends the answer back. A source that blocks holds up only this thread.
+struct Worker {
+    ask: std::sync::mpsc::Sender<()>,
+    thread: Option<JoinHandle<()>>,
+    /// When the poll it is busy with was asked for; `None` while it is idle.
+    asked_at: Option<Instant>,
+    /// The poll it is busy with has been reported late.
+    late: bool,
+}
+
+impl Worker {
+    /// Starts the thread that owns `source`.
+    fn spawn(
+        index: usize,
+        mut source: Box<dyn StateSource>,
+        limits: Limits,
+        stop: watch::Receiver<bool>,
+        answers: tokio::sync::mpsc::UnboundedSender<Answer>,
+    ) -> std::io::Result<Worker> {
+        let (ask, asked) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("tfdrift-source-{index}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                // Each ask gets one answer; the thread ends when the reload thread is gone.
+                while asked.recv().is_ok() {
+                    let polled = match &runtime {
+                        Ok(runtime) => poll(&mut *source, &limits, runtime, &stop),
+                        Err(e) => Err(anyhow::anyhow!(
+                            "cannot start the runtime that reads this source: {e}"
+                        )),
+                    };
+                    if answers.send((index, polled)).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Worker {
+            ask,
+            thread: Some(thread),
+            asked_at: None,
+            late: false,
+        })
+    }
+}
+
+/// One poll of `source`, each new version parsed as it is delivered. A panic (in the source or the parser)
+/// is a failure of this poll, not of the thread.
+fn poll(
+    source: &mut dyn StateSource,
+    limits: &Limits,
+    runtime: &Runtime,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<(String, Found)>> {
+    let ctx = PollContext {
+        limits,
+        runtime,
+        stop,
+        deadline: Instant::now() + limits.poll_timeout,
+    };
+    let mut found = Vec::new();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        source.poll(&ctx, &mut |name, fetch| {
+            let parsed = parse_fetch(&name, fetch, limits);
+            found.push((name, parsed));
+        })
+    }))
+    .unwrap_or_else(|_| Err(anyhow::anyhow!("internal error while reading the source")))
+    .map(|()| found)
+}
+
+/// Snapshots swapped out but maybe still in use by the event thread (whose per-event cache keeps the last
+/// event's snapshot). Freeing an index of tens of thousands of instances takes tens of milliseconds; were
+/// the event thread to hold the last reference, that time would be spent on Falco's thread, stalling one
+/// event. So the reload thread keeps every old snapshot until it holds the only reference, checking often
+/// while it has any, and frees it itself.
+#[derive(Default)]
+struct Retired(Vec<Arc<Snapshot>>);
+
+impl Retired {
+    /// How often to look again while an old snapshot is still in use.
+    const POLL: Duration = Duration::from_millis(50);
+
+    fn keep(&mut self, old: Arc<Snapshot>) {
+        self.0.push(old);
+    }
+
+    /// Frees the old snapshots nobody else holds any more.
+    fn release(&mut self) {
+        self.0.retain(|old| Arc::strong_count(old) > 1);
+    }
+
+    /// How long to sleep before the next refresh (due at `next_refresh`) or the next check.
+    fn wait(&self, next_refresh: Instant) -> Duration {
+        let until_refresh = next_refresh.saturating_duration_since(Instant::now());
+        if self.0.is_empty() {
+            until_refresh
+        } else {
+            until_refresh.min(Self::POLL)
+        }
+    }
+}
+
+/// The reload thread's counters, for the plugin's metrics. Written by the reload thread only; read by
+/// `get_metrics`, never on the event path.
+#[derive(Debug, Default)]
+pub struct ReloadStats {
+    pub(super) states_loaded: AtomicU64,
+    pub(super) resources_indexed: AtomicU64,
+    /// Unix seconds of the oldest "last successful check" over every state and source.
+    pub(super) oldest_refresh: AtomicU64,
+    pub(super) refresh_failures: AtomicU64,
+    pub(super) rollbacks_refused: AtomicU64,
+    pub(super) state_loads: AtomicU64,
+    pub(super) state_checks: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadCounts {
+    /// States in the index now.
+    pub states_loaded: u64,
+    /// Resource instances in the index now.
+    pub resources_indexed: u64,
+    /// Seconds since the least recently confirmed state (or source) was last checked successfully: a
+    /// state whose source fails, or whose newest version was refused, grows older every second.
+    pub seconds_since_refresh_max: u64,
+    /// Polls that failed or were refused (one per state per refresh, or per source when it cannot be listed).
+    pub refresh_failures: u64,
+    /// New versions refused because their serial is lower than the loaded one's, same lineage.
+    pub rollbacks_refused: u64,
+    /// New versions parsed and swapped in.
+    pub state_loads: u64,
+    /// Successful checks of a state, changed or not.
+    pub state_checks: u64,
+}
+
+impl ReloadStats {
+    /// The counters now.
+    pub fn read(&self) -> ReloadCounts {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let now = unix_seconds(SystemTime::now());
+        ReloadCounts {
+            states_loaded: get(&self.states_loaded),
+            resources_indexed: get(&self.resources_indexed),
+            seconds_since_refresh_max: now.saturating_sub(get(&self.oldest_refresh)),
+            refresh_failures: get(&self.refresh_failures),
+            rollbacks_refused: get(&self.rollbacks_refused),
+            state_loads: get(&self.state_loads),
+            state_checks: get(&self.state_checks),
+        }
+    }
+
+    pub(super) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(super) fn set(counter: &AtomicU64, value: u64) {
+        counter.store(value, Ordering::Relaxed);
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::members::MISSING_GRACE;
-    use crate::sources::scope::ScopeSetting;
-    use crate::sources::source::{Deliver, Fetch, PollContext};
+    use crate::sources::members::{MISSING_GRACE, ScopeSetting};
+    use crate::sources::source::{Deliver, Fetch};
     use crate::state::Scope;
 
     /// A new version of a state of one IAM role.

@@ -35,13 +35,17 @@ const MAX_LIST_PAGES: usize = 100;
 /// Where a state (or a family of workspace states) is in S3.
 #[derive(Debug, Clone)]
 pub struct S3Options {
+    /// The bucket.
     pub bucket: String,
+    /// The state's key (the default workspace's).
     pub key: String,
     /// Default: the SDK's (`AWS_REGION`, the profile).
     pub region: Option<String>,
+    /// Another endpoint than AWS's (a compatible store).
     pub endpoint: Option<String>,
     /// Default: true with an endpoint.
     pub path_style: Option<bool>,
+    /// A role to assume for reading.
     pub role_arn: Option<String>,
     /// `env:` by default, as in the backend.
     pub workspace_key_prefix: String,
@@ -49,6 +53,7 @@ pub struct S3Options {
     pub workspaces: Option<Vec<String>>,
 }
 
+/// A state in S3, or the states of several workspaces, downloaded again only when their ETag changes.
 pub struct S3Source {
     name: String,
     options: S3Options,
@@ -59,6 +64,7 @@ pub struct S3Source {
 }
 
 impl S3Source {
+    /// A source that reads nothing until polled.
     pub fn new(name: impl Into<String>, options: S3Options) -> Self {
         let patterns = options
             .workspaces

@@ -43,6 +43,7 @@ pub enum Fetch {
 
 /// What a source may use while polling: the limits on a state, its thread's runtime, and the poll's deadline.
 pub struct PollContext<'a> {
+    /// The limits a state is held to.
     pub limits: &'a Limits,
     pub(super) runtime: &'a Runtime,
     pub(super) stop: &'a watch::Receiver<bool>,

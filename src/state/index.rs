@@ -16,6 +16,7 @@ use crate::scan::{members, scalar_text};
 /// Which top-level attributes identify an instance of a resource type, e.g. `["id", "arn"]`, or
 /// `["id", "name", "arn", "unique_id"]` for `aws_iam_role`.
 pub trait KeySpec {
+    /// The keys of a resource type, in the order they are tried.
     fn keys(&self, resource_type: &str) -> &[Box<str>];
 }
 
@@ -55,7 +56,9 @@ impl KeySpec for KeyTable {
 /// One instance that matched a lookup.
 #[derive(Debug, Clone, Copy)]
 pub struct Hit<'a> {
+    /// The state that holds the instance.
     pub state: &'a State,
+    /// The instance.
     pub instance: &'a Instance,
     /// The attribute whose value matched (`id`, `arn`, `name`, ...): the first of the type's keys that did.
     pub key: &'a str,
@@ -322,6 +325,7 @@ impl Index {
         self.types.keys().map(|k| &**k)
     }
 
+    /// Every state in the index.
     pub fn states(&self) -> &[Arc<State>] {
         &self.states
     }

@@ -36,8 +36,11 @@ pub struct State {
     pub name: Arc<str>,
     /// The file's `version` (1 to 4).
     pub format_version: u64,
+    /// The state's `serial`: it grows with every write.
     pub serial: u64,
+    /// The state's `lineage`: the same across the versions of one state.
     pub lineage: Option<String>,
+    /// The Terraform version that wrote it.
     pub terraform_version: Option<String>,
     /// Managed resource instances in file order; data sources are skipped.
     pub instances: Vec<Instance>,
@@ -50,7 +53,9 @@ pub struct State {
 /// accounts with an IAM role of the same name never mix. `None` covers every account (or region).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
+    /// `None`: every account.
     pub account: Option<Box<str>>,
+    /// `None`: every region.
     pub region: Option<Box<str>>,
 }
 
@@ -193,6 +198,7 @@ pub struct Instance {
     pub module: Box<str>,
     /// `aws_instance`.
     pub resource_type: Box<str>,
+    /// Whether the object is the live one.
     pub status: InstanceStatus,
     /// The attributes as a JSON object, whitespace removed. Legacy (v1–v3) states and v4 `attributes_flat`
     /// give a flat object of strings (`"tags.%": "1"`, `"tags.Name": "web"`).
@@ -271,6 +277,7 @@ impl Known {
 /// Whether an instance object is the live one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstanceStatus {
+    /// The live object.
     Current,
     /// Marked for replacement on the next apply; the object still exists.
     Tainted,

@@ -8,12 +8,14 @@ use std::time::SystemTime;
 
 /// What extraction reads: an index over the last good version of every state, and when each was loaded.
 pub struct Snapshot {
+    /// The states and the index over them.
     pub index: Index,
     /// Aligned with `index.states()`.
     pub loaded_at: Vec<SystemTime>,
 }
 
 impl Snapshot {
+    /// A snapshot with no state, until the first load.
     pub fn empty() -> Snapshot {
         Snapshot {
             index: Index::empty(),
@@ -38,6 +40,7 @@ impl Snapshot {
 pub struct SnapshotReader(arc_swap::Cache<Arc<ArcSwap<Snapshot>>, Arc<Snapshot>>);
 
 impl SnapshotReader {
+    /// A reader of what the reload thread publishes.
     pub fn new(published: Arc<ArcSwap<Snapshot>>) -> Self {
         SnapshotReader(arc_swap::Cache::new(published))
     }
