@@ -2,7 +2,7 @@
 //! description, contact, the plugin API version it requires, and the init schema. The documents that state
 //! them (README, the guide, the rules' `required_plugin_versions`, the packaging script) must agree.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::Value;
@@ -360,7 +360,7 @@ fn no_module_imports_from_a_layer_above_its_own() {
                 panic!("{}:{line}: `{target}` has no layer", relative.display())
             });
             let pair = (module.as_str(), target.as_str());
-            if (target_rank >= rank || FORBIDDEN.contains(&pair)) {
+            if target_rank >= rank || FORBIDDEN.contains(&pair) {
                 wrong.push(format!(
                     "src/{}:{line}: {module} imports {target}",
                     relative.display()
