@@ -23,17 +23,6 @@ fn threads() -> usize {
         .count()
 }
 
-/// Resident memory, in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("statm's resident field");
-    pages * 4096
-}
-
 /// One hot-reload cycle: init, a few events answered, destroy.
 fn cycle(config: &str) {
     let mut capture = start(&[source_sg_record()], 20, 0, config).expect("tfdrift starts");

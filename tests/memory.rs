@@ -10,17 +10,6 @@ use tfdrift_test_support as common;
 use common::*;
 use serde_json::json;
 
-/// Resident memory, in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("statm's resident field");
-    pages * 4096
-}
-
 #[test]
 fn a_sustained_stream_does_not_grow_memory() {
     let mut records: Vec<String> = real_records().into_iter().map(|r| r.text).collect();

@@ -682,6 +682,17 @@ pub fn metric(capture: &mut CapturingPluginRunner, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no metric tfdrift.{name}"))
 }
 
+/// The process's resident memory, in bytes (`/proc/self/statm`).
+pub fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("statm's resident field");
+    pages * 4096
+}
+
 /// The environment the network sources' tests share, set once per test binary before any source reads it:
 /// fake AWS keys (for the loopback S3 server; never real ones), no instance-metadata probing, no shared AWS
 /// config files, no proxy, and the secrets the HTTP and HCP tests use.
