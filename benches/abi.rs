@@ -1,16 +1,13 @@
 //! Through the C ABI: events per second for the whole plugin, the built `libtfdrift.so` loaded as Falco
 //! loads it, in `falco_plugin_runner` beside a test source plugin that emits the real CloudTrail records as
-//! `aws_cloudtrail` events (tests/common), reading the five fields of a typical rule set per event.
+//! `aws_cloudtrail` events (tests/support), reading the five fields of a typical rule set per event.
 //!
 //! Beside it, in the same run: the runner and the source alone (no field read), the library path of the
 //! same events (`Engine::evaluate` + the five fields, as in `extraction.rs`) and the baseline parse into a
 //! `serde_json::Value`. What the SDK's boundary costs is the plugin's time in the runner, less the runner
 //! and source's own, less the library path's.
 
-#[path = "../tests/common/mod.rs"]
-#[allow(clippy::all, unused_imports)]
-mod common;
-#[path = "support/mod.rs"]
+use tfdrift_test_support as common;
 mod support;
 
 use arc_swap::ArcSwap;

@@ -13,7 +13,6 @@
 //! `TFDRIFT_PROFILE=<event name>` runs only that record's extraction in a loop (`TFDRIFT_PROFILE_LOOPS`
 //! times, default 20,000), for `valgrind --tool=callgrind` or `perf record`.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use arc_swap::ArcSwap;

@@ -12,7 +12,6 @@
 //! - sonic-rs's lazy readers: `get_many` of the paths `Record` reads, and `to_object_iter` over the top-level
 //!   members (values skipped, not validated, until asked for).
 
-#[path = "support/mod.rs"]
 mod support;
 
 use criterion::Throughput;

@@ -7,7 +7,6 @@
 //! the next event, as the plugin's per-event cache does; a second run under reload drops it at once, to
 //! show where the old index is freed.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::hint::black_box;

@@ -13,14 +13,11 @@
 //! instances that holds every resource the records touch makes every covered call a managed one: the
 //! expensive path, more often than in life.
 
-#[path = "../tests/common/mod.rs"]
-#[allow(clippy::all, unused_imports)]
-mod common;
+use tfdrift_test_support as common;
 #[path = "support/falco.rs"]
 mod falco;
 #[path = "support/standin.rs"]
 mod standin;
-#[path = "support/mod.rs"]
 mod support;
 
 use falco::Ruleset;

@@ -9,7 +9,6 @@
 //!
 //! Multi-second iterations do not suit criterion's sampling, so this benchmark times with its own loop.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -2,10 +2,12 @@
 //! `libtfdrift.so`: no thread is left behind (counted in /proc/self/task), memory does not grow from cycle
 //! to cycle (resident set in /proc/self/statm), and the reload thread stops promptly even in the middle of a
 //! slow download, cycle after cycle.
+//! A test binary of its own (not in tests/plugin): it measures the whole process, which no other test
+//! may share.
 //!
 //! The record is a real one (stratus-red-team, Apache-2.0, see tests/data/README.md).
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::json;
@@ -19,17 +21,6 @@ fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .expect("/proc/self/task")
         .count()
-}
-
-/// Resident memory, in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("statm's resident field");
-    pages * 4096
 }
 
 /// One hot-reload cycle: init, a few events answered, destroy.

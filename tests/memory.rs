@@ -2,22 +2,13 @@
 //! tests/data/cloudtrail, over and over; Apache-2.0, see its README) through the C ABI of the built
 //! `libtfdrift.so`, with the fields rules ask for extracted from each. The resident set after the stream is
 //! compared with the one after a warm-up: no per-event growth of the cache, the metrics or anything else.
+//! A test binary of its own (not in tests/plugin): it measures the whole process, which no other test
+//! may share.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::json;
-
-/// Resident memory, in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("statm's resident field");
-    pages * 4096
-}
 
 #[test]
 fn a_sustained_stream_does_not_grow_memory() {

@@ -18,6 +18,7 @@ use tfdrift::config::Config;
 use tfdrift::drift::{Engine, Verdict};
 use tfdrift::sources::Reloader;
 use tfdrift::state::{Index, Limits, Scope, Snapshot, SnapshotReader};
+use tfdrift_test_support::{cloudtrail_files, record_texts};
 
 // ------------------------------------------------------------------------------------------- the mode
 
@@ -50,9 +51,6 @@ pub fn criterion() -> criterion::Criterion {
 
 // ------------------------------------------------------------------------------------------ records
 
-/// The folder of real CloudTrail records (see `tests/data/README.md`).
-pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cloudtrail");
-
 /// What tfdrift does with a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -73,22 +71,16 @@ pub struct RealRecord {
     pub class: Class,
 }
 
-/// Every real record: `stratus-red-team/*.json` (arrays) then `panther-analysis.jsonl`, in a fixed order.
+/// Every real record (tests/support's files, in their order), classified; `origin` is `file#index`.
 pub fn real_records(catalog: &Catalog) -> Vec<RealRecord> {
-    let root = Path::new(CLOUDTRAIL_DATA);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("stratus-red-team"))
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files.push(root.join("panther-analysis.jsonl"));
     let mut out = Vec::new();
-    for file in files {
+    for file in cloudtrail_files() {
         let content = std::fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
         let name = file.file_name().unwrap_or_default().to_string_lossy();
-        for (i, text) in record_texts(&content).into_iter().enumerate() {
+        let texts = record_texts(&content)
+            .unwrap_or_else(|e| panic!("{} is not a CloudTrail file: {e}", file.display()));
+        for (i, text) in texts.into_iter().enumerate() {
             let record = Record::parse(text.as_bytes())
                 .unwrap_or_else(|e| panic!("{name}#{i} is not a record: {e}"));
             let class = if record.read_only() {
@@ -144,23 +136,9 @@ pub fn compact(text: &str) -> String {
     out
 }
 
-/// Every record's verbatim text in a CloudTrail file: a JSON array, or JSON lines.
-fn record_texts(content: &str) -> Vec<String> {
-    if content.trim_start().starts_with('[') {
-        let records: Vec<Box<serde_json::value::RawValue>> =
-            serde_json::from_str(content).expect("a JSON array of records");
-        return records.into_iter().map(|r| r.get().to_owned()).collect();
-    }
-    content
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().to_owned())
-        .collect()
-}
-
 /// The resources the mutating, successful, covered records name (type, identifier, the attribute that
 /// holds it), as `scripts/gen_state.py --include` reads them: what a state must hold for their lookups to
-/// hit. The same rule as `tests/real_records.rs`: the first target of the call that yields an identifier.
+/// hit. The same rule as `tests/plugin/real_records.rs`: the first target of the call that yields an identifier.
 pub fn touched_resources(catalog: &Catalog, records: &[RealRecord]) -> Vec<Value> {
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut out = Vec::new();

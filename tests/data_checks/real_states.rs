@@ -487,7 +487,7 @@ fn synthetic_state(n: usize) -> String {
 #[test]
 fn timing_report() {
     let build = if cfg!(debug_assertions) {
-        "debug build: run `cargo test --release --test real_states -- --nocapture timing` for real numbers"
+        "debug build: run `cargo test --release --test data_checks -- --nocapture real_states::timing` for real numbers"
     } else {
         "release build"
     };

@@ -7,7 +7,7 @@
 //! the cloudtrail plugin calls; the SQS settings fit the documented topology; the PrometheusRule reads
 //! metrics tfdrift reports; `scripts/package.sh` pushes one `--depends-on` per dependency and floating tags.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Map, Value, json};

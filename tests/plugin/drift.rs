@@ -2,7 +2,7 @@
 //! the state already holds the requested value or when Terraform made the call, redaction of secrets in every
 //! field, and the configured policy (severity overrides, ignored principals, AWS services, maintenance).
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};
@@ -11,12 +11,7 @@ use tfdrift::catalog::path::IdRef;
 use tfdrift::catalog::{Catalog, Section};
 use tfdrift::cloudtrail::Record;
 
-const SG_FILE: &str = "aws.exfiltration.ec2-security-group-open-port-22-ingress.json";
-const SG_ID: &str = "sg-003dc7f1f1c686164";
-
-fn sg_record() -> String {
-    stratus_record(SG_FILE, "AuthorizeSecurityGroupIngress")
-}
+const SG_ID: &str = SOURCE_SG_ID;
 
 fn sg_state(ingress: Value) -> Value {
     state_v4(
@@ -55,7 +50,7 @@ fn run_with(record: &str, state: &Value, extra: Value, fields: &[&str]) -> Field
 #[test]
 fn a_change_outside_terraform_is_drift_with_its_attribute_and_values() {
     let fields = run_with(
-        &sg_record(),
+        &source_sg_record(),
         &sg_state(json!([https_rule()])),
         json!({}),
         &plain_fields(),
@@ -80,7 +75,7 @@ fn a_change_outside_terraform_is_drift_with_its_attribute_and_values() {
 fn the_same_change_already_in_the_state_is_not_drift() {
     let open_22 = json!({"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["208.236.235.254/0"], "self": false});
     let fields = run_with(
-        &sg_record(),
+        &source_sg_record(),
         &sg_state(json!([https_rule(), open_22])),
         json!({}),
         &plain_fields(),
@@ -321,7 +316,7 @@ fn secrets_are_redacted_in_every_field() {
 fn severity_overrides_and_ignored_principals() {
     let state = sg_state(json!([https_rule()]));
     let fields = run_with(
-        &sg_record(),
+        &source_sg_record(),
         &state,
         json!({"severity_overrides": {"aws_security_group": "low"}}),
         &plain_fields(),
@@ -330,7 +325,7 @@ fn severity_overrides_and_ignored_principals() {
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
 
     let ignore = json!({"ignore_principals": ["arn:aws:iam::*:user/christophe"]});
-    let fields = run_with(&sg_record(), &state, ignore, &plain_fields());
+    let fields = run_with(&source_sg_record(), &state, ignore, &plain_fields());
     assert_eq!(fields.bool("tfdrift.managed"), Some(true));
     assert_eq!(fields.bool("tfdrift.drift"), Some(false));
 }
@@ -340,7 +335,7 @@ fn severity_overrides_and_ignored_principals() {
 /// The real security-group record with its caller rewritten: `userIdentity` members, `userAgent`, and
 /// `sessionCredentialFromConsole` (null removes a member).
 fn sg_record_by(identity: Value, user_agent: Value, from_console: Value) -> String {
-    let mut record: Value = serde_json::from_str(&sg_record()).unwrap();
+    let mut record: Value = serde_json::from_str(&source_sg_record()).unwrap();
     for (key, value) in identity.as_object().unwrap() {
         record["userIdentity"][key] = value.clone();
     }
@@ -536,7 +531,7 @@ fn aws_services_are_told_by_what_cloudtrail_writes_and_are_not_drift_unless_aske
 fn maintenance_windows_by_event_time() {
     let state = sg_state(json!([https_rule()]));
     let one_off = json!({"maintenance_windows": [{"name": "network change CHG-1234", "from": "2024-08-01T12:00:00Z", "to": "2024-08-01T13:00:00Z"}]});
-    let fields = run_with(&sg_record(), &state, one_off, &plain_fields());
+    let fields = run_with(&source_sg_record(), &state, one_off, &plain_fields());
     assert_eq!(fields.bool("tfdrift.in_maintenance"), Some(true));
     assert_eq!(
         fields.str("tfdrift.maintenance_window").as_deref(),
@@ -551,15 +546,17 @@ fn maintenance_windows_by_event_time() {
     // Thursdays 14:00-15:00 in Paris (UTC+2 in August) is 12:00-13:00 UTC.
     let weekly = json!({"maintenance_windows": [{"name": "thursday", "days": ["thu"], "start": "14:00", "end": "15:00", "time_zone": "Europe/Paris"}]});
     assert_eq!(
-        run_with(&sg_record(), &state, weekly, &plain_fields()).bool("tfdrift.in_maintenance"),
+        run_with(&source_sg_record(), &state, weekly, &plain_fields())
+            .bool("tfdrift.in_maintenance"),
         Some(true)
     );
     let friday = json!({"maintenance_windows": [{"name": "friday", "days": ["fri"], "start": "14:00", "end": "15:00", "time_zone": "Europe/Paris"}]});
-    let fields = run_with(&sg_record(), &state, friday, &plain_fields());
+    let fields = run_with(&source_sg_record(), &state, friday, &plain_fields());
     assert_eq!(fields.bool("tfdrift.in_maintenance"), Some(false));
     assert!(fields.is_none("tfdrift.maintenance_window"));
     assert_eq!(
-        run_with(&sg_record(), &state, json!({}), &plain_fields()).bool("tfdrift.in_maintenance"),
+        run_with(&source_sg_record(), &state, json!({}), &plain_fields())
+            .bool("tfdrift.in_maintenance"),
         Some(false)
     );
 }
@@ -568,11 +565,7 @@ fn maintenance_windows_by_event_time() {
 /// statement written differently (a list of one action, keys in another order).
 #[test]
 fn a_bucket_policy_logged_as_an_object_compares_with_the_state_text() {
-    let record = real_records()
-        .into_iter()
-        .find(|r| r.origin == "panther-analysis.jsonl#428")
-        .expect("panther-analysis #428")
-        .text;
+    let record = real_record("panther-analysis.jsonl#428");
     let policy_state = |action: &str| {
         let text = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Public Access","Resource":"arn:aws:s3:::example-bucket","Principal":{{"AWS":["*"]}},"Effect":"Allow","Action":["{action}"]}}]}}"#
@@ -856,7 +849,7 @@ fn iam_names_match_whatever_their_case() {
 fn a_regional_resource_matches_only_in_its_own_region() {
     // One state holds security groups of two regions (provider aliases): it is not scoped to a region, yet
     // each group matches only calls made in its own region, by its ARN.
-    let record: Value = serde_json::from_str(&sg_record()).unwrap();
+    let record: Value = serde_json::from_str(&source_sg_record()).unwrap();
     let region = record["awsRegion"].as_str().unwrap().to_owned();
     let account = record["recipientAccountId"].as_str().unwrap().to_owned();
     let group = |name: &str, region: &str| {
@@ -1071,11 +1064,7 @@ fn a_sub_resource_no_state_holds_is_compared_on_its_parent_or_counted_changed() 
     // The real PutBucketPolicy record of the test above (panther-analysis #428). The state holds the bucket
     // but no aws_s3_bucket_policy: the verdict is about the managed bucket, and the policy it sets is a
     // change unless the bucket itself holds that very policy (AWS provider 3 kept it on the bucket).
-    let record = real_records()
-        .into_iter()
-        .find(|r| r.origin == "panther-analysis.jsonl#428")
-        .expect("panther-analysis #428")
-        .text;
+    let record = real_record("panther-analysis.jsonl#428");
     let bucket =
         |attributes: Value| state_v4(5, vec![resource("", "aws_s3_bucket", "data", attributes)]);
     let fields = run_with(
@@ -1157,7 +1146,7 @@ fn thousands_of_instances_sharing_a_name_cost_one_verdict_not_thousands() {
         })
         .collect();
     let state = state_v4(1, instances);
-    let fields = run_with(&sg_record(), &state, json!({}), &plain_fields());
+    let fields = run_with(&source_sg_record(), &state, json!({}), &plain_fields());
     assert_eq!(fields.bool("tfdrift.managed"), Some(true));
     assert_eq!(fields.list("tfdrift.resource_addresses").len(), 256);
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
@@ -1177,7 +1166,7 @@ fn an_id_the_state_marks_sensitive_is_redacted_as_the_resource_id() {
             &["id"],
         )],
     );
-    let fields = run_with(&sg_record(), &state, json!({}), &plain_fields());
+    let fields = run_with(&source_sg_record(), &state, json!({}), &plain_fields());
     assert_eq!(fields.bool("tfdrift.managed"), Some(true));
     assert_eq!(
         fields.str("tfdrift.resource_id").as_deref(),
@@ -1237,13 +1226,13 @@ fn a_security_group_rule_is_named_by_its_group_protocol_and_ports() {
         )
     };
     let state = state_v4(1, vec![rule("https", 443), rule("ssh", 22)]);
-    let fields = run_with(&sg_record(), &state, json!({}), &plain_fields());
+    let fields = run_with(&source_sg_record(), &state, json!({}), &plain_fields());
     assert_eq!(
         fields.list("tfdrift.resource_addresses"),
         ["aws_vpc_security_group_ingress_rule.ssh"]
     );
     let https_only = state_v4(1, vec![rule("https", 443)]);
-    let fields = run_with(&sg_record(), &https_only, json!({}), &plain_fields());
+    let fields = run_with(&source_sg_record(), &https_only, json!({}), &plain_fields());
     assert_eq!(fields.bool("tfdrift.managed"), Some(false));
 }
 

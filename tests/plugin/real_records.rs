@@ -2,7 +2,7 @@
 //! hold exactly the resources the mutating, successful, covered records name: each must be found at the
 //! address written for it, and none in a state that holds none of them.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! and a broken file keeps the last good index. Extraction stays on the test thread (the runner is not
 //! `Send`); only the file writes happen elsewhere.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use falco_plugin_runner::CapturingPluginRunner;

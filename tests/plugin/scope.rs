@@ -1,7 +1,7 @@
 //! Many states at once, scoped by account and region: two accounts with an IAM role of the same name never
 //! mix, `tfdrift.state` says which state matched, and the per-event metrics count what the verdicts said.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};

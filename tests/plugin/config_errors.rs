@@ -2,7 +2,7 @@
 //! refused at init with the key named, never a crash. Falco validates `init_config` against the schema first;
 //! these are what reaches the plugin when it does not (test hosts, older Falco, a schema-less loader).
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};

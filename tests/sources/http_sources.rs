@@ -3,7 +3,7 @@
 //! workspace and state version documents, tags and pages, presigned download URLs on another origin. And the
 //! rule that secrets stay out of errors and logs.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};
@@ -635,7 +635,7 @@ fn a_declared_length_reserves_no_memory() {
         .arg(exe)
         .args([
             "--exact",
-            "a_declared_length_reserves_no_memory",
+            "http_sources::a_declared_length_reserves_no_memory",
             "--test-threads=1",
         ])
         .env(ALLOCATION_CHILD, "1")

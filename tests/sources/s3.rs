@@ -4,7 +4,7 @@
 //! good index, the server going away, and workspace discovery. Needs moto (`scripts/test.sh` installs it):
 //! without it these tests fail, they do not skip.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use falco_plugin_runner::CapturingPluginRunner;

@@ -1,9 +1,8 @@
-//! Shared by the end-to-end tests: the built `libtfdrift.so` loaded through the C ABI, a test source plugin
-//! that emits `aws_cloudtrail` events as the cloudtrail plugin does, a runner around both, small Terraform
-//! states, and the real CloudTrail records of `tests/data/cloudtrail`.
+//! Shared by tfdrift's tests and benchmarks (a dev-dependency): the built `libtfdrift.so` loaded through the
+//! C ABI, a test source plugin that emits `aws_cloudtrail` events as the cloudtrail plugin does, a runner around
+//! both, small Terraform states, the real CloudTrail records of `tests/data/cloudtrail`, and loopback servers.
 //!
-//! Each test file includes this module (`mod common;`) and uses a part of it.
-#![allow(dead_code)]
+//! Test files name it `common` (`use tfdrift_test_support as common;`) and use a part of it.
 
 use falco_plugin::FailureReason;
 use falco_plugin::anyhow;
@@ -535,7 +534,21 @@ pub fn config(states: &[(&str, &Path)], extra: Value) -> String {
 // ------------------------------------------------------------------------------------ real records
 
 /// The folder of real CloudTrail records (see `tests/data/README.md`).
-pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cloudtrail");
+pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/cloudtrail");
+
+/// Every file of real records, in a fixed order: `stratus-red-team/*.json` (arrays, sorted) then
+/// `panther-analysis.jsonl` (one per line).
+pub fn cloudtrail_files() -> Vec<PathBuf> {
+    let root = Path::new(CLOUDTRAIL_DATA);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("stratus-red-team"))
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files.push(root.join("panther-analysis.jsonl"));
+    files
+}
 
 /// One real record: its verbatim text, parsed value and where it comes from (`file#index`).
 pub struct RealRecord {
@@ -547,15 +560,8 @@ pub struct RealRecord {
 /// Every real record: `stratus-red-team/*.json` (arrays) and `panther-analysis.jsonl` (one per line).
 pub fn real_records() -> Vec<RealRecord> {
     let root = Path::new(CLOUDTRAIL_DATA);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("stratus-red-team"))
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files.push(root.join("panther-analysis.jsonl"));
     let mut out = Vec::new();
-    for file in files {
+    for file in cloudtrail_files() {
         let content = std::fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
         let name = file
@@ -578,6 +584,15 @@ pub fn real_records() -> Vec<RealRecord> {
         }
     }
     out
+}
+
+/// One real record's text, by its origin (`file#index`, as [`real_records`] names it).
+pub fn real_record(origin: &str) -> String {
+    real_records()
+        .into_iter()
+        .find(|r| r.origin == origin)
+        .unwrap_or_else(|| panic!("no real record {origin}"))
+        .text
 }
 
 /// The one record of a stratus-red-team file, by event name.
@@ -665,6 +680,17 @@ pub fn metric(capture: &mut CapturingPluginRunner, name: &str) -> u64 {
     *metrics(capture)
         .get(name)
         .unwrap_or_else(|| panic!("no metric tfdrift.{name}"))
+}
+
+/// The process's resident memory, in bytes (`/proc/self/statm`).
+pub fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("statm's resident field");
+    pages * 4096
 }
 
 /// The environment the network sources' tests share, set once per test binary before any source reads it:

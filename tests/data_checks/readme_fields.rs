@@ -3,7 +3,7 @@
 //! docs/CONFIGURATION.md (from the init schema Falco reads through the C ABI). Each is the text between two
 //! markers; the rest of each file is written by hand. Run with `TFDRIFT_BLESS=1` to rewrite them.
 
-mod common;
+use tfdrift_test_support as common;
 
 use falco_plugin::extract::ExtractPlugin;
 use serde::Deserialize;
@@ -288,7 +288,7 @@ fn check_generated(file: &str, (start, end): (&str, &str), generated: &str) {
     }
     assert!(
         text == expected,
-        "{file} is out of date with the plugin: run `TFDRIFT_BLESS=1 cargo test --test readme_fields`"
+        "{file} is out of date with the plugin: run `TFDRIFT_BLESS=1 cargo test --test data_checks readme_fields::`"
     );
 }
 

@@ -1,7 +1,7 @@
 //! tfdrift through the C ABI, as Falco loads it: `libtfdrift.so` opened with `dlopen`, its exported symbols in a
 //! `plugin_api`, driven by a test source that emits CloudTrail records as the cloudtrail plugin does.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};
@@ -10,15 +10,10 @@ use std::ffi::CString;
 use std::time::{Duration, Instant};
 use tfdrift::catalog::Catalog;
 
-const SG_FILE: &str = "aws.exfiltration.ec2-security-group-open-port-22-ingress.json";
-const SG_ID: &str = "sg-003dc7f1f1c686164";
+const SG_ID: &str = SOURCE_SG_ID;
 const SG_ADDRESS: &str = "module.net.aws_security_group.web";
 const SERIAL: u64 = 42;
 const TERRAFORM_UA: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.9.5 (+https://www.terraform.io) terraform-provider-aws/5.62.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.173.0";
-
-fn sg_record() -> String {
-    stratus_record(SG_FILE, "AuthorizeSecurityGroupIngress")
-}
 
 /// A copy of a record with some top-level members replaced.
 fn edited(record: &str, changes: Value) -> String {
@@ -283,7 +278,7 @@ fn a_state_that_cannot_be_loaded_fails_init_unless_allowed() {
 
     // Allowed to start without a state: every event still gets an answer, and nothing is managed.
     let results = run(
-        &[sg_record()],
+        &[source_sg_record()],
         &config(
             &[("gone", &missing)],
             json!({"require_state_on_start": false}),
@@ -332,7 +327,7 @@ fn get_last_error_reports_the_init_failure() {
 fn console_change_to_a_managed_security_group_is_drift() {
     let f = fixture(&sg_state(), json!({}));
     let fields = fields_with_attrs(&[]);
-    let r = run_one(&sg_record(), &f.config, &fields);
+    let r = run_one(&source_sg_record(), &f.config, &fields);
     let call = Catalog::embedded()
         .unwrap()
         .lookup("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress")
@@ -408,8 +403,8 @@ fn console_change_to_a_managed_security_group_is_drift() {
 fn trailing_nul_bytes_do_not_change_the_answer() {
     let f = fixture(&sg_state(), json!({}));
     let names = ["tfdrift.resource_address", "tfdrift.drift", "tfdrift.actor"];
-    let plain = run(&[sg_record()], &f.config, &names);
-    let padded = try_run_with(&[sg_record()], 3, &f.config, &names).unwrap();
+    let plain = run(&[source_sg_record()], &f.config, &names);
+    let padded = try_run_with(&[source_sg_record()], 3, &f.config, &names).unwrap();
     for name in names {
         assert_eq!(plain[0].get(name), padded[0].get(name), "{name}");
     }
@@ -422,7 +417,7 @@ fn trailing_nul_bytes_do_not_change_the_answer() {
 #[test]
 fn terraform_user_agent_is_not_drift() {
     let f = fixture(&sg_state(), json!({}));
-    let record = edited(&sg_record(), json!({"userAgent": TERRAFORM_UA}));
+    let record = edited(&source_sg_record(), json!({"userAgent": TERRAFORM_UA}));
     let r = run_one(&record, &f.config, &fields_with_attrs(&[]));
     assert_eq!(r.bool("tfdrift.managed"), Some(true));
     assert_eq!(
@@ -437,7 +432,7 @@ fn terraform_user_agent_is_not_drift() {
 
 #[test]
 fn terraform_principals_decide_when_the_user_agent_is_not_trusted() {
-    let record = edited(&sg_record(), json!({"userAgent": TERRAFORM_UA}));
+    let record = edited(&source_sg_record(), json!({"userAgent": TERRAFORM_UA}));
     let fields = ["tfdrift.by_terraform", "tfdrift.drift"];
     // The user agent alone no longer counts...
     let f = fixture(
@@ -452,7 +447,7 @@ fn terraform_principals_decide_when_the_user_agent_is_not_trusted() {
         &sg_state(),
         json!({"terraform": {"trust_user_agent": false, "principals": ["arn:aws:iam::*:user/christophe"]}}),
     );
-    let r = run(&[record, sg_record()], &f.config, &fields);
+    let r = run(&[record, source_sg_record()], &f.config, &fields);
     for r in r {
         assert_eq!(r.bool("tfdrift.by_terraform"), Some(true));
         assert_eq!(r.bool("tfdrift.drift"), Some(false));
@@ -463,7 +458,7 @@ fn terraform_principals_decide_when_the_user_agent_is_not_trusted() {
 fn failed_call_is_not_drift() {
     let f = fixture(&sg_state(), json!({}));
     let record = edited(
-        &sg_record(),
+        &source_sg_record(),
         json!({"errorCode": "Client.UnauthorizedOperation", "errorMessage": "You are not authorized to perform this operation."}),
     );
     let r = run_one(&record, &f.config, &fields_with_attrs(&["name"]));
@@ -499,7 +494,7 @@ fn read_only_call_is_not_covered() {
 #[test]
 fn a_call_on_an_unknown_group_is_not_managed() {
     let f = fixture(&sg_state(), json!({}));
-    let record = sg_record().replace(SG_ID, "sg-0fffffffffffffff0");
+    let record = source_sg_record().replace(SG_ID, "sg-0fffffffffffffff0");
     let r = run_one(&record, &f.config, &fields_with_attrs(&[]));
     assert_eq!(r.bool("tfdrift.managed"), Some(false));
     assert_eq!(r.bool("tfdrift.drift"), Some(false));
@@ -613,7 +608,7 @@ fn bytes_that_are_not_a_record_have_no_value_and_no_error() {
 fn attr_reads_the_state_and_redacts_secrets() {
     let f = fixture(&sg_state(), json!({}));
     let r = run_one(
-        &sg_record(),
+        &source_sg_record(),
         &f.config,
         &[
             "tfdrift.attr[name]",
@@ -674,7 +669,7 @@ fn secrets_never_appear_in_any_field() {
     let f = fixture(&state, json!({}));
     let fields = fields_with_attrs(&["ingress", "name"]);
     let names: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let r = run(&[sg_record()], &f.config, &names).pop().unwrap();
+    let r = run(&[source_sg_record()], &f.config, &names).pop().unwrap();
     assert_eq!(
         r.str("tfdrift.attr[ingress]").as_deref(),
         Some("<redacted>")
@@ -718,7 +713,7 @@ fn one_verdict_per_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_state(dir.path(), "net.tfstate", &sg_state());
     let config = config(&[("prod-network", &path)], json!({"refresh_interval": 1}));
-    let mut capture = start(&[sg_record()], 1000, 0, &config).expect("tfdrift starts");
+    let mut capture = start(&[source_sg_record()], 1000, 0, &config).expect("tfdrift starts");
 
     let first = next(&mut capture).expect("an event");
     let before = extract_all(&mut capture, &first, &TEN);

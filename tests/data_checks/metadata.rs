@@ -2,7 +2,7 @@
 //! description, contact, the plugin API version it requires, and the init schema. The documents that state
 //! them (README, the guide, the rules' `required_plugin_versions`, the packaging script) must agree.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //!
 //! The record is a real one (stratus-red-team, Apache-2.0, see tests/data/README.md).
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use falco_plugin_runner::ExtractedField;

@@ -5,7 +5,7 @@
 //! relies on are in the rule (macros expanded), that they cover every `tfdrift.*` field the rule tests, and
 //! what the fields say.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use falco_plugin::extract::ExtractPlugin;

@@ -2,18 +2,10 @@
 //! catalog found by ARN or id prefix (`tfdrift.match` = fallback), attributes mapped automatically from
 //! request parameters, and parameters that never count as attributes.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};
-
-fn real(origin: &str) -> String {
-    real_records()
-        .into_iter()
-        .find(|r| r.origin == origin)
-        .unwrap_or_else(|| panic!("no real record {origin}"))
-        .text
-}
 
 fn with_state(resources: Vec<Value>) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -153,7 +145,7 @@ targets = [{{ type = "aws_db_instance", id = ["requestParameters.dBInstanceIdent
 /// with `applyImmediately` true.
 #[test]
 fn request_parameters_set_attributes_by_their_snake_case_names() {
-    let record = real("panther-analysis.jsonl#319");
+    let record = real_record("panther-analysis.jsonl#319");
     let value: Value = serde_json::from_str(&record).unwrap();
     assert_eq!(
         value["requestParameters"]["dBInstanceIdentifier"],
@@ -223,7 +215,7 @@ fn request_parameters_set_attributes_by_their_snake_case_names() {
 /// The embedded catalog maps the same record's parameters explicitly, to the same attributes.
 #[test]
 fn the_embedded_catalog_reads_the_same_change() {
-    let record = real("panther-analysis.jsonl#319");
+    let record = real_record("panther-analysis.jsonl#319");
     let (_dir, config) = with_state(vec![resource(
         "",
         "aws_db_instance",

@@ -6,7 +6,7 @@
 //! The good record is a real one (stratus-red-team, Apache-2.0, see tests/data/README.md): it opens port
 //! 22 on a security group that the test state holds.
 
-mod common;
+use tfdrift_test_support as common;
 
 use common::*;
 use serde_json::{Value, json};
