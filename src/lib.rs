@@ -14,7 +14,7 @@
 //! [`sources`] keeps the index current on a background thread, and [`config`] turns the user's settings into
 //! all of these, for the plugin and the `tfdrift-replay` command. [`scan`] delimits JSON members without
 //! parsing them, for the record view and the state's attribute lookups. A module imports only from those
-//! below it (tests/metadata.rs checks the order).
+//! below it (tests/data_checks/metadata.rs checks the order).
 
 // Forbidden, not only denied: the SDK's `plugin!` and `extract_plugin!` expand to FFI code whose `unsafe` comes
 // from the SDK's own crate, which the lint does not reach, so nothing here needs an exception.

@@ -47,7 +47,7 @@ pub struct TfDrift {
     inject: inject::Points,
 }
 
-/// Panic injection for the tests of the guards (tests/panic_guard.rs), compiled into debug builds only: a
+/// Panic injection for the tests of the guards (tests/plugin/panic_guard.rs), compiled into debug builds only: a
 /// release build (what Falco loads) has no way to reach it. A state named `tfdrift-test-panic-<point>` in
 /// the configuration makes `<point>` (`init`, `metrics`, `destroy`) panic; the key
 /// `tfdrift.attr[tfdrift-test-panic]` makes that field panic.
@@ -410,7 +410,7 @@ impl TfDrift {
 
 /// The SDK's extract methods, one per field of the table, each reading the value through the helper for
 /// the field's type (`tfdrift.attr`, which takes a key, is written out above), and the SDK's field list,
-/// in the table's order (tests/readme_fields.rs checks that the two lists agree).
+/// in the table's order (tests/data_checks/readme_fields.rs checks that the two lists agree).
 macro_rules! extract_fields {
     ($($field:ident => $method:ident $(: $helper:ident -> $ret:ty)?;)*) => {
         impl TfDrift {
