@@ -53,16 +53,8 @@ fn main() {
     let include = support::touched_resources(&catalog, &records);
     let size = if smoke { 500 } else { STATE_RESOURCES };
     let path = support::generated_state(size, 1, &include);
-    let texts: Vec<String> = records
-        .iter()
-        .map(|r| String::from_utf8(r.bytes.clone()).expect("UTF-8 records"))
-        .collect();
-    let config = serde_json::json!({
-        "states": [{"name": "bench", "path": path, "account_id": "*", "region": "*"}],
-        "terraform": {"principals": ["arn:aws:iam::*:role/terraform-ci"]},
-        "refresh_interval": 3600,
-    })
-    .to_string();
+    let texts = support::texts(&records);
+    let config = support::plugin_config(&path);
     // The source repeats the records in order, without end (for any run this benchmark makes).
     let mut capture =
         common::start(&texts, 1 << 40, 0, &config).expect("tfdrift starts in the runner");

@@ -84,20 +84,9 @@ fn main() {
     let path = support::generated_state(size, 1, &include);
     // The same size of state holding none of them: every covered call is then about an unmanaged resource.
     let unmanaged_path = support::generated_state(size, 2, &[]);
-    let texts: Vec<String> = records
-        .iter()
-        .map(|r| String::from_utf8(r.bytes.clone()).expect("UTF-8 records"))
-        .collect();
-    let config = serde_json::json!({
-        "states": [{"name": "bench", "path": path, "account_id": "*", "region": "*"}],
-        "terraform": {"principals": ["arn:aws:iam::*:role/terraform-ci"]},
-        "refresh_interval": 3600,
-    })
-    .to_string();
-    let unmanaged_config = config.replace(
-        &serde_json::to_string(&path).unwrap(),
-        &serde_json::to_string(&unmanaged_path).unwrap(),
-    );
+    let texts = support::texts(&records);
+    let config = support::plugin_config(&path);
+    let unmanaged_config = support::plugin_config(&unmanaged_path);
     let n = texts.len();
 
     let base_rules = Ruleset::load(&[CLOUDTRAIL_RULES]);

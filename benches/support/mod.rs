@@ -498,3 +498,21 @@ pub fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{model}, {cpus} CPUs")
 }
+
+/// The texts of records, for a source plugin's config.
+pub fn texts(records: &[RealRecord]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| String::from_utf8(r.bytes.clone()).expect("UTF-8 records"))
+        .collect()
+}
+
+/// tfdrift's init config for one local state, any account and region, and Terraform's role.
+pub fn plugin_config(state: &Path) -> String {
+    serde_json::json!({
+        "states": [{"name": "bench", "path": state, "account_id": "*", "region": "*"}],
+        "terraform": {"principals": ["arn:aws:iam::*:role/terraform-ci"]},
+        "refresh_interval": 3600,
+    })
+    .to_string()
+}

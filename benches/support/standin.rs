@@ -14,44 +14,15 @@
 use falco_plugin::FailureReason;
 use falco_plugin::anyhow;
 use falco_plugin::base::Plugin;
+use falco_plugin::event::PluginEvent;
 use falco_plugin::event::events::Event;
-use falco_plugin::event::fields::{FromBytes, FromBytesError, ToBytes};
-use falco_plugin::event::{EventSource, PluginEvent};
 use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin, ExtractRequest, field};
 use falco_plugin::source::{EventBatch, EventInput, SourcePlugin, SourcePluginInstance};
 use falco_plugin::static_plugin;
 use falco_plugin::tables::TablesInput;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 use std::ffi::{CStr, CString};
-use std::io::Write;
-
-/// The bytes of one record, as the cloudtrail plugin's events carry them.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordBytes<'a>(pub &'a [u8]);
-
-impl EventSource for RecordBytes<'_> {
-    const SOURCE: Option<&'static str> = Some("aws_cloudtrail");
-}
-
-impl<'a> FromBytes<'a> for RecordBytes<'a> {
-    fn from_bytes(buf: &mut &'a [u8]) -> Result<Self, FromBytesError> {
-        Ok(RecordBytes(std::mem::take(buf)))
-    }
-}
-
-impl ToBytes for RecordBytes<'_> {
-    fn binary_size(&self) -> usize {
-        self.0.len()
-    }
-
-    fn write<W: Write>(&self, mut writer: W) -> std::io::Result<()> {
-        writer.write_all(self.0)
-    }
-
-    fn default_repr() -> impl ToBytes {
-        &[] as &[u8]
-    }
-}
+use tfdrift::plugin::event::CloudTrailRecord;
 
 /// Init config: a JSON array of record texts, emitted in turn without end.
 pub struct CloudTrailStandIn {
@@ -327,7 +298,7 @@ impl CloudTrailStandIn {
 }
 
 impl ExtractPlugin for CloudTrailStandIn {
-    type Event<'a> = Event<PluginEvent<RecordBytes<'a>>>;
+    type Event<'a> = Event<PluginEvent<CloudTrailRecord<'a>>>;
     type ExtractContext = ();
 
     const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = &[
