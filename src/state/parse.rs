@@ -1,17 +1,19 @@
 //! Parsing of Terraform state files into [`State`]: format v4 (Terraform 0.12 and later) and the legacy
 //! formats v1–v3, with the limits that keep a hostile or broken file from costing unbounded memory.
 //!
-//! One streaming pass over the document: resources and instances are visited in place and only the
-//! instances of managed resources are kept, with their attributes copied out as compact JSON text.
-//! Strings are borrowed from the input wherever they carry no escapes. Fields this parser does not know
-//! are skipped, so newer Terraform releases that add fields still load. Parts that arrive before what is
-//! needed to read them (a `resources` list before `version`, `instances` before `type`) are held as raw
-//! text and read at the end, so member order never changes the result.
+//! Two steps. The scanner finds `version` (Terraform writes it first, so this stops almost at once); then one
+//! streaming pass reads the document. Only the instances of managed resources are kept, their attributes
+//! copied out as compact JSON text; strings are borrowed wherever they carry no escapes, and fields this
+//! parser does not know are skipped, so newer Terraform releases that add fields still load.
 //!
-//! The records of each format are derived structs (`InstanceV4`, `ModuleV3`, `ResourceV3`, `InstanceV3`);
-//! the lists that hold them are read by one streaming visitor (`Each`), element by element, so the
-//! instance limit stops a long list where it is passed. Only the spine that carries context down (the top
-//! level, a v4 resource, a legacy module's resources) is visited by hand.
+//! The records are derived structs (`InstanceV4`, `InstanceV3`); the lists are read element by element by one
+//! streaming visitor (`Each`), so the instance limit stops a long list where it is passed. The spine that
+//! carries context down (the top level, a v4 resource, a legacy module and its resources) is visited by hand.
+//! A v4 resource's instances are held until the resource ends (its `type` and `name` may follow them), and a
+//! legacy module's are moved under its `path` should it follow them: member order never changes the result.
+//!
+//! Success costs no bookkeeping of where the parser is: only a document refused as invalid is read a second
+//! time, through `serde_path_to_error`, to name the place in the message.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -23,6 +25,7 @@ use serde::de::{
 };
 use serde_json::error::Category;
 use serde_json::value::RawValue;
+use serde_path_to_error::Segment;
 
 use super::address::{self, InstanceKey, LegacyKey};
 use super::{Instance, InstanceStatus, Known, State};
@@ -55,19 +58,37 @@ impl Default for Limits {
 /// Why a state could not be loaded. The messages are meant for an operator reading a log line.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The file is larger than [`Limits::max_bytes`].
     #[error("too large: {size} bytes (limit {limit})")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The file's size, in bytes.
+        size: usize,
+        /// The limit it passes.
+        limit: usize,
+    },
+    /// The file is not JSON text (or not UTF-8); the message never quotes it.
     #[error("not JSON: {0}")]
     NotJson(String),
+    /// The file is JSON but not a Terraform state.
     #[error("not a Terraform state: {0}")]
     NotState(String),
+    /// The state's `version` is not one this parser reads.
     #[error("unsupported state format version {0} (tfdrift reads versions 1 to 4)")]
     UnsupportedVersion(u64),
+    /// The state holds more managed instances than [`Limits::max_instances`].
     #[error("too many resource instances: more than {limit}")]
-    TooManyInstances { limit: usize },
+    TooManyInstances {
+        /// The limit passed.
+        limit: usize,
+    },
     /// The document is a state but a part of it has the wrong shape; `at` says where.
     #[error("invalid state at {at}: {msg}")]
-    Invalid { at: String, msg: String },
+    Invalid {
+        /// Where, e.g. `resources[3].instances[0]`.
+        at: String,
+        /// What is wrong, without the content.
+        msg: String,
+    },
 }
 
 /// Parses the bytes of one state file. `name` is the name the configuration gives the state.
@@ -81,30 +102,32 @@ pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<State, StateEr
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes)
         .map_err(|e| StateError::NotJson(format!("not UTF-8 text: {e}")))?;
-    let first = text.trim_start().as_bytes().first().copied();
-    match first {
+    match text.trim_start().as_bytes().first() {
         None => return Err(StateError::NotJson("the file is empty".into())),
         Some(b'{') => {}
-        Some(c) => return Err(not_an_object(text, c)),
+        Some(&c) => return Err(not_an_object(text, c)),
     }
 
-    let mut b = Builder::new(limits);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let header = match de
-        .deserialize_map(TopVisitor { b: &mut b })
-        .and_then(|h| de.end().map(|()| h))
-    {
-        Ok(h) => h,
-        Err(e) => {
-            let on_first_line = e.line() == 1 && e.classify() != Category::Data;
-            let err = b.error(e);
-            return Err(if on_first_line {
-                quote_start(err, text)
-            } else {
-                err
-            });
+    // The resources are read only under a supported `version`: an unknown format is refused as such, not for
+    // the shape of its resources. Found by the scanner first; should it miss one, the pass that meets it
+    // says so and the document is read again.
+    let mut read = members(text)
+        .map_while(Result::ok)
+        .find(|m| m.name() == "version")
+        .is_some_and(|m| version(m.value).is_ok());
+    let header = loop {
+        let mut b = Builder::new(limits, read);
+        let mut de = serde_json::Deserializer::from_str(text);
+        match de
+            .deserialize_map(Top(&mut b))
+            .and_then(|h| de.end().map(|()| h))
+        {
+            Ok(h) if h.version.is_some() && !read => read = true,
+            Ok(h) => break (h, b.instances),
+            Err(e) => return Err(refusal(text, read, limits, b.fail, e)),
         }
     };
+    let (header, instances) = header;
 
     let Some(version) = header.version else {
         return Err(StateError::NotState("no `version` field".into()));
@@ -114,67 +137,104 @@ pub fn parse(name: &str, bytes: &[u8], limits: &Limits) -> Result<State, StateEr
             "no `resources` (format 4) or `modules` (formats 1 to 3) field".into(),
         ));
     }
-    // Parts that came before `version` in the document.
-    if let Some(raw) = header.resources {
-        b.at = At::default();
-        from_fragment(raw, ResourcesSeq { b: &mut b }).map_err(|e| b.error(e))?;
-    }
-    if let Some(raw) = header.modules {
-        b.at = At::default();
-        b.at.field = Some("modules");
-        let mut progress = Progress::default();
-        let r = from_fragment(
-            raw,
-            Each::new("a list of modules", &mut progress, |i, module| {
-                b.at.outer = Some(i);
-                b.module(module)
-            }),
-        );
-        if let Err(e) = r {
-            b.at.outer = Some(progress.at);
-            return Err(b.list_error(progress, e));
-        }
-    }
-
     Ok(State {
         name: Arc::from(name),
         format_version: version,
         serial: header.serial.unwrap_or(0),
         lineage: header.lineage,
         terraform_version: header.terraform_version,
-        instances: b.instances,
+        instances,
         scope: Default::default(),
     })
 }
 
-/// A file that is not JSON from its first line on is often something else entirely: a Git LFS pointer, a git
+/// The error a refused document is reported with. The parser's own refusal (`fail`) wins over serde's
+/// message; an invalid part is placed by reading the document again, its path tracked.
+fn refusal(
+    text: &str,
+    read: bool,
+    limits: &Limits,
+    fail: Option<StateError>,
+    e: serde_json::Error,
+) -> StateError {
+    let msg = match fail {
+        Some(StateError::Invalid { at, msg }) if at.is_empty() => msg,
+        Some(err) => return err,
+        None if e.classify() == Category::Data => without_content(&e.to_string()),
+        None => return not_json(&e, text),
+    };
+    let mut track = serde_path_to_error::Track::new();
+    let mut b = Builder::new(limits, read);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let _ =
+        serde_path_to_error::Deserializer::new(&mut de, &mut track).deserialize_map(Top(&mut b));
+    StateError::Invalid {
+        at: location(&track.path()),
+        msg,
+    }
+}
+
+/// Where a refused part is, said the way an operator looks for it: the top-level member, the resource or
+/// module, the instance (`resources[3].instances[0]`) or the legacy resource and object
+/// (`modules[0].resources["aws_instance.web"].deposed[1]`); never deeper, never the member of an instance.
+fn location(path: &serde_path_to_error::Path) -> String {
+    use std::fmt::Write as _;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let [Segment::Map { key: top }, rest @ ..] = segments.as_slice() else {
+        return "the top level".into();
+    };
+    if top != "resources" && top != "modules" {
+        return format!("`{top}`");
+    }
+    let mut at = top.clone();
+    let [Segment::Seq { index }, rest @ ..] = rest else {
+        return at;
+    };
+    let _ = write!(at, "[{index}]");
+    // A list and the position in it, `[0]` when the list itself has the wrong shape.
+    let list = |name: &str, rest: &[&Segment]| match rest {
+        [Segment::Seq { index }, ..] => format!(".{name}[{index}]"),
+        _ => format!(".{name}[0]"),
+    };
+    match rest {
+        [Segment::Map { key }, rest @ ..] if key == "instances" && top == "resources" => {
+            at.push_str(&list(key, rest));
+        }
+        [Segment::Map { key }, Segment::Map { key: name }, rest @ ..] if key == "resources" => {
+            let _ = write!(at, ".resources[{name:?}]");
+            if let [Segment::Map { key }, rest @ ..] = rest
+                && (key == "deposed" || key == "tainted")
+            {
+                at.push_str(&list(key, rest));
+            }
+        }
+        _ => {}
+    }
+    at
+}
+
+/// The refusal of text that is not JSON. A file that is not JSON from its first line on is often something
+/// else entirely: a Git LFS pointer, a git
 /// symlink checked out as a file (it holds its target's name), an encrypted blob. Say which when it is
 /// recognisable, never what the file holds: a state file may hold secrets, and messages reach logs.
-fn quote_start(err: StateError, text: &str) -> StateError {
-    match err {
-        StateError::NotJson(msg) => {
-            let start = text.trim_start();
-            let what = if start.starts_with("version https://git-lfs.github.com/spec/") {
-                "it is a Git LFS pointer, not the state: fetch the LFS object"
-            } else if !start.contains(['\n', '{', '[']) && start.len() < 4096 {
-                "one line that is not JSON, perhaps a symlink checked out as a file; its content is not shown"
-            } else {
-                "its content is not shown: a state file may hold secrets"
-            };
-            StateError::NotJson(format!("{msg} ({what})"))
-        }
-        other => other,
+fn not_json(e: &serde_json::Error, text: &str) -> StateError {
+    if e.line() != 1 {
+        return StateError::NotJson(e.to_string());
     }
+    let start = text.trim_start();
+    let what = if start.starts_with("version https://git-lfs.github.com/spec/") {
+        "it is a Git LFS pointer, not the state: fetch the LFS object"
+    } else if !start.contains(['\n', '{', '[']) && start.len() < 4096 {
+        "one line that is not JSON, perhaps a symlink checked out as a file; its content is not shown"
+    } else {
+        "its content is not shown: a state file may hold secrets"
+    };
+    StateError::NotJson(format!("{e} ({what})"))
 }
 
 fn not_an_object(text: &str, first: u8) -> StateError {
     if let Err(e) = serde_json::from_str::<IgnoredAny>(text) {
-        let err = StateError::NotJson(e.to_string());
-        return if e.line() == 1 {
-            quote_start(err, text)
-        } else {
-            err
-        };
+        return not_json(&e, text);
     }
     let kind = match first {
         b'[' => "an array",
@@ -186,195 +246,174 @@ fn not_an_object(text: &str, first: u8) -> StateError {
     StateError::NotState(format!("the document is {kind}, not a JSON object"))
 }
 
-fn from_fragment<'de, S>(raw: &'de RawValue, seed: S) -> Result<S::Value, serde_json::Error>
-where
-    S: DeserializeSeed<'de>,
-{
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let v = seed.deserialize(&mut de)?;
-    de.end()?;
+/// A count (`version`, `serial`): a non-negative integer, else refused naming the kind of value found.
+fn count(raw: &str) -> Result<u64, StateError> {
+    raw.parse().map_err(|_| {
+        invalid(format!(
+            "expected a non-negative integer, found {}",
+            json_kind(raw)
+        ))
+    })
+}
+
+/// The format version: a count from 1 to 4.
+fn version(raw: &str) -> Result<u64, StateError> {
+    let v = count(raw)?;
+    if !(1..=4).contains(&v) {
+        return Err(StateError::UnsupportedVersion(v));
+    }
     Ok(v)
 }
 
-/// Where the parser is, for error messages.
-#[derive(Debug, Default, Clone)]
-struct At {
-    field: Option<&'static str>,
-    outer: Option<usize>,
-    legacy_key: Option<String>,
-    inner: Option<(&'static str, usize)>,
-}
-
-impl fmt::Display for At {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self.field {
-            None => f.write_str("the top level")?,
-            Some(field) => f.write_str(field)?,
-        }
-        if let Some(i) = self.outer {
-            write!(f, "[{i}]")?;
-        }
-        if let Some(k) = &self.legacy_key {
-            write!(f, ".resources[{k:?}]")?;
-        }
-        if let Some((name, i)) = self.inner {
-            write!(f, ".{name}[{i}]")?;
-        }
-        Ok(())
+/// A refusal of a part of the document, placed by [`refusal`] once the pass has unwound.
+fn invalid(msg: impl Into<String>) -> StateError {
+    StateError::Invalid {
+        at: String::new(),
+        msg: msg.into(),
     }
 }
 
-struct Builder<'l> {
+/// A member's name, borrowed where it has no escapes. Read as a string, so that the second pass of a refused
+/// document sees it and can name the place.
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The parser refused the document: the reason is in [`Builder::fail`], and serde unwinds with a stand-in.
+struct Refused;
+
+fn unwind<E: de::Error>(_: Refused) -> E {
+    E::custom("refused by the state parser")
+}
+
+/// What the pass has read so far, and why it refused the document if it did.
+struct Builder<'de, 'l> {
     limits: &'l Limits,
+    /// Whether `version` is known good: the resources are only checked for shape when it is.
+    read: bool,
     instances: Vec<Instance>,
-    at: At,
-    /// Set when this parser (not serde) refuses the document: serde only carries a message, and this
-    /// keeps the kind of error.
+    /// The instances of the v4 resource being read, built when it ends; kept to reuse its allocation.
+    pending: Vec<InstanceV4<'de>>,
+    /// Set when this parser (not serde) refuses the document: serde only carries a message.
     fail: Option<StateError>,
 }
 
-impl<'l> Builder<'l> {
-    fn new(limits: &'l Limits) -> Self {
+impl<'de, 'l> Builder<'de, 'l> {
+    fn new(limits: &'l Limits, read: bool) -> Self {
         Builder {
             limits,
+            read,
             instances: Vec::new(),
-            at: At::default(),
+            pending: Vec::new(),
             fail: None,
         }
     }
 
-    /// Records why the document is refused and gives serde an error to unwind with.
-    fn refuse<E: de::Error>(&mut self, err: StateError) -> E {
-        let e = E::custom(&err);
+    fn refuse(&mut self, err: StateError) -> Refused {
         self.fail = Some(err);
-        e
+        Refused
     }
 
-    fn invalid<E: de::Error>(&mut self, msg: impl Into<String>) -> E {
-        let err = StateError::Invalid {
-            at: self.at.to_string(),
-            msg: msg.into(),
-        };
-        self.refuse(err)
-    }
-
-    /// Why a list read with `progress` failed (its place already set): the parser's own reason if it has one,
-    /// else serde's.
-    fn list_error(&mut self, progress: Progress, e: serde_json::Error) -> StateError {
-        progress.failed.unwrap_or_else(|| self.error(e))
-    }
-
-    /// [`Builder::list_error`] for a list read in place: serde unwinds with the error.
-    fn list_failed<E: de::Error>(&mut self, progress: Progress, e: E) -> E {
-        match progress.failed {
-            Some(err) => self.refuse(err),
-            None => e,
-        }
-    }
-
-    /// Reads the managed instances of the list `instances` (a JSON list or null) of the resource `res`.
-    fn instances(&mut self, res: &ResourceCtx<'_>, raw: &RawValue) -> Result<(), StateError> {
-        let mut progress = Progress::default();
-        let r = from_fragment(
-            raw,
-            Each::new("a list of instances", &mut progress, |_, inst| {
-                self.push_v4(res, inst)
-            }),
-        );
-        r.map_err(|e| {
-            self.at.inner = Some(("instances", progress.at));
-            self.list_error(progress, e)
-        })
-    }
-
-    /// Reads one legacy module: its resources, under its path's address.
-    fn module(&mut self, module: ModuleV3<'_>) -> Result<(), StateError> {
-        let address = module.path.map(|p| p.0).unwrap_or_default();
-        if let Some(raw) = module.resources {
-            let r = from_fragment(
-                raw,
-                LegacyResources {
-                    b: &mut *self,
-                    module: &address,
-                },
-            );
-            r.map_err(|e| self.error(e))?;
-        }
-        self.at.legacy_key = None;
-        Ok(())
-    }
-
-    /// A count (`version`, `serial`): a non-negative integer, else refused naming the kind of value found.
-    fn count<E: de::Error>(&mut self, raw: &RawValue) -> Result<u64, E> {
-        raw.get().parse().map_err(|_| {
-            self.invalid(format!(
-                "expected a non-negative integer, found {}",
-                json_kind(raw.get())
-            ))
-        })
-    }
-
-    fn error(&mut self, e: serde_json::Error) -> StateError {
-        if let Some(err) = self.fail.take() {
-            return err;
-        }
-        match e.classify() {
-            Category::Syntax | Category::Eof | Category::Io => StateError::NotJson(e.to_string()),
-            Category::Data => StateError::Invalid {
-                at: self.at.to_string(),
-                msg: without_content(&e.to_string()),
-            },
-        }
-    }
-
-    fn room_for_one(&self) -> Result<(), StateError> {
-        if self.instances.len() >= self.limits.max_instances {
-            return Err(StateError::TooManyInstances {
-                limit: self.limits.max_instances,
-            });
+    /// Refuses the document if `more` instances beyond those kept would pass the limit.
+    fn room(&mut self, more: usize) -> Result<(), Refused> {
+        if self.instances.len() + more >= self.limits.max_instances {
+            let limit = self.limits.max_instances;
+            return Err(self.refuse(StateError::TooManyInstances { limit }));
         }
         Ok(())
     }
 
-    fn push_v4(&mut self, res: &ResourceCtx<'_>, inst: InstanceV4<'_>) -> Result<(), StateError> {
-        self.room_for_one()?;
-        let key_text;
-        let key = match inst.index_key {
-            None => None,
-            Some(raw) => {
-                key_text = scalar_text(raw.get());
-                Some(instance_key(raw, key_text.as_deref()))
-            }
-        };
-        let mut address = res.prefix.clone();
-        if let Some(key) = key {
-            address::push_key(&mut address, key);
+    fn push(
+        &mut self,
+        address: String,
+        module: &str,
+        resource_type: &str,
+        status: InstanceStatus,
+        attributes: Box<RawValue>,
+        sensitive_attrs: Box<[Box<str>]>,
+    ) -> Result<(), Refused> {
+        if let Err(err) = check_depth(&attributes, &address) {
+            return Err(self.refuse(err));
         }
-        let status = match (inst.deposed.get(), inst.status.get()) {
-            (Some(d), _) if !d.is_empty() => InstanceStatus::Deposed(d.into()),
-            (_, Some("tainted")) => InstanceStatus::Tainted,
-            _ => InstanceStatus::Current,
-        };
-        let attributes = match (inst.attributes, inst.attributes_flat) {
-            (Some(a), _) if is_object(a) => compact(a),
-            (_, Some(f)) if is_object(f) => compact(f),
-            _ => empty_object(),
-        };
-        let sensitive_attrs = inst
-            .sensitive_attributes
-            .map(sensitive_names)
-            .unwrap_or_default();
-        check_depth(&attributes, &address)?;
         self.instances.push(Instance {
             address: address.into_boxed_str(),
-            module: res.module.into(),
-            resource_type: res.resource_type.into(),
+            module: module.into(),
+            resource_type: resource_type.into(),
             status,
             known: Known::read(attributes.get()),
             members: Default::default(),
             attributes,
             sensitive_attrs,
         });
+        Ok(())
+    }
+
+    /// Holds an instance of the v4 resource being read.
+    fn hold(&mut self, inst: InstanceV4<'de>) -> Result<(), Refused> {
+        self.room(self.pending.len())?;
+        self.pending.push(inst);
+        Ok(())
+    }
+
+    /// Builds the instances held for a v4 resource, now that its members are all read.
+    fn resource_v4(
+        &mut self,
+        r: &ResourceFields<'_>,
+        pending: impl Iterator<Item = InstanceV4<'de>>,
+    ) -> Result<(), Refused> {
+        if !is_managed(&r.mode) {
+            return Ok(());
+        }
+        let (Some(t), Some(n)) = (r.resource_type.get(), r.name.get()) else {
+            let missing = if r.resource_type.get().is_none() {
+                "`type`"
+            } else {
+                "`name`"
+            };
+            return Err(self.refuse(invalid(format!("a managed resource has no {missing}"))));
+        };
+        let module = r.module.get().unwrap_or_default();
+        let prefix = address::resource_address(module, t, n);
+        for inst in pending {
+            let key_text;
+            let mut address = prefix.clone();
+            if let Some(raw) = inst.index_key {
+                key_text = scalar_text(raw.get());
+                address::push_key(&mut address, instance_key(raw, key_text.as_deref()));
+            }
+            let status = match (inst.deposed.get(), inst.status.get()) {
+                (Some(d), _) if !d.is_empty() => InstanceStatus::Deposed(d.into()),
+                (_, Some("tainted")) => InstanceStatus::Tainted,
+                _ => InstanceStatus::Current,
+            };
+            let attributes = match (inst.attributes, inst.attributes_flat) {
+                (Some(a), _) if is_object(a) => compact(a),
+                (_, Some(f)) if is_object(f) => compact(f),
+                _ => empty_object(),
+            };
+            let sensitive_attrs = inst
+                .sensitive_attributes
+                .map(sensitive_names)
+                .unwrap_or_default();
+            self.push(address, module, t, status, attributes, sensitive_attrs)?;
+        }
         Ok(())
     }
 
@@ -385,8 +424,8 @@ impl<'l> Builder<'l> {
         resource_type: &str,
         inst: &InstanceV3<'_>,
         status: InstanceStatus,
-    ) -> Result<(), StateError> {
-        self.room_for_one()?;
+    ) -> Result<(), Refused> {
+        self.room(0)?;
         let address = address::instance_address(
             module,
             resource_type,
@@ -414,18 +453,8 @@ impl<'l> Builder<'l> {
                 None => empty_object(),
             },
         };
-        check_depth(&attributes, &address)?;
-        self.instances.push(Instance {
-            address: address.into_boxed_str(),
-            module: module.into(),
-            resource_type: resource_type.into(),
-            status,
-            known: Known::read(attributes.get()),
-            members: Default::default(),
-            attributes,
-            sensitive_attrs: Box::default(),
-        });
-        Ok(())
+        let none = Box::default();
+        self.push(address, module, resource_type, status, attributes, none)
     }
 }
 
@@ -460,18 +489,15 @@ fn sensitive_names(raw: &RawValue) -> Box<[Box<str>]> {
         return Box::default();
     }
     let mut names: Vec<Box<str>> = Vec::new();
-    let mut progress = Progress::default();
-    let r = from_fragment(
-        raw,
-        Each::new("a list", &mut progress, |_, path: FirstGetAttr<'_>| {
-            let name: Box<str> = path.0.as_deref().unwrap_or("*").into();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-            Ok(())
-        }),
-    );
-    if r.is_err() {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let each = Each::new("a list", |_, path: FirstGetAttr<'_>| {
+        let name: Box<str> = path.0.as_deref().unwrap_or("*").into();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+        Ok(())
+    });
+    if each.deserialize(&mut de).and_then(|()| de.end()).is_err() {
         return Box::new(["*".into()]);
     }
     names.into_boxed_slice()
@@ -490,57 +516,54 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstGetAttr<'a> {
             value: Option<&'a RawValue>,
         }
         let mut name = None;
-        Each::new(
-            "a list of path steps",
-            &mut Progress::default(),
-            |_, step: Step<'de>| {
-                if name.is_none() && step.kind.get() == Some("get_attr") {
-                    name = step
-                        .value
-                        .filter(|v| v.get().starts_with('"'))
-                        .and_then(|v| scalar_text(v.get()));
-                }
-                Ok(())
-            },
-        )
+        Each::new("a list of path steps", |_, step: Step<'de>| {
+            if name.is_none() && step.kind.get() == Some("get_attr") {
+                name = step
+                    .value
+                    .filter(|v| v.get().starts_with('"'))
+                    .and_then(|v| scalar_text(v.get()));
+            }
+            Ok(())
+        })
         .deserialize(d)?;
         Ok(FirstGetAttr(name))
     }
 }
 
-/// The one streaming visitor of the state's lists (instances, modules, legacy deposed and tainted objects,
-/// sensitive paths): a JSON list (or `null`) read one element at a time, so that a long list never becomes a
-/// `Vec` and the instance limit stops it where it is passed. `f(position, element)` decides what to keep.
-struct Each<'f, T, F> {
+/// The one streaming visitor of the state's lists (instances, legacy deposed and tainted objects, sensitive
+/// paths): a JSON list (or `null`) read one element at a time, so that a long list never becomes a `Vec` and
+/// the instance limit stops it where it is passed. `f(position, element)` decides what to keep.
+struct Each<T, F> {
     /// What the list is, for serde's messages (`expected a list of instances`).
     what: &'static str,
+    /// Whether a value that is not a list is passed over rather than refused.
+    lenient: bool,
     f: F,
-    progress: &'f mut Progress,
     element: std::marker::PhantomData<fn() -> T>,
 }
 
-/// How far an [`Each`] got: the position of the element being read, and the error `f` returned.
-#[derive(Default)]
-struct Progress {
-    at: usize,
-    failed: Option<StateError>,
-}
-
-impl<'f, T, F> Each<'f, T, F> {
-    fn new(what: &'static str, progress: &'f mut Progress, f: F) -> Self {
+impl<T, F> Each<T, F> {
+    fn new(what: &'static str, f: F) -> Self {
         Each {
             what,
+            lenient: false,
             f,
-            progress,
             element: std::marker::PhantomData,
         }
     }
+
+    fn skip<E: de::Error>(&self, found: de::Unexpected<'_>) -> Result<(), E> {
+        if self.lenient {
+            return Ok(());
+        }
+        Err(E::invalid_type(found, &self.what))
+    }
 }
 
-impl<'de, T, F> DeserializeSeed<'de> for Each<'_, T, F>
+impl<'de, T, F> DeserializeSeed<'de> for Each<T, F>
 where
     T: Deserialize<'de>,
-    F: FnMut(usize, T) -> Result<(), StateError>,
+    F: FnMut(usize, T) -> Result<(), Refused>,
 {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -548,10 +571,10 @@ where
     }
 }
 
-impl<'de, T, F> Visitor<'de> for Each<'_, T, F>
+impl<'de, T, F> Visitor<'de> for Each<T, F>
 where
     T: Deserialize<'de>,
-    F: FnMut(usize, T) -> Result<(), StateError>,
+    F: FnMut(usize, T) -> Result<(), Refused>,
 {
     type Value = ();
 
@@ -563,14 +586,37 @@ where
         Ok(())
     }
 
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.skip(de::Unexpected::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.skip(de::Unexpected::Signed(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.skip(de::Unexpected::Unsigned(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.skip(de::Unexpected::Float(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.skip(de::Unexpected::Str(v))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.skip(de::Unexpected::Map)?;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let mut at = 0;
         while let Some(element) = seq.next_element::<T>()? {
-            if let Err(err) = (self.f)(self.progress.at, element) {
-                let e = de::Error::custom(&err);
-                self.progress.failed = Some(err);
-                return Err(e);
-            }
-            self.progress.at += 1;
+            (self.f)(at, element).map_err(unwind)?;
+            at += 1;
         }
         Ok(())
     }
@@ -699,97 +745,6 @@ fn minify(text: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
 }
 
-// ---------------------------------------------------------------------------------------------------
-// The top level.
-
-#[derive(Default)]
-struct Header<'de> {
-    version: Option<u64>,
-    serial: Option<u64>,
-    lineage: Option<String>,
-    terraform_version: Option<String>,
-    has_resources: bool,
-    has_modules: bool,
-    resources: Option<&'de RawValue>,
-    modules: Option<&'de RawValue>,
-}
-
-struct TopVisitor<'b, 'l> {
-    b: &'b mut Builder<'l>,
-}
-
-impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
-    type Value = Header<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
-        let b = self.b;
-        let mut h = Header::default();
-        while let Some(key) = map.next_key::<Str<'de>>()? {
-            match key.get().unwrap_or_default() {
-                "version" => {
-                    b.at.field = Some("`version`");
-                    let v = b.count(map.next_value()?)?;
-                    if !(1..=4).contains(&v) {
-                        return Err(b.refuse(StateError::UnsupportedVersion(v)));
-                    }
-                    h.version = Some(v);
-                }
-                "serial" => {
-                    b.at.field = Some("`serial`");
-                    h.serial = Some(b.count(map.next_value()?)?);
-                }
-                "lineage" => {
-                    b.at.field = Some("`lineage`");
-                    h.lineage = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned);
-                }
-                "terraform_version" => {
-                    b.at.field = Some("`terraform_version`");
-                    h.terraform_version = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned);
-                }
-                "resources" => {
-                    b.at.field = Some("resources");
-                    h.has_resources = true;
-                    if h.version.is_some() {
-                        map.next_value_seed(ResourcesSeq { b: &mut *b })?;
-                    } else {
-                        h.resources = Some(map.next_value()?);
-                    }
-                }
-                "modules" => {
-                    b.at.field = Some("modules");
-                    h.has_modules = true;
-                    if h.version.is_some() {
-                        let mut progress = Progress::default();
-                        let r = map.next_value_seed(Each::new(
-                            "a list of modules",
-                            &mut progress,
-                            |i, module| {
-                                b.at.outer = Some(i);
-                                b.module(module)
-                            },
-                        ));
-                        if let Err(e) = r {
-                            b.at.outer = Some(progress.at);
-                            return Err(b.list_failed(progress, e));
-                        }
-                    } else {
-                        h.modules = Some(map.next_value()?);
-                    }
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            b.at = At::default();
-        }
-        Ok(h)
-    }
-}
-
 /// serde's message for a value of the wrong type or out of range quotes the value (`invalid type: string
 /// "…", expected …`); a state's values may be secrets, and the message is logged: keep the kind, drop the
 /// value.
@@ -836,24 +791,102 @@ fn json_kind(text: &str) -> &'static str {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Format v4: `resources[]` with `instances[]`.
+// The top level.
 
-struct ResourcesSeq<'b, 'l> {
-    b: &'b mut Builder<'l>,
+#[derive(Default)]
+struct Header {
+    version: Option<u64>,
+    serial: Option<u64>,
+    lineage: Option<String>,
+    terraform_version: Option<String>,
+    has_resources: bool,
+    has_modules: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for ResourcesSeq<'_, '_> {
+/// The document: the header, and the resources (format 4) or modules (formats 1 to 3) read in place.
+struct Top<'b, 'de, 'l>(&'b mut Builder<'de, 'l>);
+
+impl<'de> Visitor<'de> for Top<'_, 'de, '_> {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+        let b = self.0;
+        let mut h = Header::default();
+        while let Some(key) = map.next_key::<Name<'de>>()? {
+            match &*key.0 {
+                "version" => h.version = Some(map.next_value_seed(Count(&mut *b, version))?),
+                "serial" => h.serial = Some(map.next_value_seed(Count(&mut *b, count))?),
+                "lineage" => h.lineage = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned),
+                "terraform_version" => {
+                    h.terraform_version = map.next_value::<Str<'_>>()?.0.map(Cow::into_owned);
+                }
+                "resources" => {
+                    h.has_resources = true;
+                    map.next_value_seed(List {
+                        b: &mut *b,
+                        legacy: false,
+                    })?;
+                }
+                "modules" => {
+                    h.has_modules = true;
+                    map.next_value_seed(List {
+                        b: &mut *b,
+                        legacy: true,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// A count (`version`, `serial`), checked in place so that a refusal is placed at its member.
+struct Count<'b, 'de, 'l>(
+    &'b mut Builder<'de, 'l>,
+    fn(&str) -> Result<u64, StateError>,
+);
+
+impl<'de> DeserializeSeed<'de> for Count<'_, 'de, '_> {
+    type Value = u64;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        let raw = <&RawValue>::deserialize(d)?;
+        (self.1)(raw.get()).map_err(|err| unwind(self.0.refuse(err)))
+    }
+}
+
+/// The list (or null) of resources (format 4) or of modules (formats 1 to 3), each read in place. Under a
+/// `version` not yet known good, only checked to be JSON.
+struct List<'b, 'de, 'l> {
+    b: &'b mut Builder<'de, 'l>,
+    legacy: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for List<'_, 'de, '_> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if !self.b.read {
+            return d.deserialize_ignored_any(IgnoredAny).map(drop);
+        }
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ResourcesSeq<'_, '_> {
+impl<'de> Visitor<'de> for List<'_, 'de, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of resources")
+        f.write_str(if self.legacy {
+            "a list of modules"
+        } else {
+            "a list of resources"
+        })
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
@@ -861,41 +894,30 @@ impl<'de> Visitor<'de> for ResourcesSeq<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.b.at.field = Some("resources");
-        let mut i = 0;
+        let b = self.b;
         loop {
-            self.b.at.outer = Some(i);
-            self.b.at.inner = None;
-            if seq
-                .next_element_seed(ResourceSeed { b: &mut *self.b })?
-                .is_none()
-            {
-                break;
+            let next = if self.legacy {
+                seq.next_element_seed(Module(&mut *b))?
+            } else {
+                seq.next_element_seed(Resource(&mut *b))?
+            };
+            if next.is_none() {
+                return Ok(());
             }
-            i += 1;
         }
-        self.b.at.outer = None;
-        Ok(())
     }
 }
 
-struct ResourceSeed<'b, 'l> {
-    b: &'b mut Builder<'l>,
-}
-
-impl<'de> DeserializeSeed<'de> for ResourceSeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
+// ---------------------------------------------------------------------------------------------------
+// Format v4: `resources[]` with `instances[]`.
 
 /// What the instances of one resource share.
-struct ResourceCtx<'a> {
-    module: &'a str,
-    resource_type: &'a str,
-    /// The resource's address, to which each instance appends its key.
-    prefix: String,
+#[derive(Default)]
+struct ResourceFields<'a> {
+    module: Str<'a>,
+    mode: Str<'a>,
+    resource_type: Str<'a>,
+    name: Str<'a>,
 }
 
 fn is_managed(mode: &Str<'_>) -> bool {
@@ -904,7 +926,18 @@ fn is_managed(mode: &Str<'_>) -> bool {
     mode.get().is_none_or(|m| m == "managed")
 }
 
-impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
+/// One resource: its instances are held (as borrowed text) until its `type`, `name` and `module`, which may
+/// follow them, are known.
+struct Resource<'b, 'de, 'l>(&'b mut Builder<'de, 'l>);
+
+impl<'de> DeserializeSeed<'de> for Resource<'_, 'de, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Resource<'_, 'de, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -912,101 +945,30 @@ impl<'de> Visitor<'de> for ResourceSeed<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let b = self.b;
-        let mut module = Str::default();
-        let mut mode = Str::default();
-        let mut resource_type = Str::default();
-        let mut name = Str::default();
-        let mut deferred: Vec<&'de RawValue> = Vec::new();
-        // Instances already pushed for this resource, fixed up if `module` or `mode` come after them.
-        let start = b.instances.len();
-        let mut streamed = false;
-
-        while let Some(key) = map.next_key::<Str<'de>>()? {
-            match key.get().unwrap_or_default() {
-                "module" => {
-                    module = map.next_value()?;
-                    if streamed {
-                        let m = module.get().unwrap_or_default();
-                        for inst in b.instances.iter_mut().skip(start) {
-                            inst.module = m.into();
-                            let prefix_len = inst.address.len();
-                            let mut a = String::with_capacity(m.len() + 1 + prefix_len);
-                            if !m.is_empty() {
-                                a.push_str(m);
-                                a.push('.');
-                            }
-                            a.push_str(&inst.address);
-                            inst.address = a.into_boxed_str();
-                        }
-                    }
+        let b = self.0;
+        let mut r = ResourceFields::default();
+        while let Some(key) = map.next_key::<Name<'de>>()? {
+            match &*key.0 {
+                "module" => r.module = map.next_value()?,
+                "mode" => r.mode = map.next_value()?,
+                "type" => r.resource_type = map.next_value()?,
+                "name" => r.name = map.next_value()?,
+                "instances" if is_managed(&r.mode) => {
+                    map.next_value_seed(Each::new("a list of instances", |_, inst| b.hold(inst)))?;
                 }
-                "mode" => {
-                    mode = map.next_value()?;
-                    if streamed && !is_managed(&mode) {
-                        b.instances.truncate(start);
-                    }
-                }
-                "type" => resource_type = map.next_value()?,
-                "name" => name = map.next_value()?,
-                "instances" => match (resource_type.get(), name.get()) {
-                    (Some(t), Some(n)) => {
-                        if is_managed(&mode) {
-                            let module_str = module.get().unwrap_or_default();
-                            let ctx = ResourceCtx {
-                                module: module_str,
-                                resource_type: t,
-                                prefix: address::resource_address(module_str, t, n),
-                            };
-                            let mut progress = Progress::default();
-                            let r = map.next_value_seed(Each::new(
-                                "a list of instances",
-                                &mut progress,
-                                |_, inst| b.push_v4(&ctx, inst),
-                            ));
-                            if let Err(e) = r {
-                                b.at.inner = Some(("instances", progress.at));
-                                return Err(b.list_failed(progress, e));
-                            }
-                            streamed = true;
-                        } else {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                    _ => deferred.push(map.next_value()?),
-                },
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-
-        if !is_managed(&mode) {
-            return Ok(());
-        }
-        let (Some(t), Some(n)) = (resource_type.get(), name.get()) else {
-            let missing = if resource_type.get().is_none() {
-                "`type`"
-            } else {
-                "`name`"
-            };
-            return Err(b.invalid(format!("a managed resource has no {missing}")));
-        };
-        let module_str = module.get().unwrap_or_default();
-        let ctx = ResourceCtx {
-            module: module_str,
-            resource_type: t,
-            prefix: address::resource_address(module_str, t, n),
-        };
-        for raw in deferred {
-            if let Err(err) = b.instances(&ctx, raw) {
-                return Err(b.refuse(err));
-            }
-        }
-        Ok(())
+        let mut pending = std::mem::take(&mut b.pending);
+        let built = b.resource_v4(&r, pending.drain(..));
+        b.pending = pending;
+        built.map_err(unwind)
     }
 }
 
+/// One instance of a v4 resource, its values left as borrowed JSON text.
 #[derive(Deserialize)]
 struct InstanceV4<'a> {
     #[serde(borrow, default)]
@@ -1026,15 +988,61 @@ struct InstanceV4<'a> {
 // ---------------------------------------------------------------------------------------------------
 // Formats v1–v3: `modules[]`, each with a `path` and a `resources` map.
 
-#[derive(Deserialize)]
-struct ModuleV3<'a> {
-    #[serde(default)]
-    path: Option<ModulePath>,
-    #[serde(borrow, default)]
-    resources: Option<&'a RawValue>,
+/// One legacy module. Its resources are read where they stand; should the `path` follow them, their
+/// instances are moved into the module then.
+struct Module<'b, 'de, 'l>(&'b mut Builder<'de, 'l>);
+
+impl<'de> DeserializeSeed<'de> for Module<'_, 'de, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Module<'_, 'de, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a module object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let b = self.0;
+        let start = b.instances.len();
+        let mut path: Option<String> = None;
+        while let Some(key) = map.next_key::<Name<'de>>()? {
+            match &*key.0 {
+                "path" => {
+                    if path.is_some() {
+                        return Err(de::Error::duplicate_field("path"));
+                    }
+                    let module = map
+                        .next_value::<Option<ModulePath>>()?
+                        .unwrap_or_default()
+                        .0;
+                    if !module.is_empty() {
+                        for inst in &mut b.instances[start..] {
+                            inst.address = format!("{module}.{}", inst.address).into_boxed_str();
+                            inst.module = module.as_str().into();
+                        }
+                    }
+                    path = Some(module);
+                }
+                "resources" => map.next_value_seed(LegacyResources {
+                    b: &mut *b,
+                    module: path.as_deref().unwrap_or_default(),
+                })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A legacy module path (`["root", "net"]`) read straight into its address (`module.net`).
+#[derive(Default)]
 struct ModulePath(String);
 
 impl<'de> Deserialize<'de> for ModulePath {
@@ -1065,42 +1073,20 @@ impl<'de> Deserialize<'de> for ModulePath {
     }
 }
 
-struct LegacyResources<'b, 'l, 'm> {
-    b: &'b mut Builder<'l>,
+/// A legacy module's `resources`: a map (or null) from keys such as `aws_instance.web.0` to resources.
+struct LegacyResources<'b, 'de, 'l, 'm> {
+    b: &'b mut Builder<'de, 'l>,
     module: &'m str,
 }
 
-impl<'de> DeserializeSeed<'de> for LegacyResources<'_, '_, '_> {
+impl<'de> DeserializeSeed<'de> for LegacyResources<'_, 'de, '_, '_> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-#[derive(Deserialize)]
-struct ResourceV3<'a> {
-    #[serde(rename = "type", borrow, default)]
-    resource_type: Str<'a>,
-    #[serde(borrow, default)]
-    primary: Option<InstanceV3<'a>>,
-    #[serde(borrow, default)]
-    deposed: Option<&'a RawValue>,
-    /// Format v1 kept tainted objects in a list beside `primary`.
-    #[serde(borrow, default)]
-    tainted: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct InstanceV3<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    attributes: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    tainted: Option<&'a RawValue>,
-}
-
-impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
+impl<'de> Visitor<'de> for LegacyResources<'_, 'de, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -1112,77 +1098,119 @@ impl<'de> Visitor<'de> for LegacyResources<'_, '_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let b = self.b;
-        while let Some(key) = map.next_key::<Str<'de>>()? {
-            let key = key.0.unwrap_or_default();
-            b.at.legacy_key = Some(key.clone().into_owned());
-            b.at.inner = None;
-            let Some(lkey) = address::parse_legacy_key(&key) else {
-                return Err(b.invalid("a resource key is not TYPE.NAME or TYPE.NAME.INDEX"));
-            };
-            if lkey.data {
-                map.next_value::<IgnoredAny>()?;
-                continue;
+        while let Some(key) = map.next_key::<Name<'de>>()? {
+            map.next_value_seed(LegacyResource {
+                b: &mut *self.b,
+                module: self.module,
+                key: address::parse_legacy_key(&key.0),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One legacy resource (or null), under its key: `primary`, and the lists `deposed` and (format 1)
+/// `tainted`. The key is checked here, so that a refusal is placed at it.
+struct LegacyResource<'b, 'de, 'l, 'm, 'k> {
+    b: &'b mut Builder<'de, 'l>,
+    module: &'m str,
+    key: Option<LegacyKey<'k>>,
+}
+
+impl<'de> DeserializeSeed<'de> for LegacyResource<'_, 'de, '_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        match self.key {
+            None => {
+                let err = invalid("a resource key is not TYPE.NAME or TYPE.NAME.INDEX");
+                Err(unwind(self.b.refuse(err)))
             }
-            let Some(res) = map.next_value::<Option<ResourceV3<'de>>>()? else {
-                continue;
-            };
-            let resource_type = match res.resource_type.get() {
-                Some(t) if !t.is_empty() => t,
-                _ => lkey.resource_type,
-            };
-            let module = self.module;
-            let push = |b: &mut Builder<'_>, inst: &InstanceV3<'_>, status| {
-                let status = match status {
-                    InstanceStatus::Current if inst.tainted.is_some_and(|t| t.get() == "true") => {
-                        InstanceStatus::Tainted
-                    }
-                    s => s,
-                };
-                b.push_legacy(module, &lkey, resource_type, inst, status)
-            };
-            if let Some(p) = &res.primary {
-                b.at.inner = Some(("primary", 0));
-                if let Err(err) = push(b, p, InstanceStatus::Current) {
-                    return Err(b.refuse(err));
+            Some(key) if key.data => d.deserialize_ignored_any(IgnoredAny).map(drop),
+            Some(_) => d.deserialize_option(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for LegacyResource<'_, 'de, '_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a resource object")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (b, module) = (self.b, self.module);
+        let Some(key) = self.key else {
+            return Ok(()); // Refused by the seed.
+        };
+        let mut resource_type = Str::default();
+        let mut primary: Option<InstanceV3<'de>> = None;
+        // Tainted (no position) and deposed objects (their position stands in for the key they lack).
+        let mut objects: Vec<(Option<usize>, InstanceV3<'de>)> = Vec::new();
+        while let Some(field) = map.next_key::<Name<'de>>()? {
+            match &*field.0 {
+                "type" => resource_type = map.next_value()?,
+                "primary" => primary = map.next_value()?,
+                list @ ("tainted" | "deposed") => {
+                    let each = Each::new("a list", |i, inst: Option<InstanceV3<'de>>| {
+                        if let Some(inst) = inst {
+                            b.room(usize::from(primary.is_some()) + objects.len())?;
+                            objects.push(((list == "deposed").then_some(i), inst));
+                        }
+                        Ok(())
+                    });
+                    // Format 1 kept tainted objects in a list; anything else under that name is not ours.
+                    let lenient = list == "tainted";
+                    map.next_value_seed(Each { lenient, ..each })?;
                 }
-            }
-            // Format 1 kept tainted objects in a list; anything else under that name is not ours.
-            let lists = [
-                ("tainted", res.tainted.filter(|t| t.get().starts_with('['))),
-                ("deposed", res.deposed),
-            ];
-            for (list, raw) in lists {
-                let Some(raw) = raw else { continue };
-                let mut progress = Progress::default();
-                let r = from_fragment(
-                    raw,
-                    Each::new(
-                        "a list",
-                        &mut progress,
-                        |i: usize, inst: Option<InstanceV3<'de>>| {
-                            let Some(inst) = inst else { return Ok(()) };
-                            let status = if list == "tainted" {
-                                InstanceStatus::Tainted
-                            } else {
-                                // Legacy deposed objects have no key; their position stands in for one.
-                                InstanceStatus::Deposed(i.to_string().into())
-                            };
-                            push(b, &inst, status)
-                        },
-                    ),
-                );
-                if let Err(e) = r {
-                    b.at.inner = Some((list, progress.at));
-                    let err = b.list_error(progress, e);
-                    return Err(b.refuse(err));
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        b.at.legacy_key = None;
-        b.at.inner = None;
+        let resource_type = match resource_type.get() {
+            Some(t) if !t.is_empty() => t,
+            _ => key.resource_type,
+        };
+        if let Some(p) = &primary {
+            let status = match p.tainted {
+                Some(t) if t.get() == "true" => InstanceStatus::Tainted,
+                _ => InstanceStatus::Current,
+            };
+            b.push_legacy(module, &key, resource_type, p, status)
+                .map_err(unwind)?;
+        }
+        // The tainted objects first, then the deposed ones.
+        objects.sort_by_key(|(deposed, _)| deposed.is_some());
+        for (deposed, inst) in &objects {
+            let status = match deposed {
+                Some(i) => InstanceStatus::Deposed(i.to_string().into()),
+                None => InstanceStatus::Tainted,
+            };
+            b.push_legacy(module, &key, resource_type, inst, status)
+                .map_err(unwind)?;
+        }
         Ok(())
     }
+}
+
+/// One object (primary, tainted or deposed) of a legacy resource.
+#[derive(Deserialize)]
+struct InstanceV3<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    attributes: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    tainted: Option<&'a RawValue>,
 }
 
 #[cfg(test)]
