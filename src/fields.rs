@@ -31,7 +31,8 @@ pub enum Read {
     /// A string.
     Str(fn(&Verdict) -> Option<&str>),
     /// A list of strings.
-    List(fn(&Verdict) -> Vec<&str>),
+    /// Each value in turn, so that the plugin builds its C strings without a list in between.
+    List(for<'v> fn(&'v Verdict, &mut dyn FnMut(&'v str))),
     /// A string per key (`tfdrift.attr[NAME]`), read from the index the verdict was made against.
     Keyed(fn(&Verdict, &Snapshot, &str) -> Option<String>),
 }
@@ -94,12 +95,18 @@ impl Field {
         }
     }
 
+    /// Calls `each` with every value of a list field.
+    pub fn each<'v>(&self, verdict: &'v Verdict, each: &mut dyn FnMut(&'v str)) {
+        if let Read::List(read) = self.read {
+            read(verdict, each);
+        }
+    }
+
     /// The values of a list field.
     pub fn list<'v>(&self, verdict: &'v Verdict) -> Vec<&'v str> {
-        match self.read {
-            Read::List(read) => read(verdict),
-            _ => Vec::new(),
-        }
+        let mut values = Vec::new();
+        self.each(verdict, &mut |value| values.push(value));
+        values
     }
 
     /// The value of a keyed field for `key`.
@@ -116,7 +123,7 @@ impl Field {
             Read::Bool(read) => read(verdict).map(Value::Bool),
             Read::U64(read) => read(verdict).map(Value::U64),
             Read::Str(read) => read(verdict).map(Value::Str),
-            Read::List(read) => Some(Value::List(read(verdict))),
+            Read::List(_) => Some(Value::List(self.list(verdict))),
             Read::Keyed(_) => None,
         }
     }
@@ -145,7 +152,7 @@ fields! {
         "True if the resource the call touched is held by a loaded Terraform state, false if the call names a resource no state holds. No value for calls outside the catalog, read-only calls and failed calls.";
     RESOURCE_ADDRESS = "tfdrift.resource_address", "Resource address", Read::Str(|v| v.primary().map(|m| m.address.as_str())),
         "Terraform address of the managed resource the call touched, the call's own resource type first (module.net.aws_security_group.web).";
-    RESOURCE_ADDRESSES = "tfdrift.resource_addresses", "Resource addresses", Read::List(|v| v.matches.iter().map(|m| m.address.as_str()).collect()),
+    RESOURCE_ADDRESSES = "tfdrift.resource_addresses", "Resource addresses", Read::List(|v, out| v.matches.iter().for_each(|m| out(&m.address))),
         "Terraform addresses of every managed resource the call touched (an S3 bucket call touches the bucket and its sub-resources).";
     RESOURCE_TYPE = "tfdrift.resource_type", "Resource type", Read::Str(|v| v.primary().map(|m| m.resource_type.as_str()).or(v.unmatched_type.as_deref())),
         "Terraform resource type of the resource the call touched (aws_security_group), managed or not.";
@@ -155,9 +162,9 @@ fields! {
         "Module path of the managed resource (module.net); empty for the root module.";
     STATE = "tfdrift.state", "State", Read::Str(|v| v.primary().map(|m| m.state.as_str())),
         "Name (from the configuration) of the state that holds the managed resource.";
-    CHANGED_ATTRS = "tfdrift.changed_attrs", "Changed attributes", Read::List(|v| v.changed_attrs.iter().map(String::as_str).collect()),
+    CHANGED_ATTRS = "tfdrift.changed_attrs", "Changed attributes", Read::List(|v, out| v.changed_attrs.iter().for_each(|a| out(a))),
         "Top-level Terraform attributes the call sets to a value that differs from the state's (versioning_configuration); tfdrift.diff has the nested path.";
-    TOUCHED_ATTRS = "tfdrift.touched_attrs", "Touched attributes", Read::List(|v| v.touched_attrs.iter().map(String::as_str).collect()),
+    TOUCHED_ATTRS = "tfdrift.touched_attrs", "Touched attributes", Read::List(|v, out| v.touched_attrs.iter().for_each(|a| out(a))),
         "Top-level Terraform attributes the call sets, whether or not the value differs.";
     SUMMARY = "tfdrift.summary", "Summary", Read::Str(|v| v.diff.summary()),
         "One line for people, at most 400 bytes, of what changed: instance_type: t3.micro -> t3.large; ingress: +tcp 22 cidr 0.0.0.0/0 (lists: + added, - removed). Whole in alerts that Falcosidekick cuts (it shortens string fields over 512 bytes when an alert is over 4 KiB, which breaks tfdrift.diff); secrets redacted.";

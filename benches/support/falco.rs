@@ -448,7 +448,7 @@ fn eval(node: &Node, capture: &mut CapturingPluginRunner, event: &Event, n: &mut
                 }
                 Op::StartsWith => single(&mut |v| v.starts_with(w)),
                 Op::EndsWith => single(&mut |v| v.ends_with(w)),
-                Op::Contains => single(&mut |v| v.windows(w.len().max(1)).any(|x| x == w)),
+                Op::Contains => single(&mut |v| w.is_empty() || v.windows(w.len()).any(|x| x == w)),
             }
         }
     }

@@ -92,7 +92,6 @@ impl SourcePluginInstance for StandInInstance {
 fn text_of(value: &sonic_rs::Value) -> Option<CString> {
     let text = match value.as_str() {
         Some(s) => s.to_owned(),
-        None if value.is_object() || value.is_array() => sonic_rs::to_string(value).ok()?,
         None => sonic_rs::to_string(value).ok()?,
     };
     CString::new(text).ok()

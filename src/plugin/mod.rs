@@ -388,7 +388,9 @@ impl TfDrift {
         field: &'static Field,
     ) -> anyhow::Result<Vec<CString>> {
         self.with_verdict(req, field.name, |v, _| {
-            field.list(v).into_iter().filter_map(text).collect()
+            let mut values = Vec::new();
+            field.each(v, &mut |value| values.extend(text(value)));
+            values
         })
     }
 
