@@ -48,8 +48,10 @@ pub enum ActorKind {
     Terraform,
     /// A person in the web console.
     Console,
-    /// The cloud's own service, acting on its own.
+    /// AWS's own service, acting on its own.
     AwsService,
+    /// Google Cloud's own service (a service agent, `system@google.com`), acting on its own.
+    GcpService,
     /// A provisioning service (CloudFormation, Service Catalog, ...) acting for a principal.
     ProvisioningService,
     /// A program through an SDK or the command line.
@@ -65,6 +67,7 @@ impl ActorKind {
             ActorKind::Terraform => "terraform",
             ActorKind::Console => "console",
             ActorKind::AwsService => "aws_service",
+            ActorKind::GcpService => "gcp_service",
             ActorKind::ProvisioningService => "provisioning_service",
             ActorKind::SdkOrCli => "sdk_or_cli",
             ActorKind::Unknown => "unknown",

@@ -93,21 +93,24 @@ impl Path {
     }
 }
 
-/// Which part of a call a path reads, named by the path's first step as CloudTrail names it: what the call
-/// asks for (`requestParameters`), what the service answered (`responseElements`), the resources the log
-/// lists (`resources`), what else it says (`additionalEventData`), and where the call was made (`awsRegion`,
-/// for per-region settings such as EBS default encryption; `recipientAccountId`). Each record view maps
-/// these to its own members.
+/// Which part of a call a path reads, named by the path's first step as the log names it: what the call
+/// asks for (CloudTrail's `requestParameters`, a GCP audit entry's `request`), what the service answered
+/// (`responseElements`, `response`), the resources the log lists (`resources`), what else it says
+/// (`additionalEventData`, `metadata`), the resource the call names (a GCP entry's `resourceName`), and where
+/// the call was made (`awsRegion`, for per-region settings such as EBS default encryption;
+/// `recipientAccountId`). Each record view maps these to its own members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Section {
-    /// `requestParameters`.
+    /// `requestParameters` (CloudTrail), `request` (GCP).
     Request,
-    /// `responseElements`.
+    /// `responseElements` (CloudTrail), `response` (GCP).
     Response,
     /// `resources`.
     Resources,
-    /// `additionalEventData`.
+    /// `additionalEventData` (CloudTrail), `metadata` (GCP).
     Details,
+    /// `resourceName` (GCP): the path of the resource the call names, `projects/p/zones/z/instances/vm`.
+    Name,
     /// `awsRegion`.
     Region,
     /// `recipientAccountId`.
@@ -118,10 +121,11 @@ impl Section {
     /// The section a path's first step names, if any.
     pub fn from_root(root: &str) -> Option<Section> {
         match root {
-            "requestParameters" => Some(Section::Request),
-            "responseElements" => Some(Section::Response),
+            "requestParameters" | "request" => Some(Section::Request),
+            "responseElements" | "response" => Some(Section::Response),
             "resources" => Some(Section::Resources),
-            "additionalEventData" => Some(Section::Details),
+            "additionalEventData" | "metadata" => Some(Section::Details),
+            "resourceName" => Some(Section::Name),
             "awsRegion" => Some(Section::Region),
             "recipientAccountId" => Some(Section::Account),
             _ => None,

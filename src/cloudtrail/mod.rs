@@ -394,6 +394,8 @@ impl Call for Record<'_> {
             Section::Response => self.response_elements,
             Section::Resources => self.resources,
             Section::Details => self.additional_event_data,
+            // CloudTrail names resources in its parameters and `resources`, never by one path.
+            Section::Name => return None,
             Section::Region => return self.aws_region.get().map(|s| s.to_owned().into()),
             Section::Account => {
                 return self.recipient_account_id.get().map(|s| s.to_owned().into());

@@ -422,7 +422,8 @@ impl Engine {
         // Whoever made the call, is it someone whose changes may be drift at all?
         let outsider = !by_terraform
             && !self.policy.ignored_principals.matches(call)
-            && (actor_kind != ActorKind::AwsService || self.policy.aws_service_changes_are_drift);
+            && (!matches!(actor_kind, ActorKind::AwsService | ActorKind::GcpService)
+                || self.policy.aws_service_changes_are_drift);
 
         let mut candidates = self
             .catalog

@@ -252,7 +252,7 @@ fn layer(module: &str) -> Option<u8> {
         "state" => 1,
         "catalog" => 2,
         "call" => 3,
-        "cloudtrail" => 4,
+        "cloudtrail" | "gcpaudit" => 4,
         "drift" => 5,
         "sources" => 6,
         "fields" | "config" => 7,
