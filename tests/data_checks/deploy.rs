@@ -346,6 +346,89 @@ fn the_gcp_helm_values_run_gcpaudit_and_tfdrift_with_workload_identity() {
     assert!(read("rules/tfdrift_gcp_rules.yaml").contains("- name: gcpaudit\n    version: 0.8.1"));
 }
 
+#[test]
+fn the_guide_sets_up_google_cloud_as_the_gcp_values_expect() {
+    let guide = read("docs/GUIDE.md");
+    let section = guide
+        .split("\n## Google Cloud\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Google Cloud section");
+    // The sink keeps Admin Activity entries of the gcpaudit walkthrough's services and of the four it leaves
+    // out, and the state bucket's Data Access writes, which are off by default.
+    let filter = section
+        .split("```\n(logName=")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the sink filter");
+    for service in [
+        "cloudsql",
+        "logging",
+        "iam",
+        "compute",
+        "pubsub",
+        "cloudkms",
+        "cloudfunctions",
+        "storage",
+        "cloudresourcemanager",
+        "bigquery",
+        "container",
+        "run",
+        "dns",
+        "secretmanager",
+    ] {
+        assert!(
+            filter.contains(&format!(
+                "protoPayload.serviceName=\"{service}.googleapis.com\""
+            )),
+            "the filter leaves out {service}"
+        );
+    }
+    assert!(filter.contains("cloudaudit.googleapis.com%2Factivity"));
+    assert!(filter.contains("cloudaudit.googleapis.com%2Fdata_access"));
+    // Google's service agents reach tfdrift, which classifies them: the filter does not drop them.
+    assert!(!filter.contains("service-"), "{filter}");
+    assert!(section.contains("DATA_WRITE"));
+    for role in [
+        "roles/pubsub.subscriber",
+        "roles/storage.objectViewer",
+        "roles/pubsub.publisher",
+    ] {
+        assert!(section.contains(role), "the guide does not grant {role}");
+    }
+    // The Kubernetes service account the guide binds is the one the chart creates for the release the
+    // guide installs, in the namespace it uses.
+    let values = yaml("deploy/helm/values-gcp.yaml");
+    let release = section
+        .split("helm install ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a helm install");
+    let account = helm_fullname(release, "falco", None);
+    assert!(
+        section.contains(&format!(".svc.id.goog[falco/{account}]")),
+        "the guide binds another Kubernetes account than {account}"
+    );
+    assert!(
+        read("deploy/helm/values-gcp.yaml").contains(&format!("[falco/{account}]")),
+        "values-gcp.yaml names another Kubernetes account than {account}"
+    );
+    let gsa = values["serviceAccount"]["annotations"]["iam.gke.io/gcp-service-account"]
+        .as_str()
+        .unwrap();
+    assert!(section.contains(&format!("GSA={gsa}")), "{gsa}");
+    // The subscription and project the values name are the ones the guide creates.
+    let falco = FalcoConfig {
+        file: "deploy/helm/values-gcp.yaml",
+        falco: values["falco"].clone(),
+    };
+    let gcpaudit = falco.plugin("gcpaudit");
+    let subscription = gcpaudit["open_params"].as_str().unwrap();
+    assert!(section.contains(&format!("subscriptions create {subscription} ")));
+    let project = gcpaudit["init_config"]["project_id"].as_str().unwrap();
+    assert!(section.contains(&format!("PROJECT={project}")));
+}
+
 // ------------------------------------------------------------------------------------- Falcosidekick
 
 /// Each rule's priority and the `%fields` of its output.
