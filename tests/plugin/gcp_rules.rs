@@ -369,13 +369,15 @@ fn gcp_rules_are_well_formed_and_read_only_known_fields() {
                 "{name} reads {prefix}* fields"
             );
         }
-        // What every alert needs beside the verdict: which call, on what, where.
+        // What every alert needs beside the verdict: which call, on what, where, and when (Falco's own time
+        // is the entry's arrival, not the call's).
         if rule["enabled"].as_bool() != Some(false) {
             for field in [
                 "gcp.methodName",
                 "gcp.resourceName",
                 "gcp.projectId",
                 "gcp.location",
+                "gcp.time",
             ] {
                 assert!(
                     output.contains(&format!("%{field}")),
