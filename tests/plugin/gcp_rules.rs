@@ -546,3 +546,25 @@ fn each_gcp_rule_begins_with_a_test_that_is_rarely_true() {
         );
     }
 }
+
+/// The rules benchmark's model of Falco's condition language: a parser with precedence and parentheses.
+#[allow(dead_code)]
+#[path = "../../benches/support/falco.rs"]
+mod falco_model;
+
+#[test]
+fn the_gcp_pack_parses_in_the_rules_model_beside_the_cloudtrail_pack() {
+    // The benchmark's parser (benches/support/falco.rs) reads every enabled rule whole, with its macros, lists
+    // and exceptions, and refuses trailing tokens: the conditions are well formed beyond the token checks
+    // above, and the pack can be measured with TFDRIFT_BENCH_RULES.
+    let gcp = std::fs::read_to_string(GCP_RULES).unwrap();
+    let aws = std::fs::read_to_string(AWS_RULES).unwrap();
+    let enabled = load()
+        .rules
+        .iter()
+        .filter(|(_, r)| r["enabled"].as_bool() != Some(false))
+        .count();
+    assert_eq!(falco_model::Ruleset::load(&[&gcp]).rules.len(), enabled);
+    let both = falco_model::Ruleset::load(&[&aws, &gcp]);
+    assert!(both.rules.len() > enabled);
+}
