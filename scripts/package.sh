@@ -2,7 +2,8 @@
 # Builds tfdrift's release artifacts for falcoctl and Helm, in target/package/:
 #   tfdrift-<version>-linux-x86_64.tar.gz    the plugin (libtfdrift.so at the root, as falcoctl installs it)
 #   tfdrift-<version>-linux-aarch64.tar.gz   the same for arm64, when this machine can build it
-#   tfdrift-rules-<version>.tar.gz           rules/tfdrift_rules.yaml
+#   tfdrift-rules-<version>.tar.gz           rules/tfdrift_rules.yaml (CloudTrail)
+#   tfdrift-gcp-rules-<version>.tar.gz       rules/tfdrift_gcp_rules.yaml (GCP Cloud Audit Logs, new)
 #   index.yaml                               falcoctl index entries for both artifacts
 #   push.sh                                  the falcoctl commands that push them (not run here)
 #
@@ -12,12 +13,14 @@
 # C ABI (read with Python's ctypes from the built file) are Cargo's and what the artifacts declare.
 #
 # The push commands (push.sh) tag each artifact with its full version and the floating tags <major>.<minor>,
-# <major> and latest, as the official plugins are tagged, and give the rules artifact one --depends-on per
-# plugin of the rules file's required_plugin_versions (falcoctl reads `a|b` in one flag as "a or b") and its
-# required_engine_version as a requirement.
+# <major> and latest, as the official plugins are tagged, and give each rules artifact one --depends-on per
+# plugin of its rules file's required_plugin_versions (falcoctl reads `a|b` in one flag as "a or b") and its
+# required_engine_version as a requirement. The two rules files are two artifacts, because each depends on its
+# own source plugin (cloudtrail, gcpaudit): installing the GCP rules must not pull in the cloudtrail plugin.
 #
 # Environment: OCI_REGISTRY (default ghcr.io), OCI_REPOSITORY (default acme/falco: the artifacts are pushed to
-# <registry>/<repository>/plugin/tfdrift and .../ruleset/tfdrift-rules), MAX_GLIBC, OUT (default
+# <registry>/<repository>/plugin/tfdrift, .../ruleset/tfdrift-rules and .../ruleset/tfdrift-gcp-rules),
+# MAX_GLIBC, OUT (default
 # target/package). A release build takes minutes, so the tests do not run it; they run
 # `scripts/package.sh --print-push <plugin API version>`, which prints the push commands for this version and
 # builds nothing.
@@ -38,19 +41,22 @@ floating_tags() {
     printf '%s %s %s latest' "$1" "$major.${rest%%.*}" "$major"
 }
 
-# The rules file's required_plugin_versions, one `name:version` a line.
+# The rules files: artifact name, then file.
+RULES_ARTIFACTS=("tfdrift-rules:rules/tfdrift_rules.yaml" "tfdrift-gcp-rules:rules/tfdrift_gcp_rules.yaml")
+
+# A rules file's required_plugin_versions, one `name:version` a line.
 rules_dependencies() {
     awk '/^- required_plugin_versions:/ { inside = 1; next }
          inside && /^- / { exit }
          inside && $1 == "-" && $2 == "name:" { name = $3 }
-         inside && $1 == "version:" && name != "" { print name ":" $2; name = "" }' rules/tfdrift_rules.yaml
+         inside && $1 == "version:" && name != "" { print name ":" $2; name = "" }' "$1"
 }
 
-# The rules file's required_engine_version as falcoctl's semver requirement (an integer N is 0.N.0).
+# A rules file's required_engine_version as falcoctl's semver requirement (an integer N is 0.N.0).
 rules_engine_version() {
     local v
-    v=$(sed -n 's/^- required_engine_version: *"\{0,1\}\([0-9.]*\)"\{0,1\} *$/\1/p' rules/tfdrift_rules.yaml)
-    [ -n "$v" ] || { echo "no required_engine_version in rules/tfdrift_rules.yaml" >&2; exit 1; }
+    v=$(sed -n 's/^- required_engine_version: *"\{0,1\}\([0-9.]*\)"\{0,1\} *$/\1/p' "$1")
+    [ -n "$v" ] || { echo "no required_engine_version in $1" >&2; exit 1; }
     case $v in
         *.*) echo "$v" ;;
         *) echo "0.$v.0" ;;
@@ -58,9 +64,9 @@ rules_engine_version() {
 }
 
 # Writes the falcoctl push commands for the plugin (API: its required plugin API; the remaining arguments
-# are platform:tarball pairs) and the rules to stdout.
+# are platform:tarball pairs) and each rules file to stdout.
 push_commands() {
-    local api=$1 tag p dep
+    local api=$1 tag p dep entry artifact file
     shift
     echo "#!/usr/bin/env bash"
     echo "# Pushes tfdrift $VERSION to $OCI_REGISTRY/$OCI_REPOSITORY (log in first: falcoctl registry auth basic ...)."
@@ -79,16 +85,19 @@ push_commands() {
         printf ' \\\n    %s' "$(basename "${p#*:}")"
     done
     echo
-    printf 'falcoctl registry push %s/%s/ruleset/tfdrift-rules:%s --type rulesfile --version %s \\\n' \
-        "$OCI_REGISTRY" "$OCI_REPOSITORY" "$VERSION" "$VERSION"
-    printf '    --requires engine_version_semver:%s' "$(rules_engine_version)"
-    for dep in $(rules_dependencies); do
-        printf ' --depends-on %s' "$dep"
+    for entry in "${RULES_ARTIFACTS[@]}"; do
+        artifact=${entry%%:*} file=${entry#*:}
+        printf 'falcoctl registry push %s/%s/ruleset/%s:%s --type rulesfile --version %s \\\n' \
+            "$OCI_REGISTRY" "$OCI_REPOSITORY" "$artifact" "$VERSION" "$VERSION"
+        printf '    --requires engine_version_semver:%s' "$(rules_engine_version "$file")"
+        for dep in $(rules_dependencies "$file"); do
+            printf ' --depends-on %s' "$dep"
+        done
+        for tag in $(floating_tags "$VERSION"); do
+            printf ' --tag %s' "$tag"
+        done
+        printf ' \\\n    %s-%s.tar.gz\n' "$artifact" "$VERSION"
     done
-    for tag in $(floating_tags "$VERSION"); do
-        printf ' --tag %s' "$tag"
-    done
-    printf ' \\\n    tfdrift-rules-%s.tar.gz\n' "$VERSION"
 }
 
 if [ "${1:-}" = "--print-push" ]; then
@@ -168,9 +177,12 @@ else
         "an $other host with this script (docs/GUIDE.md, \"Build and publish\")" >&2
 fi
 
-# The rules.
-cp rules/tfdrift_rules.yaml "$stage/"
-tar -C "$stage" -czf "$OUT/tfdrift-rules-$VERSION.tar.gz" tfdrift_rules.yaml
+# The rules, a tarball per file (each holds its file at the root, as falcoctl installs it into /etc/falco).
+for entry in "${RULES_ARTIFACTS[@]}"; do
+    artifact=${entry%%:*} file=${entry#*:}
+    cp "$file" "$stage/"
+    tar -C "$stage" -czf "$OUT/$artifact-$VERSION.tar.gz" "$(basename "$file")"
+done
 
 # falcoctl index entries: append them to your index.yaml (served over HTTPS) or add the refs directly.
 cat >"$OUT/index.yaml" <<EOF
@@ -178,9 +190,9 @@ cat >"$OUT/index.yaml" <<EOF
   type: plugin
   registry: $OCI_REGISTRY
   repository: $OCI_REPOSITORY/plugin/tfdrift
-  description: Terraform drift for CloudTrail events, as tfdrift.* fields for Falco rules
+  description: Terraform drift for CloudTrail and (new) GCP Cloud Audit Logs events, as tfdrift.* fields for Falco rules
   home: https://github.com/tfdrift/tfdrift
-  keywords: [terraform, drift, cloudtrail, aws, iac]
+  keywords: [terraform, drift, cloudtrail, aws, gcp, gcpaudit, iac]
   license: Apache-2.0
   maintainers:
     - name: tfdrift
@@ -193,6 +205,18 @@ cat >"$OUT/index.yaml" <<EOF
   description: Falco rules for Terraform drift, hand-made resources and state bucket tampering
   home: https://github.com/tfdrift/tfdrift
   keywords: [terraform, drift, cloudtrail, aws, iac]
+  license: Apache-2.0
+  maintainers:
+    - name: tfdrift
+      email: tfdrift@users.noreply.github.com
+  sources: [https://github.com/tfdrift/tfdrift]
+- name: tfdrift-gcp-rules
+  type: rulesfile
+  registry: $OCI_REGISTRY
+  repository: $OCI_REPOSITORY/ruleset/tfdrift-gcp-rules
+  description: Falco rules for Terraform drift in Google Cloud (gcpaudit), hand-made resources and state bucket writes
+  home: https://github.com/tfdrift/tfdrift
+  keywords: [terraform, drift, gcp, gcpaudit, iac]
   license: Apache-2.0
   maintainers:
     - name: tfdrift

@@ -262,6 +262,173 @@ fn the_helm_values_use_an_s3_state() {
     );
 }
 
+#[test]
+fn the_gcp_helm_values_run_gcpaudit_and_tfdrift_with_workload_identity() {
+    // deploy/helm/values-gcp.yaml: the chart's keys, the gcpaudit plugin on a subscription (its ID alone, in
+    // init_config.project_id), tfdrift with a gcs state, the GCP rules artifact of this version, and the
+    // Kubernetes service account bound to a Google one. tfdrift's init is not run on it here: the gcs
+    // source is not in this branch.
+    let values = yaml("deploy/helm/values-gcp.yaml");
+    let mut paths = Vec::new();
+    leaf_paths(&values, "", &mut paths);
+    let unknown: Vec<&String> = paths
+        .iter()
+        .filter(|p| !chart_has(FALCO_CHART_9_1_0_KEYS, p))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "keys the chart does not have: {unknown:?}"
+    );
+    assert_eq!(values["driver"]["enabled"].as_bool(), Some(false));
+    assert_eq!(values["falco"]["plugins_hostinfo"].as_bool(), Some(false));
+    let account = values["serviceAccount"]["annotations"]["iam.gke.io/gcp-service-account"]
+        .as_str()
+        .expect("the Workload Identity annotation");
+    assert!(account.ends_with(".iam.gserviceaccount.com"), "{account}");
+    let config = FalcoConfig {
+        file: "deploy/helm/values-gcp.yaml",
+        falco: values["falco"].clone(),
+    };
+    let gcpaudit = config.plugin("gcpaudit");
+    assert_eq!(gcpaudit["library_path"].as_str(), Some("libgcpaudit.so"));
+    let subscription = gcpaudit["open_params"].as_str().unwrap_or("");
+    assert!(
+        !subscription.is_empty() && !subscription.contains('/'),
+        "open_params is the subscription ID alone: {subscription:?}"
+    );
+    assert!(gcpaudit["init_config"]["project_id"].as_str().is_some());
+    let tfdrift = to_json(&config.plugin(&plugin_name())["init_config"]);
+    assert!(
+        tfdrift["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["gcs"]["bucket"].is_string()),
+        "{tfdrift}"
+    );
+    let loaded: Vec<&str> = config.falco["load_plugins"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(loaded, ["gcpaudit", plugin_name().as_str()]);
+    let rules: Vec<&str> = config.falco["rules_files"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(
+        rules.contains(&"/etc/falco/tfdrift_gcp_rules.yaml"),
+        "{rules:?}"
+    );
+    assert!(
+        !rules.contains(&"/etc/falco/tfdrift_rules.yaml"),
+        "{rules:?}"
+    );
+    let refs: Vec<&str> = values["falcoctl"]["config"]["artifact"]["install"]["refs"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    let version = env!("CARGO_PKG_VERSION");
+    for artifact in ["tfdrift", "tfdrift-gcp-rules"] {
+        assert!(
+            refs.iter()
+                .any(|r| r.ends_with(&format!("/{artifact}:{version}"))),
+            "no falcoctl ref to {artifact}:{version} in {refs:?}"
+        );
+    }
+    // The gcpaudit release the GCP rules require, or a floating tag that includes it.
+    assert!(refs.contains(&"gcpaudit:0.8"), "{refs:?}");
+    assert!(read("rules/tfdrift_gcp_rules.yaml").contains("- name: gcpaudit\n    version: 0.8.1"));
+}
+
+#[test]
+fn the_guide_sets_up_google_cloud_as_the_gcp_values_expect() {
+    let guide = read("docs/GUIDE.md");
+    let section = guide
+        .split("\n## Google Cloud\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Google Cloud section");
+    // The sink keeps Admin Activity entries of the gcpaudit walkthrough's services and of the four it leaves
+    // out, and the state bucket's Data Access writes, which are off by default.
+    let filter = section
+        .split("```\n(logName=")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the sink filter");
+    for service in [
+        "cloudsql",
+        "logging",
+        "iam",
+        "compute",
+        "pubsub",
+        "cloudkms",
+        "cloudfunctions",
+        "storage",
+        "cloudresourcemanager",
+        "bigquery",
+        "container",
+        "run",
+        "dns",
+        "secretmanager",
+    ] {
+        assert!(
+            filter.contains(&format!(
+                "protoPayload.serviceName=\"{service}.googleapis.com\""
+            )),
+            "the filter leaves out {service}"
+        );
+    }
+    assert!(filter.contains("cloudaudit.googleapis.com%2Factivity"));
+    assert!(filter.contains("cloudaudit.googleapis.com%2Fdata_access"));
+    // Google's service agents reach tfdrift, which classifies them: the filter does not drop them.
+    assert!(!filter.contains("service-"), "{filter}");
+    assert!(section.contains("DATA_WRITE"));
+    for role in [
+        "roles/pubsub.subscriber",
+        "roles/storage.objectViewer",
+        "roles/pubsub.publisher",
+    ] {
+        assert!(section.contains(role), "the guide does not grant {role}");
+    }
+    // The Kubernetes service account the guide binds is the one the chart creates for the release the
+    // guide installs, in the namespace it uses.
+    let values = yaml("deploy/helm/values-gcp.yaml");
+    let release = section
+        .split("helm install ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a helm install");
+    let account = helm_fullname(release, "falco", None);
+    assert!(
+        section.contains(&format!(".svc.id.goog[falco/{account}]")),
+        "the guide binds another Kubernetes account than {account}"
+    );
+    assert!(
+        read("deploy/helm/values-gcp.yaml").contains(&format!("[falco/{account}]")),
+        "values-gcp.yaml names another Kubernetes account than {account}"
+    );
+    let gsa = values["serviceAccount"]["annotations"]["iam.gke.io/gcp-service-account"]
+        .as_str()
+        .unwrap();
+    assert!(section.contains(&format!("GSA={gsa}")), "{gsa}");
+    // The subscription and project the values name are the ones the guide creates.
+    let falco = FalcoConfig {
+        file: "deploy/helm/values-gcp.yaml",
+        falco: values["falco"].clone(),
+    };
+    let gcpaudit = falco.plugin("gcpaudit");
+    let subscription = gcpaudit["open_params"].as_str().unwrap();
+    assert!(section.contains(&format!("subscriptions create {subscription} ")));
+    let project = gcpaudit["init_config"]["project_id"].as_str().unwrap();
+    assert!(section.contains(&format!("PROJECT={project}")));
+}
+
 // ------------------------------------------------------------------------------------- Falcosidekick
 
 /// Each rule's priority and the `%fields` of its output.
@@ -844,14 +1011,12 @@ fn flag_values<'a>(command: &'a str, flag: &str) -> Vec<&'a str> {
 #[test]
 fn package_pushes_one_depends_on_per_dependency_and_floating_tags() {
     let commands = push_commands();
-    assert_eq!(commands.len(), 2, "{commands:?}");
+    // The plugin, and a rules artifact per rules file: each file depends on its own source plugin, so the
+    // GCP rules are not a package that pulls in the cloudtrail plugin, nor the reverse.
+    assert_eq!(commands.len(), 3, "{commands:?}");
     let plugin = commands
         .iter()
         .find(|c| c.contains("--type plugin"))
-        .unwrap();
-    let rules = commands
-        .iter()
-        .find(|c| c.contains("--type rulesfile"))
         .unwrap();
     let version = env!("CARGO_PKG_VERSION");
     let [major, minor, _]: [&str; 3] = version.split('.').collect::<Vec<_>>().try_into().unwrap();
@@ -862,56 +1027,69 @@ fn package_pushes_one_depends_on_per_dependency_and_floating_tags() {
         "latest".to_owned(),
     ]
     .into();
-    for command in [plugin, rules] {
-        let tags: HashSet<String> = flag_values(command, "--tag")
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(tags, floating, "{command}");
-    }
     assert_eq!(
         flag_values(plugin, "--requires"),
         ["plugin_api_version:3.11.0"]
     );
-    // The rules' requirements, read from the rules file: each dependency in a flag of its own (`a|b` in one
-    // flag means a or b), and the engine version.
-    let rules_file = YamlLoader::load_from_str(&read("rules/tfdrift_rules.yaml")).unwrap();
-    let items = rules_file[0].as_vec().unwrap();
-    let required: HashSet<String> = items
-        .iter()
-        .find_map(|i| i["required_plugin_versions"].as_vec())
-        .expect("required_plugin_versions")
-        .iter()
-        .map(|p| {
-            format!(
-                "{}:{}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert!(required.len() >= 2, "{required:?}");
-    let depends: Vec<&str> = flag_values(rules, "--depends-on");
-    assert!(
-        depends.iter().all(|d| !d.contains('|')),
-        "alternatives, not dependencies: {depends:?}"
-    );
-    assert_eq!(
-        depends
+    for (artifact, file) in [
+        ("tfdrift-rules", "rules/tfdrift_rules.yaml"),
+        ("tfdrift-gcp-rules", "rules/tfdrift_gcp_rules.yaml"),
+    ] {
+        let rules = commands
             .iter()
-            .map(|d| d.to_string())
-            .collect::<HashSet<_>>(),
-        required,
-        "{rules}"
-    );
-    let engine = items
-        .iter()
-        .find_map(|i| i["required_engine_version"].as_i64())
-        .expect("required_engine_version");
-    assert_eq!(
-        flag_values(rules, "--requires"),
-        [format!("engine_version_semver:0.{engine}.0").as_str()]
-    );
+            .find(|c| c.contains(&format!("/ruleset/{artifact}:{version} --type rulesfile")))
+            .unwrap_or_else(|| panic!("no push of {artifact}: {commands:?}"));
+        assert!(
+            rules.ends_with(&format!(" {artifact}-{version}.tar.gz")),
+            "{rules}"
+        );
+        for command in [plugin, rules] {
+            let tags: HashSet<String> = flag_values(command, "--tag")
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(tags, floating, "{command}");
+        }
+        // The rules' requirements, read from the rules file: each dependency in a flag of its own (`a|b` in
+        // one flag means a or b), and the engine version.
+        let rules_file = YamlLoader::load_from_str(&read(file)).unwrap();
+        let items = rules_file[0].as_vec().unwrap();
+        let required: HashSet<String> = items
+            .iter()
+            .find_map(|i| i["required_plugin_versions"].as_vec())
+            .expect("required_plugin_versions")
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert!(required.len() >= 2, "{file}: {required:?}");
+        let depends: Vec<&str> = flag_values(rules, "--depends-on");
+        assert!(
+            depends.iter().all(|d| !d.contains('|')),
+            "alternatives, not dependencies: {depends:?}"
+        );
+        assert_eq!(
+            depends
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<HashSet<_>>(),
+            required,
+            "{rules}"
+        );
+        let engine = items
+            .iter()
+            .find_map(|i| i["required_engine_version"].as_i64())
+            .expect("required_engine_version");
+        assert_eq!(
+            flag_values(rules, "--requires"),
+            [format!("engine_version_semver:0.{engine}.0").as_str()]
+        );
+    }
     // And the old, wrong claims are gone.
     let script = read("scripts/package.sh");
     assert!(!script.contains("Debian 12, the base of falcosecurity/falco"));

@@ -5,6 +5,7 @@ mod abi;
 mod catalog_runtime;
 mod config_errors;
 mod drift;
+mod gcp_rules;
 mod hostile_records;
 mod hostile_states;
 mod panic_guard;

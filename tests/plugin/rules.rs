@@ -77,11 +77,12 @@ const CLOUDTRAIL_FIELDS: &[&str] = &[
     "ecr.repository",
 ];
 
-/// Field prefixes of the plugins the rules read (the cloudtrail plugin's and tfdrift's).
-const FIELD_PREFIXES: &[&str] = &["ct.", "s3.", "ec2.", "ecr.", "tfdrift."];
+/// Field prefixes of the plugins the rules packs read (the cloudtrail plugin's, the gcpaudit plugin's and
+/// tfdrift's).
+const FIELD_PREFIXES: &[&str] = &["ct.", "s3.", "ec2.", "ecr.", "gcp.", "tfdrift."];
 
 /// Falco's rule priorities.
-const PRIORITIES: &[&str] = &[
+pub(super) const PRIORITIES: &[&str] = &[
     "EMERGENCY",
     "ALERT",
     "CRITICAL",
@@ -112,7 +113,7 @@ const KEYWORDS: &[&str] = &[
     "regex",
 ];
 
-const COMPARISONS: &[&str] = &[
+pub(super) const COMPARISONS: &[&str] = &[
     "=",
     "==",
     "!=",
@@ -131,17 +132,17 @@ const COMPARISONS: &[&str] = &[
     "regex",
 ];
 
-struct Rules {
+pub(super) struct Rules {
     /// Macros and lists by name, with their position in the file.
-    macros: BTreeMap<String, (usize, String)>,
-    lists: BTreeMap<String, (usize, Vec<String>)>,
+    pub(super) macros: BTreeMap<String, (usize, String)>,
+    pub(super) lists: BTreeMap<String, (usize, Vec<String>)>,
     /// Rules with their position in the file.
-    rules: Vec<(usize, Yaml)>,
-    header: Vec<Yaml>,
+    pub(super) rules: Vec<(usize, Yaml)>,
+    pub(super) header: Vec<Yaml>,
 }
 
 impl Rules {
-    fn macro_bodies(&self) -> BTreeMap<String, String> {
+    pub(super) fn macro_bodies(&self) -> BTreeMap<String, String> {
         self.macros
             .iter()
             .map(|(k, (_, body))| (k.clone(), body.clone()))
@@ -158,7 +159,13 @@ impl Rules {
 }
 
 fn load() -> Rules {
-    let text = std::fs::read_to_string(RULES).expect("the rules file");
+    load_from(RULES)
+}
+
+/// A rules file, checked for shape on the way: each item a rule, macro, list or version requirement, with
+/// the keys Falco knows.
+pub(super) fn load_from(path: &str) -> Rules {
+    let text = std::fs::read_to_string(path).expect("the rules file");
     let docs = YamlLoader::load_from_str(&text).expect("the rules file is YAML");
     assert_eq!(docs.len(), 1, "one YAML document");
     let items = docs[0].as_vec().expect("a list of rules items").clone();
@@ -222,7 +229,7 @@ fn assert_keys(keys: &[&str], required: &[&str], optional: &[&str], name: &str) 
 }
 
 /// A condition's tokens: parentheses, commas, quoted strings (with their quotes), operators and words.
-fn tokens(condition: &str) -> Vec<String> {
+pub(super) fn tokens(condition: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut chars = condition.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -272,7 +279,7 @@ fn tokens(condition: &str) -> Vec<String> {
 }
 
 /// A condition without its quoted strings.
-fn unquoted(condition: &str) -> String {
+pub(super) fn unquoted(condition: &str) -> String {
     tokens(condition)
         .into_iter()
         .filter(|t| !t.starts_with('"') && !t.starts_with('\''))
@@ -280,14 +287,17 @@ fn unquoted(condition: &str) -> String {
         .join(" ")
 }
 
-fn is_field(word: &str) -> bool {
+pub(super) fn is_field(word: &str) -> bool {
     FIELD_PREFIXES.iter().any(|p| word.starts_with(p))
 }
 
 /// The macros and lists a condition names: a bare word where a predicate would be is a macro; a bare word
 /// inside `in (...)` whose name is a list's is that list. Checks, on the way, that parentheses balance and
 /// that every comparison has a field on its left.
-fn references(condition: &str, lists: &BTreeMap<String, (usize, Vec<String>)>) -> Vec<String> {
+pub(super) fn references(
+    condition: &str,
+    lists: &BTreeMap<String, (usize, Vec<String>)>,
+) -> Vec<String> {
     let toks = tokens(condition);
     let mut out = Vec::new();
     let mut depth = 0i32;
@@ -338,7 +348,7 @@ fn references(condition: &str, lists: &BTreeMap<String, (usize, Vec<String>)>) -
 }
 
 /// A condition with its macros replaced by their conditions (in parentheses), whitespace folded.
-fn expand(condition: &str, macros: &BTreeMap<String, String>) -> String {
+pub(super) fn expand(condition: &str, macros: &BTreeMap<String, String>) -> String {
     let mut words: Vec<String> = Vec::new();
     for token in condition.split_whitespace() {
         let bare = token.trim_matches(|c| c == '(' || c == ')');
@@ -350,7 +360,7 @@ fn expand(condition: &str, macros: &BTreeMap<String, String>) -> String {
     words.join(" ")
 }
 
-fn fields_in(text: &str, prefix: &str) -> HashSet<String> {
+pub(super) fn fields_in(text: &str, prefix: &str) -> HashSet<String> {
     text.split(|c: char| {
         !(c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '[' || c == ']')
     })
@@ -365,7 +375,7 @@ fn fields_in(text: &str, prefix: &str) -> HashSet<String> {
     .collect()
 }
 
-fn declared_fields() -> HashSet<String> {
+pub(super) fn declared_fields() -> HashSet<String> {
     let declared: Vec<Value> = serde_json::from_str(
         <tfdrift::plugin::TfDrift as ExtractPlugin>::get_fields()
             .to_str()
@@ -459,6 +469,11 @@ fn the_rules_file_is_well_formed_and_reads_only_known_fields() {
                 );
             }
         }
+        // gcp.* fields are the gcpaudit plugin's, which this source does not have.
+        assert!(
+            fields_in(&text, "gcp.").is_empty(),
+            "{name} reads gcp.* fields"
+        );
     }
 }
 
