@@ -1,9 +1,10 @@
-//! The catalog: which CloudTrail calls touch which Terraform resource types, where each call carries the
-//! identifier of what it touches, and which Terraform attributes it sets.
+//! The catalog: which CloudTrail calls and GCP audit methods touch which Terraform resource types, where each
+//! call carries the identifier of what it touches, and which Terraform attributes it sets.
 //!
-//! The catalog is data (`catalog/*.toml`, one file per AWS service, format in `catalog/README.md`), embedded at
-//! build time and extendable with files named in the configuration. This module only loads and validates it
-//! and answers lookups; it is built once at init and read-only afterwards, so lookups take no lock.
+//! The catalog is data (`catalog/*.toml`, one file per AWS service and `catalog/gcp-*.toml` per Google API,
+//! format in `catalog/README.md`), embedded at build time and extendable with files named in the configuration.
+//! This module only loads and validates it and answers lookups; it is built once at init and read-only
+//! afterwards, so lookups take no lock.
 
 pub mod dump;
 pub mod path;
@@ -237,12 +238,13 @@ pub fn default_op(change: Change) -> Op {
     }
 }
 
-/// One CloudTrail call the catalog understands.
+/// One call the catalog understands: a CloudTrail event name, or a GCP audit `methodName`.
 #[derive(Debug, Serialize)]
 pub struct Call {
     /// The service's name in the catalog (its file name).
     pub service: Box<str>,
-    /// CloudTrail's `eventSource` (`ec2.amazonaws.com`).
+    /// CloudTrail's `eventSource` (`ec2.amazonaws.com`), a GCP audit entry's `serviceName`
+    /// (`compute.googleapis.com`).
     pub event_source: Box<str>,
     /// The operation (`eventName`; a GCP audit entry's `methodName`, Compute's without its version prefix).
     pub name: Box<str>,
