@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Check the tfdrift catalog (catalog/*.toml) against the AWS API models and the AWS provider schema.
+(Google Cloud files, catalog/gcp-*.toml, are left to scripts/check_catalog_gcp.py.)
 
     python3 scripts/check_catalog.py              # static checks
     python3 scripts/check_catalog.py --records    # static checks, then run the real CloudTrail records through it
@@ -279,9 +280,16 @@ def path_text(steps: list[str]) -> str:
 
 # --------------------------------------------------------------------------------------------- the library
 
-def library(names=()) -> dict:
+def is_gcp_file(doc: dict) -> bool:
+    """A Google Cloud service file (catalog/gcp-<service>.toml): checked by scripts/check_catalog_gcp.py, not here."""
+    return os.path.basename(doc["file"]).startswith("gcp-")
+
+
+def library(names=(), cloud="aws") -> dict:
     """The catalog as the library parsed it, and how it resolves `names` (tfdrift-replay --dump-catalog).
 
+    `cloud` keeps the files of one cloud: "aws" (this checker, and the coverage report), "gcp"
+    (scripts/check_catalog_gcp.py); files without a [service] (common.toml) are kept with either.
     Runs the built command named by $TFDRIFT_REPLAY (the tests name theirs: a `cargo run` from inside
     `cargo test` would build it again, in another environment), else `cargo run`."""
     replay = os.environ.get("TFDRIFT_REPLAY")
@@ -294,7 +302,10 @@ def library(names=()) -> dict:
     if run.returncode != 0:
         raise SystemExit(f"error: the library does not load the catalog (tfdrift-replay --dump-catalog):\n"
                          f"{run.stderr.strip()}")
-    return json.loads(run.stdout)
+    lib = json.loads(run.stdout)
+    want_gcp = cloud == "gcp"
+    lib["files"] = [f for f in lib["files"] if f["service"] is None or is_gcp_file(f) == want_gcp]
+    return lib
 
 
 # --------------------------------------------------------------------------------------------- botocore

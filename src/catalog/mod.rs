@@ -1,9 +1,10 @@
-//! The catalog: which CloudTrail calls touch which Terraform resource types, where each call carries the
-//! identifier of what it touches, and which Terraform attributes it sets.
+//! The catalog: which CloudTrail calls and GCP audit methods touch which Terraform resource types, where each
+//! call carries the identifier of what it touches, and which Terraform attributes it sets.
 //!
-//! The catalog is data (`catalog/*.toml`, one file per AWS service, format in `catalog/README.md`), embedded at
-//! build time and extendable with files named in the configuration. This module only loads and validates it
-//! and answers lookups; it is built once at init and read-only afterwards, so lookups take no lock.
+//! The catalog is data (`catalog/*.toml`, one file per AWS service and `catalog/gcp-*.toml` per Google API,
+//! format in `catalog/README.md`), embedded at build time and extendable with files named in the configuration.
+//! This module only loads and validates it and answers lookups; it is built once at init and read-only
+//! afterwards, so lookups take no lock.
 
 pub mod dump;
 pub mod path;
@@ -124,9 +125,19 @@ impl ImportId {
             if open > 0 {
                 parts.push(ImportPart::Text(rest[..open].into()));
             }
+            // The matching `}`: a path's identity pattern may hold a `{}` of its own.
+            let mut depth = 0usize;
             let close = rest[open..]
-                .find('}')
-                .map(|c| open + c)
+                .char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map(|(c, _)| open + c)
                 .ok_or_else(|| PathError::Unclosed(template.to_owned()))?;
             parts.push(ImportPart::Value(Path::parse(&rest[open + 1..close])?));
             rest = &rest[close + 1..];
@@ -227,15 +238,19 @@ pub fn default_op(change: Change) -> Op {
     }
 }
 
-/// One CloudTrail call the catalog understands.
+/// One call the catalog understands: a CloudTrail event name, or a GCP audit `methodName`.
 #[derive(Debug, Serialize)]
 pub struct Call {
     /// The service's name in the catalog (its file name).
     pub service: Box<str>,
-    /// CloudTrail's `eventSource` (`ec2.amazonaws.com`).
+    /// CloudTrail's `eventSource` (`ec2.amazonaws.com`), a GCP audit entry's `serviceName`
+    /// (`compute.googleapis.com`).
     pub event_source: Box<str>,
-    /// The operation (`eventName`).
+    /// The operation (`eventName`; a GCP audit entry's `methodName`, Compute's without its version prefix).
     pub name: Box<str>,
+    /// The API method the call is, when its name is not one (GCP: the discovery method id of a gRPC or legacy
+    /// audit name, `iam.projects.serviceAccounts.create`). Documentation for checkers; unused at run time.
+    pub method: Option<Box<str>>,
     /// What the call does to its resource.
     pub change: Change,
     /// How much that matters, unless the configuration overrides it by type.
@@ -380,6 +395,7 @@ impl FileDoc {
 #[serde(deny_unknown_fields)]
 struct CallDoc {
     name: String,
+    method: Option<String>,
     change: Change,
     severity: Option<Severity>,
     targets: Vec<TargetDoc>,
@@ -593,7 +609,7 @@ impl Catalog {
             let path = parse(text)?;
             if path.section().is_none() {
                 return Err(call_error(format!(
-                    "path `{text}` starts at `{}`, which is not a part of a CloudTrail record tfdrift reads",
+                    "path `{text}` starts at `{}`, which is not a part of a record tfdrift reads",
                     path.root()
                 )));
             }
@@ -667,9 +683,16 @@ impl Catalog {
                     AttrDoc::Attr(attr) => (attr, None, None),
                     AttrDoc::Detailed(d) => (&d.attr, d.kind, d.op),
                 };
+                let (from, attr_path) = (parse_in_record(from)?, parse(attr)?);
+                // A mapping compares values whole: an identity pattern has nothing to cut there.
+                if from.pattern().is_some() || attr_path.pattern().is_some() {
+                    return Err(call_error(format!(
+                        "attrs `{from}` = `{attr}`: an identity pattern (`|...`) belongs to identifier paths only"
+                    )));
+                }
                 Ok(AttrMapping {
-                    from: parse_in_record(from)?,
-                    attr: parse(attr)?,
+                    from,
+                    attr: attr_path,
                     attr_name: attr.as_str().into(),
                     kind: kind.unwrap_or_else(|| default_kind(attr)),
                     op: op.unwrap_or_else(|| default_op(doc.change)),
@@ -680,7 +703,11 @@ impl Catalog {
             .sets
             .iter()
             .map(|(attr, value)| {
-                parse(attr)?;
+                if parse(attr)?.pattern().is_some() {
+                    return Err(call_error(format!(
+                        "sets `{attr}`: an identity pattern (`|...`) belongs to identifier paths only"
+                    )));
+                }
                 Ok(ImpliedValue {
                     attr: attr.as_str().into(),
                     value: value.clone(),
@@ -710,6 +737,7 @@ impl Catalog {
             service: service.name.as_str().into(),
             event_source: service.event_source.as_str().into(),
             name: doc.name.as_str().into(),
+            method: doc.method.as_deref().map(Into::into),
             change: doc.change,
             severity: doc.severity.unwrap_or(service.severity),
             targets: targets.into(),
@@ -1125,5 +1153,128 @@ targets = [{ type = "aws_vpc", id = ["requestParameters.VpcId"] }]
         );
         let err = Catalog::from_files(&[("x.toml".to_string(), no_targets)]).unwrap_err();
         assert!(err.to_string().contains("no targets"), "{err}");
+    }
+
+    const GCP_STORAGE: &str = r#"
+[service]
+name = "storage"
+event_source = "storage.googleapis.com"
+severity = "medium"
+auto_attrs = false
+
+[keys]
+google_storage_bucket = ["id", "name", "self_link"]
+
+[[call]]
+name = "storage.buckets.create"
+method = "storage.buckets.insert"
+change = "create"
+[[call.targets]]
+type = "google_storage_bucket"
+id = ["resourceName|projects/_/buckets/{}"]
+import_id = "{resourceName|projects/_/buckets/{}}"
+
+[[call]]
+name = "storage.setIamPermissions"
+method = "storage.buckets.setIamPolicy"
+change = "modify"
+severity = "critical"
+[[call.targets]]
+type = "google_storage_bucket_iam_policy"
+id = ["resourceName|projects/_/buckets/{}"]
+join = ["bucket"]
+[[call.targets]]
+type = "google_storage_bucket"
+id = ["resourceName|projects/_/buckets/{}"]
+"#;
+
+    fn gcp_catalog(text: &str) -> Result<Catalog, CatalogError> {
+        Catalog::from_files(&[("gcp-storage.toml", text)])
+    }
+
+    #[test]
+    fn loads_a_gcp_service_file() {
+        let catalog = gcp_catalog(GCP_STORAGE).unwrap();
+        let create = catalog
+            .lookup("storage.googleapis.com", "storage.buckets.create")
+            .unwrap();
+        assert_eq!(create.method.as_deref(), Some("storage.buckets.insert"));
+        assert_eq!(create.service.as_ref(), "storage");
+        assert!(!create.auto_attrs);
+        let id = &create.targets[0].ids[0];
+        assert_eq!(id.section(), Some(Section::Name));
+        let record = serde_json::json!("projects/_/buckets/tf-state");
+        let mut found = Vec::new();
+        id.identifiers_from(&record, |v| found.push(v.to_string()));
+        assert_eq!(found, ["tf-state"]);
+        // The import template's path keeps its pattern, braces and all.
+        let import = create.targets[0].import_id.as_ref().unwrap();
+        let rendered = import.render(|path| {
+            let mut first = None;
+            path.identifiers_from(&record, |v| {
+                first.get_or_insert(v.to_string());
+            });
+            first
+        });
+        assert_eq!(rendered.as_deref(), Some("tf-state"));
+        let policy = catalog
+            .lookup("storage.googleapis.com", "storage.setIamPermissions")
+            .unwrap();
+        assert_eq!(policy.severity, Severity::Critical);
+        assert_eq!(
+            catalog.keys("google_storage_bucket_iam_policy"),
+            [Box::from("id"), "arn".into(), "bucket".into()]
+        );
+        assert_eq!(
+            catalog.keys("google_storage_bucket"),
+            [Box::from("id"), "name".into(), "self_link".into()]
+        );
+        // The method is shown in the dump.
+        let dump = dump::dump(&[("gcp-storage.toml", GCP_STORAGE)], &[]).unwrap();
+        let call = &dump["files"][0]["calls"][0];
+        assert_eq!(call["method"], "storage.buckets.insert");
+        assert_eq!(
+            call["targets"][0]["ids"][0],
+            serde_json::json!({"steps": ["resourceName"], "pattern": "projects/_/buckets/{}"})
+        );
+    }
+
+    #[test]
+    fn refuses_bad_patterns_with_a_message() {
+        let bad = GCP_STORAGE.replace(
+            r#"id = ["resourceName|projects/_/buckets/{}"]
+import_id"#,
+            r#"id = ["resourceName|projects/**/buckets/{}"]
+import_id"#,
+        );
+        let err = gcp_catalog(&bad).unwrap_err().to_string();
+        assert!(err.contains("`**` may only be the last segment"), "{err}");
+        assert!(err.contains("storage.buckets.create"), "{err}");
+        let bad_import = GCP_STORAGE.replace(
+            "{resourceName|projects/_/buckets/{}}",
+            "{resourceName|projects/_/buckets/{}",
+        );
+        let err = gcp_catalog(&bad_import).unwrap_err().to_string();
+        assert!(err.contains("without"), "{err}");
+        let bad_import = GCP_STORAGE.replace(
+            "{resourceName|projects/_/buckets/{}}",
+            "{resourceName|projects/_/b{x}}",
+        );
+        assert!(gcp_catalog(&bad_import).is_err());
+        // Attribute mappings compare whole values: no pattern there.
+        let in_attrs = format!(
+            "{GCP_STORAGE}\n[call.attrs]\n\"request.policy|projects/{{}}\" = \"policy_data\"\n"
+        );
+        let err = gcp_catalog(&in_attrs).unwrap_err().to_string();
+        assert!(err.contains("identifier paths only"), "{err}");
+        // A path must start at a part of the record.
+        let elsewhere = GCP_STORAGE.replace(
+            r#"id = ["resourceName|projects/_/buckets/{}"]
+join"#,
+            r#"id = ["protoPayload.resourceName"]
+join"#,
+        );
+        let err = gcp_catalog(&elsewhere).unwrap_err().to_string();
+        assert!(err.contains("not a part of a record"), "{err}");
     }
 }

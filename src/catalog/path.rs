@@ -1,19 +1,43 @@
-//! Paths into JSON documents, as the catalog writes them: `requestParameters.instancesSet.items[].instanceId`.
+//! Paths into JSON documents, as the catalog writes them: `requestParameters.instancesSet.items[].instanceId`,
+//! `resourceName|projects/_/buckets/{}`.
 //!
 //! A path is a list of member names. Wherever a step meets an array, the rest of the path applies to every
 //! element, so the catalog does not have to know whether CloudTrail wrote one item or a list. Evaluation never
 //! allocates beyond the caller's output and never fails: a member that is not there is simply no value.
+//!
+//! A path may end in an identity pattern (`|<pattern>`, see [`Pattern`]): GCP names resources by slash-separated
+//! paths (`projects/p/zones/z/instances/vm`), and the pattern says which of them, or which segment of them, is
+//! the identifier.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
 
 /// A parsed path. Its first step names a [`Section`] of the call (`requestParameters`, `responseElements`,
-/// `resources`, ...).
-#[derive(Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// `resources`, ...). Serialised as its list of steps, or, with a pattern, as `{"steps": [...], "pattern": "..."}`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Path {
     steps: Box<[Box<str>]>,
+    pattern: Option<Pattern>,
+}
+
+/// An identity pattern, applied to each string a path reaches, segment by segment on `/`: a literal segment
+/// must be equal, `*` matches one segment, `{}` matches one segment and is the identifier, `**` (last only)
+/// matches the rest (none or more segments). Without `{}` the whole string is the identifier; a string that
+/// does not match gives nothing. `projects/_/buckets/{}` gives a bucket's name; `projects/*/zones/*/instances/*`
+/// the whole path of an instance (the `id` Terraform gives `google_compute_instance`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pattern {
+    text: Box<str>,
+    segments: Box<[Segment]>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(Box<str>),
+    Any,
+    Id,
+    Rest,
 }
 
 /// Why a path was refused when the catalog was loaded.
@@ -31,16 +55,133 @@ pub enum PathError {
     /// A template `{` that is never closed.
     #[error("`{{` without `}}` in the template `{0}`")]
     Unclosed(String),
+    /// An identity pattern that cannot be read.
+    #[error("identity pattern `{pattern}`: {why}")]
+    BadPattern {
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
+impl Pattern {
+    /// Parses `projects/*/zones/*/instances/{}`.
+    pub fn parse(text: &str) -> Result<Self, PathError> {
+        let bad = |why| PathError::BadPattern {
+            pattern: text.to_owned(),
+            why,
+        };
+        if text.is_empty() {
+            return Err(bad("empty"));
+        }
+        let raw: Vec<&str> = text.split('/').collect();
+        let mut segments = Vec::with_capacity(raw.len());
+        for (i, seg) in raw.iter().enumerate() {
+            let segment = match *seg {
+                "" => return Err(bad("empty segment (`//`, or `/` at either end)")),
+                "*" => Segment::Any,
+                "{}" => Segment::Id,
+                "**" if i + 1 == raw.len() => Segment::Rest,
+                "**" => return Err(bad("`**` may only be the last segment")),
+                literal if literal.contains(['*', '{', '}', '|']) => {
+                    return Err(bad(
+                        "a segment is a literal, `*`, `{}` or a final `**`, never a mix",
+                    ));
+                }
+                literal => Segment::Literal(literal.into()),
+            };
+            segments.push(segment);
+        }
+        if segments.iter().filter(|s| **s == Segment::Id).count() > 1 {
+            return Err(bad("more than one `{}`"));
+        }
+        Ok(Self {
+            text: text.into(),
+            segments: segments.into(),
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the pattern has a `{}`: the identifier is one segment rather than the whole string.
+    pub fn has_id_segment(&self) -> bool {
+        self.segments.contains(&Segment::Id)
+    }
+
+    /// The identifier `name` holds under this pattern, if it matches: the `{}` segment, else the whole string.
+    /// Linear in `name`; no allocation.
+    pub fn extract<'s>(&self, name: &'s str) -> Option<&'s str> {
+        let mut found = None;
+        let mut parts = name.split('/');
+        for segment in self.segments.iter() {
+            if *segment == Segment::Rest {
+                // The rest, whatever it holds (also nothing).
+                return Self::identifier(name, found);
+            }
+            let part = parts.next()?;
+            match segment {
+                Segment::Literal(literal) if **literal == *part => {}
+                Segment::Any if !part.is_empty() => {}
+                Segment::Id if !part.is_empty() => found = Some(part),
+                _ => return None,
+            }
+        }
+        if parts.next().is_some() {
+            return None;
+        }
+        Self::identifier(name, found)
+    }
+
+    fn identifier<'s>(name: &'s str, segment: Option<&'s str>) -> Option<&'s str> {
+        let id = segment.unwrap_or(name);
+        (!id.is_empty()).then_some(id)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({})", self.text)
+    }
+}
+
+impl Serialize for Path {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.pattern {
+            None => self.steps.serialize(s),
+            Some(pattern) => {
+                use serde::ser::SerializeStruct;
+                let mut out = s.serialize_struct("Path", 2)?;
+                out.serialize_field("steps", &self.steps)?;
+                out.serialize_field("pattern", pattern.as_str())?;
+                out.end()
+            }
+        }
+    }
 }
 
 impl Path {
-    /// Parses `a.b[].c`. `[]` after a member only documents that an array is expected.
+    /// Parses `a.b[].c`, optionally followed by `|<pattern>`. `[]` after a member only documents that an array
+    /// is expected.
     pub fn parse(text: &str) -> Result<Self, PathError> {
-        if text.trim().is_empty() {
+        let (members, pattern) = match text.split_once('|') {
+            Some((members, pattern)) => (members, Some(Pattern::parse(pattern)?)),
+            None => (text, None),
+        };
+        if members.trim().is_empty() {
             return Err(PathError::Empty);
         }
         let mut steps = Vec::new();
-        for raw in text.split('.') {
+        for raw in members.split('.') {
             let step = raw.strip_suffix("[]").unwrap_or(raw);
             if step.contains('[') || step.contains(']') {
                 return Err(PathError::BadBrackets(text.to_owned()));
@@ -52,7 +193,13 @@ impl Path {
         }
         Ok(Self {
             steps: steps.into(),
+            pattern,
         })
+    }
+
+    /// The identity pattern the path ends in, if any.
+    pub fn pattern(&self) -> Option<&Pattern> {
+        self.pattern.as_ref()
     }
 
     /// The first step: which top-level member of the document the path starts from.
@@ -83,12 +230,22 @@ impl Path {
     }
 
     /// Every identifier (string or number; arrays at the end are flattened) the path reaches from `from`,
-    /// starting after the root step. Empty strings are not identifiers.
+    /// starting after the root step. Empty strings are not identifiers. With a pattern, only strings are, and
+    /// only those the pattern matches, as the pattern cuts them.
     pub fn identifiers_from<'v>(&self, from: &'v Value, mut each: impl FnMut(IdRef<'v>)) {
         let mut found = Vec::new();
         self.values_from(from, &mut found);
         for value in found {
-            flatten_ids(value, &mut each);
+            match &self.pattern {
+                None => flatten_ids(value, &mut each),
+                Some(pattern) => flatten_ids(value, &mut |id| {
+                    if let IdRef::Str(s) = id
+                        && let Some(cut) = pattern.extract(s)
+                    {
+                        each(IdRef::Str(cut));
+                    }
+                }),
+            }
         }
     }
 }
@@ -208,7 +365,11 @@ fn member_like<'v>(map: &'v serde_json::Map<String, Value>, step: &str) -> Optio
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.steps.join("."))
+        f.write_str(&self.steps.join("."))?;
+        match &self.pattern {
+            Some(pattern) => write!(f, "|{pattern}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -315,5 +476,75 @@ mod tests {
             .unwrap()
             .values_from_top(&doc, &mut out);
         assert_eq!(out, [&json!(["a", "b"])]);
+    }
+
+    #[test]
+    fn patterns_cut_the_identifier_out_of_a_resource_name() {
+        let bucket = json!({"resourceName": "projects/_/buckets/tf-state"});
+        assert_eq!(
+            ids("resourceName|projects/_/buckets/{}", &bucket),
+            ["tf-state"]
+        );
+        // A literal segment must be equal; the segment count too, unless `**` ends the pattern.
+        assert!(ids("resourceName|projects/p/buckets/{}", &bucket).is_empty());
+        let object =
+            json!({"resourceName": "projects/_/buckets/b/objects/env/prod/default.tfstate"});
+        assert!(ids("resourceName|projects/_/buckets/{}", &object).is_empty());
+        assert_eq!(ids("resourceName|projects/_/buckets/{}/**", &object), ["b"]);
+        assert_eq!(
+            ids("resourceName|projects/_/buckets/{}/**", &bucket),
+            ["tf-state"]
+        );
+        // Without `{}`: the whole string, when it matches.
+        let vm = json!({"resourceName": "projects/p/zones/us-central1-a/instances/vm-1"});
+        assert_eq!(
+            ids("resourceName|projects/*/zones/*/instances/*", &vm),
+            ["projects/p/zones/us-central1-a/instances/vm-1"]
+        );
+        assert!(ids("resourceName|projects/*/regions/*/instances/*", &vm).is_empty());
+        assert!(ids("resourceName|projects/*/zones/*/instances", &vm).is_empty());
+        // `*` and `{}` never match an empty segment.
+        let hollow = json!({"resourceName": "projects//buckets/b", "other": "projects/_/buckets/"});
+        assert!(ids("resourceName|projects/*/buckets/{}", &hollow).is_empty());
+        assert!(ids("other|projects/_/buckets/{}", &hollow).is_empty());
+        // Applied to every string reached, numbers give nothing under a pattern.
+        let many = json!({"request": {"names": ["projects/p/topics/a", "projects/p/subscriptions/s", 12, "projects/q/topics/b"]}});
+        assert_eq!(ids("request.names|projects/*/topics/{}", &many), ["a", "b"]);
+        assert!(ids("request.names|*", &json!({"request": {"names": [5]}})).is_empty());
+    }
+
+    #[test]
+    fn bad_patterns_are_refused_and_good_ones_print_back() {
+        for bad in [
+            "a|",
+            "a|projects//x",
+            "a|/projects",
+            "a|projects/",
+            "a|**/x",
+            "a|p/{}/{}",
+            "a|p/x*",
+            "a|p/{id}",
+            "a|p|q",
+        ] {
+            assert!(
+                matches!(Path::parse(bad), Err(PathError::BadPattern { .. })),
+                "{bad} was accepted"
+            );
+        }
+        assert_eq!(Path::parse("|p/{}"), Err(PathError::Empty));
+        let path = Path::parse("resourceName|projects/*/buckets/{}/**").unwrap();
+        assert_eq!(path.to_string(), "resourceName|projects/*/buckets/{}/**");
+        assert_eq!(Path::parse(&path.to_string()).unwrap(), path);
+        assert_eq!(path.root(), "resourceName");
+        assert_eq!(path.section(), Some(Section::Name));
+        assert!(path.pattern().unwrap().has_id_segment());
+        assert_eq!(
+            serde_json::to_value(&path).unwrap(),
+            json!({"steps": ["resourceName"], "pattern": "projects/*/buckets/{}/**"})
+        );
+        assert_eq!(
+            serde_json::to_value(Path::parse("request.a").unwrap()).unwrap(),
+            json!(["request", "a"])
+        );
     }
 }
