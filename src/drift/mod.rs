@@ -547,10 +547,12 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
 
 /// Whether a hit found by `value` can be what the call touched. A full ARN names its account and region
 /// itself, so it needs no scoping (a call in one region may name a resource of another by ARN, as a global
-/// cluster's failover does); a name or an id is scoped by the state (a state of another account never
-/// matches: see [`crate::state::Scope::accepts`]) and the instance's own place.
+/// cluster's failover does), and so does a full Google resource path or URL that names its project
+/// (`projects/p/zones/z/instances/vm`); a name or an id is scoped by the state (a state of another account
+/// or project never matches: see [`crate::state::Scope::accepts`]) and the instance's own place.
 fn in_scope(hit: &Hit, value: &str, call: &impl Call) -> bool {
     value.starts_with("arn:")
+        || crate::state::google::names_its_project(value)
         || hit
             .state
             .scope
