@@ -108,10 +108,7 @@ pub fn location_in_path(path: &str) -> Option<&str> {
         match segment {
             "global" => return Some(""),
             "zones" | "regions" | "locations" => {
-                return segments
-                    .next()
-                    .map(global_as_empty)
-                    .filter(|l| !l.contains(':'));
+                return segments.next().map(global_as_empty);
             }
             _ => {}
         }
