@@ -307,7 +307,7 @@ fn rollback(serials: &HashMap<String, u64>, new: &State) -> Option<String> {
 }
 
 /// How the configuration scopes a source's states: each part is given, `*` (any), or inferred from the
-/// state's ARNs.
+/// state (the account and region from its ARNs, the project from its `google_*` resources).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeConfig {
     /// The account.
@@ -341,7 +341,7 @@ impl ScopeSetting {
 }
 
 impl ScopeConfig {
-    /// The scope `state` gets: the configured parts, the others inferred from its ARNs.
+    /// The scope `state` gets: the configured parts, the others inferred ([`Scope::infer`]).
     pub(super) fn resolve(&self, state: &State) -> Scope {
         let inferred = if self.account == ScopeSetting::Infer
             || self.region == ScopeSetting::Infer

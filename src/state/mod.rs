@@ -306,7 +306,7 @@ pub struct Known {
 
 impl Known {
     /// Reads what lookups need from the attributes (a JSON object) of an instance of `resource_type`:
-    /// `id`, `arn` and `region`, or for a `google_*` type its project and location ([`Known::read_google`]).
+    /// `id`, `arn` and `region`, or for a `google_*` type its project and location.
     pub fn read(resource_type: &str, attributes: &str) -> Known {
         if google::is_google(resource_type) {
             return Known::read_google(attributes);
