@@ -132,6 +132,7 @@ fn main() {
         scope: ScopeConfig {
             account: ScopeSetting::Any,
             region: ScopeSetting::Any,
+            project: ScopeSetting::Any,
         },
     };
     let reloader = Reloader::start(

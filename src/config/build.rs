@@ -57,6 +57,7 @@ impl Config {
                 let scope = ScopeConfig {
                     account: scope(state.account_id.as_ref()),
                     region: scope(state.region.as_ref()),
+                    project: scope(state.project_id.as_ref()),
                 };
                 Registration {
                     source: source(state),

@@ -5,7 +5,7 @@
 mod build;
 mod values;
 
-pub use values::{AccountId, AnyOr, EnvName, Region, Seconds, Url};
+pub use values::{AccountId, AnyOr, EnvName, ProjectId, Region, Seconds, Url};
 
 use crate::catalog::Severity;
 use crate::cloudtrail::{Principals, TerraformIdentity};
@@ -113,6 +113,8 @@ pub struct StateConfig {
     pub account_id: Option<AnyOr<AccountId>>,
     /// `None`: inferred from the state's ARNs.
     pub region: Option<AnyOr<Region>>,
+    /// `None`: inferred from the state's `google_*` resources.
+    pub project_id: Option<AnyOr<ProjectId>>,
 }
 
 /// Where a state comes from: one of the keys `path`, `s3`, `http`, `hcp`.
@@ -160,6 +162,14 @@ struct StateEntry {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     region: Option<AnyOr<Region>>,
+    /// The Google Cloud project id (`my-project`) of the state's `google_*` resources: a call logged in
+    /// another project does not match them. Default: inferred from the state's Google resources (their
+    /// `project` attribute, or the `projects/<id>/` their ids name) when they all name one project; a
+    /// resource that names its own project is judged by it. `"*"`: any. (`account_id` and `region` scope
+    /// the state's `aws_*` resources; a Google resource is located by its own zone, region or location.)
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    project_id: Option<AnyOr<ProjectId>>,
 }
 
 impl JsonSchema for StateConfig {
@@ -191,6 +201,7 @@ impl TryFrom<StateEntry> for StateConfig {
                 source,
                 account_id: entry.account_id,
                 region: entry.region,
+                project_id: entry.project_id,
             }),
             (None, _) => Err("needs one of `path`, `s3`, `http`, `hcp`".to_owned()),
             (Some((first, _)), Some((second, _))) => {
@@ -725,6 +736,7 @@ pub fn schema() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::ScopeSetting;
 
     fn error(text: &str) -> String {
         Config::parse(text).unwrap_err().to_string()
@@ -805,6 +817,38 @@ mod tests {
             panic!("not HCP");
         };
         assert_eq!(hcp.address.as_str(), "https://app.terraform.io");
+    }
+
+    #[test]
+    fn a_google_project_scopes_a_state() {
+        let config = Config::parse(
+            r#"{"states":[
+              {"name":"prod","path":"/p","project_id":"acme-prod"},
+              {"name":"legacy","path":"/l","project_id":"example.com:acme-legacy"},
+              {"name":"any","path":"/a","project_id":"*"},
+              {"name":"infer","path":"/i"}
+            ]}"#,
+        )
+        .unwrap();
+        let projects: Vec<_> = config
+            .sources()
+            .into_iter()
+            .map(|r| r.scope.project)
+            .collect();
+        assert_eq!(
+            projects,
+            [
+                ScopeSetting::Is("acme-prod".into()),
+                ScopeSetting::Is("example.com:acme-legacy".into()),
+                ScopeSetting::Any,
+                ScopeSetting::Infer,
+            ]
+        );
+        // The AWS keys are not the project's.
+        assert_eq!(
+            config.states[0].account_id, None,
+            "project_id sets no AWS account"
+        );
     }
 
     #[test]
@@ -914,6 +958,18 @@ mod tests {
                 r#"{"name":"a","path":"/x","region":"EU"}"#,
                 "states[0].region",
             ),
+            (
+                r#"{"name":"a","path":"/x","project_id":"123456789012"}"#,
+                "states[0].project_id",
+            ),
+            (
+                r#"{"name":"a","path":"/x","project_id":"projects/acme-prod"}"#,
+                "states[0].project_id",
+            ),
+            (
+                r#"{"name":"a","path":"/x","project_id":"Acme-Prod"}"#,
+                "states[0].project_id",
+            ),
         ] {
             let e = error(&format!(r#"{{"states":[{state}]}}"#));
             assert!(e.contains(key), "{state}: {e}");
@@ -1000,6 +1056,7 @@ mod tests {
             "token_env",
             "hcp",
             "account_id",
+            "project_id",
         ] {
             assert!(schema.contains(key), "{key} missing from the schema");
         }

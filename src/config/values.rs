@@ -169,6 +169,36 @@ checked_text!(
     }
 );
 
+checked_text!(
+    /// A Google Cloud project id, as audit logs name the project (`resource.labels.project_id`): 6 to 30
+    /// lowercase letters, digits and dashes, starting with a letter and not ending with a dash; a legacy
+    /// domain-scoped id has its domain first (`example.com:my-project`). Not a project number: logs name
+    /// projects by id.
+    ProjectId,
+    |text| {
+        let id = text.rsplit_once(':').map_or(text, |(domain, id)| {
+            let domain_ok = !domain.is_empty()
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+            if domain_ok { id } else { "" }
+        });
+        let valid = (6..=30).contains(&id.len())
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && !id.ends_with('-')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid {
+            Ok(())
+        } else {
+            Err(format!(
+                "{text:?} is not a Google Cloud project id such as `my-project` (6 to 30 lowercase letters, digits and dashes, starting with a letter)"
+            ))
+        }
+    }
+);
+
 /// `"*"` (any) or one value. Its schema is a string's (`#[schemars(with = "String")]` where it is used).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(

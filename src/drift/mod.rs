@@ -547,10 +547,12 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
 
 /// Whether a hit found by `value` can be what the call touched. A full ARN names its account and region
 /// itself, so it needs no scoping (a call in one region may name a resource of another by ARN, as a global
-/// cluster's failover does); a name or an id is scoped by the state (a state of another account never
-/// matches: see [`crate::state::Scope::accepts`]) and the instance's own place.
+/// cluster's failover does), and so does a full Google resource path or URL that names its project
+/// (`projects/p/zones/z/instances/vm`); a name or an id is scoped by the state (a state of another account
+/// or project never matches: see [`crate::state::Scope::accepts`]) and the instance's own place.
 fn in_scope(hit: &Hit, value: &str, call: &impl Call) -> bool {
     value.starts_with("arn:")
+        || crate::state::google::names_its_project(value)
         || hit
             .state
             .scope
@@ -910,4 +912,109 @@ fn compare_one(
         },
         sensitive: instance.is_sensitive(top) || instance.is_sensitive(name),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Index, KeyTable, Limits, Scope, parse};
+    use std::borrow::Cow;
+
+    /// A call that only says where it was made: all `in_scope` reads.
+    struct Place {
+        project: Option<&'static str>,
+        location: Option<&'static str>,
+    }
+
+    impl Call for Place {
+        fn service(&self) -> &str {
+            "cloudkms.googleapis.com"
+        }
+        fn operation(&self) -> &str {
+            "Encrypt"
+        }
+        fn read_only(&self) -> bool {
+            false
+        }
+        fn failed(&self) -> bool {
+            false
+        }
+        fn time(&self) -> Option<&str> {
+            None
+        }
+        fn account_id(&self) -> Option<&str> {
+            self.project
+        }
+        fn region(&self) -> Option<&str> {
+            self.location
+        }
+        fn section_value(&self, _: Section) -> Option<Value> {
+            None
+        }
+        fn principals(&self) -> impl Iterator<Item = &str> {
+            std::iter::empty()
+        }
+        fn terraform_client(&self) -> bool {
+            false
+        }
+        fn actor_kind(&self) -> ActorKind {
+            ActorKind::Unknown
+        }
+        fn actor(&self) -> Option<Cow<'_, str>> {
+            None
+        }
+    }
+
+    /// Where the entries in `tests/data/gcp-audit/panther-analysis.jsonl` (line 34, an `Encrypt` whose
+    /// `resourceName` names `attacker-project` and whose `resource.labels.project_id` is `victim-project`)
+    /// show that a log's project need not be the one its resource path names.
+    #[test]
+    fn a_google_path_names_its_project_and_a_name_is_scoped_by_the_calls() {
+        let mut state = parse(
+            "keys",
+            br#"{"version": 4, "resources": [{"mode": "managed", "type": "google_kms_crypto_key",
+              "name": "k", "instances": [{"attributes": {
+                "id": "projects/attacker-project/locations/us/keyRings/malicious-keyring/cryptoKeys/ransomware-key",
+                "key_ring": "projects/attacker-project/locations/us/keyRings/malicious-keyring",
+                "name": "ransomware-key"}}]}]}"#,
+            &Limits::default(),
+        )
+        .expect("state");
+        state.scope = Scope::infer(&state);
+        let index = Index::build(vec![Arc::new(state)], &KeyTable::new(&["id", "arn"]));
+        let path = "projects/attacker-project/locations/us/keyRings/malicious-keyring/cryptoKeys/ransomware-key";
+        let victim = Place {
+            project: Some("victim-project"),
+            location: Some("us"),
+        };
+        let hit = index
+            .lookup("google_kms_crypto_key", path)
+            .next()
+            .expect("by path");
+        assert!(in_scope(&hit, path, &victim));
+        // By its bare name, the key is scoped by the call's project: another project's key of that name
+        // is not this one.
+        let hit = index
+            .lookup("google_kms_crypto_key", "ransomware-key")
+            .next()
+            .expect("by name");
+        assert!(!in_scope(&hit, "ransomware-key", &victim));
+        let own = Place {
+            project: Some("attacker-project"),
+            location: Some("us"),
+        };
+        assert!(in_scope(&hit, "ransomware-key", &own));
+        let elsewhere = Place {
+            project: Some("attacker-project"),
+            location: Some("europe-west1"),
+        };
+        // `us` is a multi-region: not compared with a region, so never excluding.
+        assert!(in_scope(&hit, "ransomware-key", &elsewhere));
+        // A log naming the project by number (line 12 of the same file) is not compared.
+        let numbered = Place {
+            project: Some("123456789012"),
+            location: None,
+        };
+        assert!(in_scope(&hit, "ransomware-key", &numbered));
+    }
 }

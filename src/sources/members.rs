@@ -109,6 +109,7 @@ impl MemberSlot {
             instances = state.instances.len(),
             account = state.scope.account.as_deref().unwrap_or("any"),
             region = state.scope.region.as_deref().unwrap_or("any"),
+            project = state.scope.project.as_deref().unwrap_or("any"),
             "state loaded"
         );
         self.remember(&state);
@@ -306,13 +307,15 @@ fn rollback(serials: &HashMap<String, u64>, new: &State) -> Option<String> {
 }
 
 /// How the configuration scopes a source's states: each part is given, `*` (any), or inferred from the
-/// state's ARNs.
+/// state (the account and region from its ARNs, the project from its `google_*` resources).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeConfig {
     /// The account.
     pub account: ScopeSetting,
     /// The region.
     pub region: ScopeSetting,
+    /// The Google Cloud project.
+    pub project: ScopeSetting,
 }
 
 /// One part of a scope, as configured.
@@ -338,9 +341,11 @@ impl ScopeSetting {
 }
 
 impl ScopeConfig {
-    /// The scope `state` gets: the configured parts, the others inferred from its ARNs.
+    /// The scope `state` gets: the configured parts, the others inferred ([`Scope::infer`]).
     pub(super) fn resolve(&self, state: &State) -> Scope {
-        let inferred = if self.account == ScopeSetting::Infer || self.region == ScopeSetting::Infer
+        let inferred = if self.account == ScopeSetting::Infer
+            || self.region == ScopeSetting::Infer
+            || self.project == ScopeSetting::Infer
         {
             Scope::infer(state)
         } else {
@@ -349,6 +354,7 @@ impl ScopeConfig {
         Scope {
             account: self.account.resolve(inferred.account),
             region: self.region.resolve(inferred.region),
+            project: self.project.resolve(inferred.project),
         }
     }
 }

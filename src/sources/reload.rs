@@ -981,6 +981,7 @@ mod tests {
             ScopeConfig {
                 account: ScopeSetting::Infer,
                 region: ScopeSetting::Is("eu-west-1".into()),
+                project: ScopeSetting::Is("acme-prod".into()),
             },
         );
         s.refresh(Duration::from_secs(30));
@@ -990,6 +991,7 @@ mod tests {
             Some(Scope {
                 account: Some("111111111111".into()),
                 region: Some("eu-west-1".into()),
+                project: Some("acme-prod".into()),
             })
         );
         let (_keep_any, mut any) = sources(
@@ -997,6 +999,7 @@ mod tests {
             ScopeConfig {
                 account: ScopeSetting::Any,
                 region: ScopeSetting::Infer,
+                project: ScopeSetting::Infer,
             },
         );
         any.refresh(Duration::from_secs(30));

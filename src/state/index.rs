@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Instance, State};
+use super::{Instance, State, google};
 use crate::scan::{members, scalar_text};
 
 /// Which top-level attributes identify an instance of a resource type, e.g. `["id", "arn"]`, or
@@ -173,7 +173,9 @@ impl Index {
 
     /// Indexes `states` (their order is the lookup order between states) under the keys `keys` gives
     /// for each type, and every instance under its `arn` attribute. Key values are the text of top-level
-    /// strings and numbers; empty strings are not keys.
+    /// strings and numbers; empty strings are not keys. A `google_*` type is also indexed under Google's
+    /// identifying attributes that `keys` does not list (`id`, `self_link`, `name`, server-assigned ids:
+    /// [`google::keys`]), and its `self_link` URLs under the resource path they hold as well.
     pub fn build(states: Vec<Arc<State>>, keys: &dyn KeySpec) -> Index {
         // Sizing the maps up front saves rehashing every key as they grow.
         let mut per_type: HashMap<&str, usize> = HashMap::new();
@@ -192,7 +194,8 @@ impl Index {
                 let t = match types.get_mut(&*inst.resource_type) {
                     Some(t) => t,
                     None => types.entry(inst.resource_type.clone()).or_insert_with(|| {
-                        let keys: Box<[Box<str>]> = keys.keys(&inst.resource_type).into();
+                        let keys =
+                            google::keys(&inst.resource_type, keys.keys(&inst.resource_type));
                         let n = per_type.get(&*inst.resource_type).copied().unwrap_or(0);
                         // Most keys of one instance hold the same value (id, name), so one slot
                         // per instance is the likely need.
@@ -237,6 +240,14 @@ impl Index {
                                 &type_key(&inst.resource_type, &value),
                                 entry(k),
                             );
+                            // A Google API URL is also found by the resource path in it, which is
+                            // what an audit log's `resourceName` says.
+                            if name.starts_with("self_link")
+                                && google::is_google(&inst.resource_type)
+                                && let Some(path) = google::url_path(&value)
+                            {
+                                insert(&mut t.by_value, path, entry(k));
+                            }
                         }
                     }
                     if seen_count == wanted && wanted < 63 {

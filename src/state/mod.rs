@@ -14,6 +14,9 @@
 //! when the state was loaded, so it is only delimited, never parsed again.
 
 mod address;
+pub mod google;
+#[cfg(test)]
+mod google_tests;
 mod index;
 mod parse;
 pub mod sensitive;
@@ -50,13 +53,18 @@ pub struct State {
 }
 
 /// The account and region a state covers: a lookup only matches states of the event's account, so two
-/// accounts with an IAM role of the same name never mix. `None` covers every account (or region).
+/// accounts with an IAM role of the same name never mix. `None` covers every account (or region). Google
+/// Cloud resources are scoped by project the same way; a state may hold both clouds' resources, so the
+/// AWS account and the Google project are kept apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     /// `None`: every account.
     pub account: Option<Box<str>>,
     /// `None`: every region.
     pub region: Option<Box<str>>,
+    /// The Google Cloud project (its id, `my-project`) of the state's `google_*` resources. `None`: every
+    /// project.
+    pub project: Option<Box<str>>,
 }
 
 /// Resource types whose instances have no region: their calls are recorded in `us-east-1` (or wherever
@@ -75,12 +83,27 @@ impl Scope {
     /// What every ARN of the state agrees on: the one account all `arn` attributes name (ARNs with no
     /// numeric account, such as AWS-managed ones, are ignored), and the one region all regional ARNs name.
     /// A state spanning several accounts or regions is not scoped by them.
+    ///
+    /// The project is the one all `google_*` instances name (their `project` attribute, else the
+    /// `projects/<p>/` of their `id` or `self_link`; project numbers are ignored). Google locations are not
+    /// inferred for the state: nearly every regional or zonal Google resource says where it is itself, and
+    /// one that does not is taken as global rather than excluded by its neighbours' location.
     pub fn infer(state: &State) -> Scope {
         let mut account = Agreement::Nothing;
         let mut region = Agreement::Nothing;
+        let mut project = Agreement::Nothing;
         for instance in &state.instances {
-            if account == Agreement::Conflict && region == Agreement::Conflict {
+            if account == Agreement::Conflict
+                && region == Agreement::Conflict
+                && project == Agreement::Conflict
+            {
                 break;
+            }
+            if google::is_google(&instance.resource_type) {
+                if let Some(own) = &instance.known.account {
+                    project.see(own);
+                }
+                continue;
             }
             if !instance.known.from_arn {
                 continue;
@@ -95,6 +118,7 @@ impl Scope {
         Scope {
             account: account.value(),
             region: region.value(),
+            project: project.value(),
         }
     }
 
@@ -107,12 +131,17 @@ impl Scope {
     ///   CloudFront, Organizations).
     /// - Account: in a state scoped to an account, an instance whose own ARN names an account is judged by
     ///   it, one with no ARN by the state's scope.
+    ///
+    /// A `google_*` instance is judged by project and location instead ([`Scope::accepts_google`]).
     pub fn accepts(
         &self,
         instance: &Instance,
         account: Option<&str>,
         region: Option<&str>,
     ) -> bool {
+        if google::is_google(&instance.resource_type) {
+            return self.accepts_google(instance, account, region);
+        }
         let known = &instance.known;
         if let (Some(want), Some(got)) = (self.account.as_deref(), account) {
             let want = known.account.as_deref().unwrap_or(want);
@@ -134,6 +163,40 @@ impl Scope {
                             .any(|prefix| instance.resource_type.starts_with(prefix))
                 }
             },
+        }
+    }
+}
+
+impl Scope {
+    /// Whether a `google_*` instance can be the resource a call in project `project` (the log's
+    /// `resource.labels.project_id`) and location `location` (a region, a zone, `global`, a multi-region)
+    /// touched.
+    /// - Project: the instance's own (its `project` attribute or the project its path names), else the
+    ///   state's scope. A call whose project is a number, or a wildcard, is not compared.
+    /// - Location: only the instance's own (`zone`, `region` or `location` attribute, else the zone, region
+    ///   or location its path names). A zone lies in its region (`europe-west1-b` in `europe-west1`); a
+    ///   global resource, one with no location, a multi-region and any location that cannot be read never
+    ///   exclude ([`google::same_place`]).
+    pub fn accepts_google(
+        &self,
+        instance: &Instance,
+        project: Option<&str>,
+        location: Option<&str>,
+    ) -> bool {
+        let known = &instance.known;
+        if let Some(got) = project.filter(|p| google::is_project_id(p))
+            && let Some(want) = known.account.as_deref().or(self.project.as_deref())
+            && want != got
+        {
+            return false;
+        }
+        match (known.region.as_deref(), location) {
+            (Some(own), Some(got)) => {
+                own.is_empty()
+                    || google::global_as_empty(got).is_empty()
+                    || google::same_place(own, got)
+            }
+            _ => true,
         }
     }
 }
@@ -229,18 +292,25 @@ pub struct MemberSpan {
 pub struct Known {
     /// The `id` attribute's text.
     pub id: Option<Box<str>>,
-    /// The account its `arn` names (a twelve-digit one only).
+    /// The account its `arn` names (a twelve-digit one only). For a `google_*` instance, its project id: the
+    /// `project` attribute, else the project its `id` or `self_link` path names (never a project number).
     pub account: Option<Box<str>>,
     /// The region it lives in: its `arn`'s (empty for a global resource, whose ARN has none), else its
-    /// `region` attribute (every regional resource of the AWS provider has one since v6).
+    /// `region` attribute (every regional resource of the AWS provider has one since v6). For a `google_*`
+    /// instance, its location: the `zone`, `region` or `location` attribute, else the one its `id` or
+    /// `self_link` path names; empty for a global one.
     pub region: Option<Box<str>>,
     /// Whether account and region come from an `arn`.
     pub from_arn: bool,
 }
 
 impl Known {
-    /// Reads `id`, `arn` and `region` from an instance's attributes (a JSON object).
-    pub fn read(attributes: &str) -> Known {
+    /// Reads what lookups need from the attributes (a JSON object) of an instance of `resource_type`:
+    /// `id`, `arn` and `region`, or for a `google_*` type its project and location.
+    pub fn read(resource_type: &str, attributes: &str) -> Known {
+        if google::is_google(resource_type) {
+            return Known::read_google(attributes);
+        }
         let mut id = None;
         let mut arn = None;
         let mut region = None;
@@ -270,6 +340,52 @@ impl Known {
                 None => region,
             },
             from_arn: parts.is_some(),
+        }
+    }
+}
+
+impl Known {
+    /// `id`, project and location of a `google_*` instance.
+    fn read_google(attributes: &str) -> Known {
+        let mut id = None;
+        let mut self_link = None;
+        let mut project = None;
+        let mut zone = None;
+        let mut region = None;
+        let mut location = None;
+        for member in crate::scan::members(attributes).map_while(Result::ok) {
+            let slot = match member.key {
+                "id" => &mut id,
+                "self_link" => &mut self_link,
+                "project" => &mut project,
+                "zone" => &mut zone,
+                "region" => &mut region,
+                "location" => &mut location,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = crate::scan::scalar_text(member.value)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Box::<str>::from(&*v));
+            }
+        }
+        let paths = || [id.as_deref(), self_link.as_deref()].into_iter().flatten();
+        let project = project
+            .as_deref()
+            .and_then(google::project_attribute)
+            .or_else(|| paths().find_map(google::project_in_path))
+            .map(Box::from);
+        // The most precise first: a zonal resource's `region` (an instance template's) is less exact.
+        let location = zone
+            .or(region)
+            .or(location)
+            .map(|l| Box::from(google::global_as_empty(&l)))
+            .or_else(|| paths().find_map(google::location_in_path).map(Box::from));
+        Known {
+            id,
+            account: project,
+            region: location,
+            from_arn: false,
         }
     }
 }
@@ -491,7 +607,7 @@ mod tests {
             status: InstanceStatus::Current,
             attributes: RawValue::from_string(attrs.to_owned()).expect("test JSON"),
             sensitive_attrs: sensitive.iter().map(|s| Box::<str>::from(*s)).collect(),
-            known: Known::read(attrs),
+            known: Known::read("aws_s3_bucket", attrs),
             members: Default::default(),
         }
     }
@@ -511,6 +627,7 @@ mod tests {
     fn typed(resource_type: &str, attrs: &str) -> Instance {
         Instance {
             resource_type: resource_type.into(),
+            known: Known::read(resource_type, attrs),
             ..instance(attrs, &[])
         }
     }
@@ -560,6 +677,7 @@ mod tests {
         let scope = Scope {
             account: Some("111111111111".into()),
             region: Some("eu-west-1".into()),
+            project: None,
         };
         let role = typed(
             "aws_iam_role",

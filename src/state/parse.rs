@@ -357,7 +357,7 @@ impl<'de, 'l> Builder<'de, 'l> {
             module: module.into(),
             resource_type: resource_type.into(),
             status,
-            known: Known::read(attributes.get()),
+            known: Known::read(resource_type, attributes.get()),
             members: Default::default(),
             attributes,
             sensitive_attrs,
