@@ -6,7 +6,9 @@
 - state: every Terraform state of tests/data/tfstate (driftctl, inframap, tfstate-lookup) and the example;
 - config: fuzz/seeds/config/*.json (configurations shaped like the README's);
 - path: each identifier path of the catalog (catalog/*.toml), with the section of a real record of the same
-  call (or of any record) it is evaluated against.
+  call (or of any record) it is evaluated against; GCP paths (`request`, `response`, `metadata`,
+  `resourceName`, with their `|pattern`) against the sections of the GCP audit entries of tests/data/gcp-audit;
+- gcpaudit_entry: every GCP audit entry of tests/data/gcp-audit, one entry's JSON per file.
 
 The data's origin and licences are in tests/data/README.md and examples/README.md. Run from anywhere;
 existing corpus files are kept (the fuzzer's own finds accumulate there).
@@ -73,7 +75,21 @@ def main():
         candidates = [r for r in any_records if r.get(root) is not None] or any_records or [{}]
         record = candidates[i % len(candidates)]
         put("path", path + "\n" + json.dumps(record.get(root)))
-    counts = {t: len(list((FUZZ / "corpus" / t).iterdir())) for t in ["record", "record_view", "state", "config", "path"]
+    entries = []
+    for path in sorted((DATA / "gcp-audit").glob("*.jsonl")):
+        entries.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    for entry in entries:
+        put("gcpaudit_entry", json.dumps(entry, separators=(",", ":")))
+    payloads = [e.get("protoPayload") for e in entries if isinstance(e.get("protoPayload"), dict)]
+    gcp_paths = set()
+    for toml in sorted((ROOT / "catalog").glob("gcp-*.toml")):
+        for match in re.finditer(r'"((?:request|response|metadata|resourceName)(?:\.[A-Za-z0-9_@]+(?:\[\])?)*(?:\|[^"]*)?)"', toml.read_text()):
+            gcp_paths.add(match.group(1))
+    for i, path in enumerate(sorted(gcp_paths)):
+        root = path.split("|")[0].split(".")[0]
+        candidates = [p for p in payloads if p.get(root) is not None] or payloads or [{}]
+        put("path", path + "\n" + json.dumps(candidates[i % len(candidates)].get(root)))
+    counts = {t: len(list((FUZZ / "corpus" / t).iterdir())) for t in ["record", "record_view", "state", "config", "path", "gcpaudit_entry"]
               if (FUZZ / "corpus" / t).is_dir()}
     print("seed corpora:", ", ".join(f"{t} {n}" for t, n in counts.items()))
 
