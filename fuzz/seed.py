@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/ from real inputs:
 
+- gcpaudit_entry: every GCP audit log entry of tests/data/gcp-audit, one entry's verbatim JSON per file;
 - record and record_view: every CloudTrail record of tests/data/cloudtrail (stratus-red-team, panther-analysis) and of
   examples/cloudtrail, one record's verbatim JSON per file;
 - state: every Terraform state of tests/data/tfstate (driftctl, inframap, tfstate-lookup) and the example;
@@ -52,6 +53,10 @@ def main():
         text = json.dumps(record, separators=(",", ":"))
         put("record", text)
         put("record_view", text)
+    for path in sorted((DATA / "gcp-audit").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                put("gcpaudit_entry", line)
     states = sorted((DATA / "tfstate").rglob("*"))
     states.append(ROOT / "examples" / "terraform.tfstate")
     for path in states:
@@ -73,7 +78,7 @@ def main():
         candidates = [r for r in any_records if r.get(root) is not None] or any_records or [{}]
         record = candidates[i % len(candidates)]
         put("path", path + "\n" + json.dumps(record.get(root)))
-    counts = {t: len(list((FUZZ / "corpus" / t).iterdir())) for t in ["record", "record_view", "state", "config", "path"]
+    counts = {t: len(list((FUZZ / "corpus" / t).iterdir())) for t in ["record", "record_view", "gcpaudit_entry", "state", "config", "path"]
               if (FUZZ / "corpus" / t).is_dir()}
     print("seed corpora:", ", ".join(f"{t} {n}" for t, n in counts.items()))
 

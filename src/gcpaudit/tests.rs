@@ -546,3 +546,49 @@ fn a_malformed_part_hides_only_itself_and_long_chains_are_cut() {
     }
     assert!(Entry::parse(b"{}\0\0").is_ok());
 }
+
+#[test]
+fn the_fuzz_regressions_read_without_a_panic() {
+    // fuzz/regressions/gcpaudit_entry: hostile inputs kept for the `gcpaudit_entry` fuzz target.
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/gcpaudit_entry"
+    );
+    let mut count = 0;
+    for file in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        if let Ok(entry) = Entry::parse(&bytes) {
+            let _ = (
+                entry.read_only(),
+                entry.failed(),
+                entry.actor_kind(),
+                entry.actor(),
+            );
+            let _ = (
+                entry.account_id(),
+                entry.region(),
+                entry.principals().count(),
+            );
+            for section in [
+                Section::Request,
+                Section::Response,
+                Section::Details,
+                Section::Name,
+            ] {
+                let _ = entry.section_value(section);
+            }
+        }
+        count += 1;
+    }
+    assert!(count >= 4);
+    // What they hold, read as the plugin reads it.
+    let text = std::fs::read(format!("{dir}/duplicated-members-and-escaped-names")).unwrap();
+    let entry = Entry::parse(&text).unwrap();
+    assert_eq!(entry.operation(), "compute.firewalls.patch");
+    assert_eq!(entry.actor().as_deref(), Some("a@example.com"));
+    assert_ne!(entry.actor_kind(), ActorKind::GcpService);
+    let text = std::fs::read(format!("{dir}/wrong-types")).unwrap();
+    let entry = Entry::parse(&text).unwrap();
+    assert!(entry.read_only() && !entry.failed());
+    assert_eq!((entry.operation.first, entry.operation.last), (None, None));
+}
