@@ -555,6 +555,21 @@ fn project_in(name: &str) -> Option<&str> {
     (!project.is_empty() && project != "_").then_some(project)
 }
 
+/// The region of a zone (`us-central1-a` → `us-central1`: a region's name ends in a digit, a zone adds `-` and
+/// one letter); any other location as it is.
+fn region_of(location: &str) -> &str {
+    match location.rsplit_once('-') {
+        Some((region, zone))
+            if zone.len() == 1
+                && zone.bytes().all(|b| b.is_ascii_lowercase())
+                && region.ends_with(|c: char| c.is_ascii_digit()) =>
+        {
+            region
+        }
+        _ => location,
+    }
+}
+
 impl Call for Entry<'_> {
     fn service(&self) -> &str {
         self.service_name()
@@ -618,24 +633,16 @@ impl Call for Entry<'_> {
             .or_else(|| self.log_name.get().and_then(project_in))
     }
 
-    /// The location as the monitored resource's labels give it, in the gcpaudit plugin's order (its
-    /// `gcp.location`): `location` as written (a region, a zone for zonal GKE clusters, `global`), else
-    /// `region`, else the region of `zone` (`us-central1-a` → `us-central1`).
+    /// The region, from the monitored resource's labels in the gcpaudit plugin's order (its `gcp.location`):
+    /// `location` (a region, `global`, or a zone for zonal GKE clusters), else `region`, else `zone`; a zone
+    /// (`us-central1-a`) reads as its region (`us-central1`), so a zonal resource is in the region a state's
+    /// scope names.
     fn region(&self) -> Option<&str> {
         let resource = &self.resource;
-        resource
-            .location
-            .get()
-            .filter(|l| !l.is_empty())
-            .or_else(|| resource.region.get().filter(|r| !r.is_empty()))
-            .or_else(|| {
-                resource
-                    .zone
-                    .get()
-                    .and_then(|zone| zone.rsplit_once('-'))
-                    .map(|(region, _)| region)
-                    .filter(|r| !r.is_empty())
-            })
+        [&resource.location, &resource.region, &resource.zone]
+            .into_iter()
+            .find_map(|label| label.get().filter(|l| !l.is_empty()))
+            .map(region_of)
     }
 
     /// `request`, `response`, `metadata` (else the legacy `serviceData`) as values read as the plugin reads

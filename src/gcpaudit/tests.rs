@@ -433,7 +433,8 @@ fn names_places_and_sections() {
         "google.container.v1.ClusterManager.CreateCluster"
     );
     assert_eq!(gke.account_id(), Some("project-id"));
-    assert_eq!(gke.region(), Some("us-central1-a"));
+    // A zonal cluster's location is a zone: its region.
+    assert_eq!(gke.region(), Some("us-central1"));
     assert_eq!(
         gke.section_value(Section::Name),
         Some(json!(
@@ -453,6 +454,28 @@ fn names_places_and_sections() {
         Some(json!("us-central1"))
     );
     assert!(recreate.section_value(Section::Details).is_some());
+    for (labels, region) in [
+        (json!({"location": "europe-west1"}), Some("europe-west1")),
+        (
+            json!({"location": "global", "zone": "us-east1-b"}),
+            Some("global"),
+        ),
+        (
+            json!({"region": "asia-east2", "zone": "us-east1-b"}),
+            Some("asia-east2"),
+        ),
+        (json!({"zone": "us-east1-b"}), Some("us-east1")),
+        (json!({"location": "us"}), Some("us")),
+        (json!({"location": "my-place-x"}), Some("my-place-x")),
+        (json!({"location": ""}), None),
+    ] {
+        let text = json!({"resource": {"labels": labels}}).to_string();
+        assert_eq!(
+            Entry::parse(text.as_bytes()).unwrap().region(),
+            region,
+            "{text}"
+        );
+    }
     // Names that only `v1.` and the like prefix are not Compute's.
     for (method, operation) in [
         ("v1.compute.firewalls.delete", "compute.firewalls.delete"),
