@@ -116,3 +116,43 @@ impl<'a, 'b> TryFrom<&'b RawEvent<'a>> for LogEvent<'a> {
         Event::<PluginEvent<LogRecord<'a>>>::try_from(raw).map(LogEvent)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use falco_plugin::event::events::EventMetadata;
+
+    fn event(plugin_id: u32) -> LogEvent<'static> {
+        LogEvent(Event {
+            metadata: EventMetadata { ts: 0, tid: -1 },
+            params: PluginEvent {
+                plugin_id,
+                event_data: LogRecord(b"{}"),
+            },
+        })
+    }
+
+    #[test]
+    fn the_generating_plugin_tells_the_log() {
+        let gcp = Some(c"gcp_auditlog");
+        let aws = Some(c"aws_cloudtrail");
+        // The registry's ids decide, whatever the source says.
+        assert_eq!(event(GCPAUDIT_PLUGIN_ID).log(None), Log::GcpAudit);
+        assert_eq!(event(GCPAUDIT_PLUGIN_ID).log(aws), Log::GcpAudit);
+        assert_eq!(event(CLOUDTRAIL_PLUGIN_ID).log(gcp), Log::CloudTrail);
+        // Another plugin: its source, and CloudTrail as before when it says nothing else.
+        assert_eq!(event(999).log(gcp), Log::GcpAudit);
+        assert_eq!(event(999).log(aws), Log::CloudTrail);
+        assert_eq!(event(999).log(None), Log::CloudTrail);
+        assert_eq!(event(12).bytes(), b"{}");
+    }
+
+    #[test]
+    fn both_sources_are_declared_for_plugin_events_only() {
+        assert_eq!(
+            <LogEvent as AnyEventPayload>::event_sources(),
+            ["aws_cloudtrail", "gcp_auditlog"]
+        );
+        assert_eq!(<LogEvent as AnyEventPayload>::EVENT_TYPES, [322]);
+    }
+}
