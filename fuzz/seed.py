@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/ from real inputs:
 
+- gcpaudit_entry: every GCP audit log entry of tests/data/gcp-audit, one entry's verbatim JSON per file;
 - record and record_view: every CloudTrail record of tests/data/cloudtrail (stratus-red-team, panther-analysis) and of
   examples/cloudtrail, one record's verbatim JSON per file;
 - state: every Terraform state of tests/data/tfstate (driftctl, inframap, tfstate-lookup) and the example;
 - config: fuzz/seeds/config/*.json (configurations shaped like the README's);
 - path: each identifier path of the catalog (catalog/*.toml), with the section of a real record of the same
   call (or of any record) it is evaluated against; GCP paths (`request`, `response`, `metadata`,
-  `resourceName`, with their `|pattern`) against the sections of the GCP audit entries of tests/data/gcp-audit;
-- gcpaudit_entry: every GCP audit entry of tests/data/gcp-audit, one entry's JSON per file.
+  `resourceName`, with their `|pattern`) against the sections of the GCP audit entries of tests/data/gcp-audit.
 
 The data's origin and licences are in tests/data/README.md and examples/README.md. Run from anywhere;
 existing corpus files are kept (the fuzzer's own finds accumulate there).
@@ -54,6 +54,10 @@ def main():
         text = json.dumps(record, separators=(",", ":"))
         put("record", text)
         put("record_view", text)
+    for path in sorted((DATA / "gcp-audit").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                put("gcpaudit_entry", line)
     states = sorted((DATA / "tfstate").rglob("*"))
     states.append(ROOT / "examples" / "terraform.tfstate")
     for path in states:
@@ -78,8 +82,6 @@ def main():
     entries = []
     for path in sorted((DATA / "gcp-audit").glob("*.jsonl")):
         entries.extend(json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    for entry in entries:
-        put("gcpaudit_entry", json.dumps(entry, separators=(",", ":")))
     payloads = [e.get("protoPayload") for e in entries if isinstance(e.get("protoPayload"), dict)]
     gcp_paths = set()
     for toml in sorted((ROOT / "catalog").glob("gcp-*.toml")):

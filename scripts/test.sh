@@ -36,7 +36,7 @@ fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 if RUSTC_BOOTSTRAP=1 rustc -Z unstable-options --print sysroot >/dev/null 2>&1; then
     python3 fuzz/seed.py
-    for target in record record_view state config path; do
+    for target in record record_view gcpaudit_entry state config path; do
         mkdir -p "fuzz/corpus/$target" "fuzz/regressions/$target"
         log=$(mktemp)
         if ! RUSTC_BOOTSTRAP=1 nice -n 10 cargo fuzz run --sanitizer none "$target" \

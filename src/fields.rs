@@ -181,7 +181,7 @@ fields! {
     BY_TERRAFORM = "tfdrift.by_terraform", "By Terraform", Read::Bool(|v| v.parsed.then_some(v.by_terraform)),
         "True if Terraform made the call (a configured Terraform principal, or Terraform's user agent when trusted).";
     ACTOR = "tfdrift.actor", "Actor", Read::Str(|v| v.actor.as_deref()),
-        "Who is behind the call: the source identity, IAM user name, role session name (an SSO user's name), or invoking service.";
+        "Who is behind the call: the source identity, IAM user name, role session name (an SSO user's name), or invoking service; on GCP, the principal's email, or the first person of the chain that impersonated a service account.";
     ACTOR_KIND = "tfdrift.actor_kind", "Actor kind", Read::Str(|v| v.actor_kind.map(|k| k.as_str())),
         "How the call was made: terraform, console, aws_service (an AWS service on its own or for someone), gcp_service (a Google service agent or Google itself), provisioning_service (CloudFormation, Service Catalog and the like acting for a principal), sdk_or_cli or unknown.";
     SEVERITY = "tfdrift.severity", "Severity", Read::Str(|v| v.severity.map(|s| s.as_str())),

@@ -8,6 +8,7 @@
 //! - [`fields`]: every `tfdrift.*` field, and how its value is read from a verdict;
 //! - [`drift`]: the verdict, joining the three below;
 //! - [`cloudtrail`]: a borrowed view of the record, the [`call`] the verdict reads, and who made it;
+//! - [`gcpaudit`]: the same for a Google Cloud audit log entry (Falco's gcpaudit plugin, `gcp_auditlog`);
 //! - [`catalog`]: which calls touch which resource types, as data;
 //! - [`state`]: Terraform states and the index over them;
 //!
@@ -27,6 +28,7 @@ pub mod cloudtrail;
 pub mod config;
 pub mod drift;
 pub mod fields;
+pub mod gcpaudit;
 pub mod plugin;
 pub mod scan;
 pub mod sources;

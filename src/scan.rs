@@ -16,7 +16,8 @@
 //!
 //! The state's attributes, kept as compact JSON text that was validated when the state was loaded, are looked
 //! up the same way ([`members`]). This module also owns what both layers read strings with: [`Str`] (borrowed
-//! where the text has no escapes), [`scalar_text`] and the decoding of escapes ([`decode_lossy`]).
+//! where the text has no escapes), [`scalar_text`] and the decoding of escapes ([`decode_lossy`]), and
+//! how every record view reads a free-form section ([`lenient::value`]).
 //!
 //! The scanner works on `&str`, so every span it yields is valid UTF-8, and it only ever cuts at ASCII
 //! structural bytes, so every span is on a character boundary. It never recurses (nesting depth costs
@@ -28,6 +29,8 @@
 //! The hot loop (`Record::read`) inlines the whole scanner, nested objects included, and what it calls out
 //! of line takes bytes and positions, not the scanner: a scanner whose address escapes keeps its position
 //! in memory, and every token then waits on a store and a reload.
+
+pub mod lenient;
 
 use std::borrow::Cow;
 use std::fmt;

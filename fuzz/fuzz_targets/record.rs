@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use tfdrift::call::Call;
 use tfdrift::catalog::{Catalog, Section};
 use tfdrift::cloudtrail::Record;
-use tfdrift::drift::Engine;
 use tfdrift::config::Config;
+use tfdrift::drift::Engine;
 use tfdrift::state::{Index, Limits, Snapshot, parse};
 
 struct World {

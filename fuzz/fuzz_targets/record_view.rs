@@ -112,7 +112,9 @@ fuzz_target!(|data: &[u8]| {
         flag(&reference, "sessionCredentialFromConsole"),
         "sessionCredentialFromConsole"
     );
-    let identity = object(&reference, "userIdentity").cloned().unwrap_or_default();
+    let identity = object(&reference, "userIdentity")
+        .cloned()
+        .unwrap_or_default();
     let ui = &record.user_identity;
     for (key, got) in [
         ("type", ui.identity_type.get()),
@@ -125,11 +127,19 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(got, text(&identity, key), "userIdentity.{key}");
     }
     let context = object(&identity, "sessionContext");
-    assert_eq!(ui.session_context.is_some(), context.is_some(), "sessionContext");
+    assert_eq!(
+        ui.session_context.is_some(),
+        context.is_some(),
+        "sessionContext"
+    );
     if let (Some(ours), Some(theirs)) = (&ui.session_context, context) {
         assert_eq!(ours.source_identity.get(), text(theirs, "sourceIdentity"));
         let issuer = object(theirs, "sessionIssuer");
-        assert_eq!(ours.session_issuer.is_some(), issuer.is_some(), "sessionIssuer");
+        assert_eq!(
+            ours.session_issuer.is_some(),
+            issuer.is_some(),
+            "sessionIssuer"
+        );
         if let (Some(ours), Some(theirs)) = (&ours.session_issuer, issuer) {
             assert_eq!(ours.arn.get(), text(theirs, "arn"));
             assert_eq!(ours.user_name.get(), text(theirs, "userName"));

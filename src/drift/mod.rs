@@ -15,6 +15,7 @@ use crate::catalog::{
     self, Catalog, Change, Kind, Op, Section, Severity, default_kind, default_op,
 };
 use crate::cloudtrail::Record;
+use crate::gcpaudit::Entry;
 use crate::state::Snapshot;
 use crate::state::{Hit, Instance, InstanceStatus};
 use compare::Outcome;
@@ -389,6 +390,15 @@ impl Engine {
         let mut record = Record::default();
         match record.read(bytes) {
             Ok(()) => self.evaluate_call(&record, snapshot),
+            Err(_) => Verdict::default(),
+        }
+    }
+
+    /// The verdict for one GCP audit log entry's bytes (the gcp_auditlog event source's entry). Bytes that are
+    /// not an entry give a verdict with `parsed` false.
+    pub fn evaluate_gcp(&self, bytes: &[u8], snapshot: &Snapshot) -> Verdict {
+        match Entry::parse(bytes) {
+            Ok(entry) => self.evaluate_call(&entry, snapshot),
             Err(_) => Verdict::default(),
         }
     }

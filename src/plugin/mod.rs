@@ -3,8 +3,8 @@
 //! for the schema); everything it answers comes from [`crate::drift::Verdict`], and [`crate::config`] builds
 //! the catalog, the policy and the sources.
 //!
-//! Falco asks for one field per call. The first field asked of an event parses the record and computes the
-//! verdict; the others of the same event read the cached verdict. No call here blocks, locks or does I/O:
+//! Falco asks for one field per call. The first field asked of an event parses the record (a CloudTrail record
+//! or a GCP audit log entry, as [`event::LogEvent::log`] tells) and computes the verdict; the others of the same event read the cached verdict. No call here blocks, locks or does I/O:
 //! the index comes from an `ArcSwap` snapshot that the reload thread replaces.
 //!
 //! No panic may cross into Falco (the SDK's entry points are `C-unwind` and catch nothing): every field, the
@@ -19,10 +19,8 @@ use crate::drift::{Engine, Verdict};
 use crate::fields::{self, Field};
 use crate::sources::Reloader;
 use crate::state::{Snapshot, SnapshotReader};
-use event::CloudTrailRecord;
+use event::{Log, LogEvent};
 use falco_plugin::base::{Json, Metric, MetricLabel, MetricValue, Plugin};
-use falco_plugin::event::PluginEvent;
-use falco_plugin::event::events::Event;
 use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin, ExtractRequest, field};
 use falco_plugin::tables::TablesInput;
 use std::collections::HashSet;
@@ -186,7 +184,7 @@ impl TfDrift {
         let outcome = guarded(|| -> anyhow::Result<R> {
             // Decoding the event runs this crate's payload type: inside the guard too.
             let event = req.event.event()?;
-            let bytes = event.params.event_data.0;
+            let bytes = event.bytes();
             let key = EventKey {
                 number,
                 data: bytes.as_ptr() as usize,
@@ -200,10 +198,13 @@ impl TfDrift {
                     self.cache.snapshot = Arc::clone(current);
                 }
                 self.cache.verdict = if bytes.len() > max_record_bytes {
-                    // Too large to be a CloudTrail record (max_record_bytes): no values, no parse.
+                    // Too large to be a record (max_record_bytes): no values, no parse.
                     Verdict::default()
                 } else {
-                    self.engine.evaluate(bytes, &self.cache.snapshot)
+                    match event.log(req.event.source()) {
+                        Log::CloudTrail => self.engine.evaluate(bytes, &self.cache.snapshot),
+                        Log::GcpAudit => self.engine.evaluate_gcp(bytes, &self.cache.snapshot),
+                    }
                 };
                 self.cache.key = Some(key);
                 let verdict = &self.cache.verdict;
@@ -298,7 +299,7 @@ impl Plugin for TfDrift {
             Err(_) => c"0.0.0",
         };
     const DESCRIPTION: &'static CStr =
-        c"Terraform drift for CloudTrail events: is the resource a call touched managed by Terraform, at which address, which attributes changed, and who changed them";
+        c"Terraform drift for CloudTrail and GCP audit log events: is the resource a call touched managed by Terraform, at which address, which attributes changed, and who changed them";
     const CONTACT: &'static CStr = c"https://github.com/tfdrift/tfdrift";
     type ConfigType = Json<CheckedConfig>;
 
@@ -424,7 +425,7 @@ macro_rules! extract_fields {
         }
 
         impl ExtractPlugin for TfDrift {
-            type Event<'a> = Event<PluginEvent<CloudTrailRecord<'a>>>;
+            type Event<'a> = LogEvent<'a>;
             type ExtractContext = ();
 
             const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = &[$(

@@ -107,9 +107,9 @@ fn declares_name_source_and_capabilities() {
         let sources = text_of(api.__bindgen_anon_2.get_extract_event_sources.unwrap()()).unwrap();
         let sources: Vec<String> =
             serde_json::from_str(&sources).expect("the event sources are a JSON list");
-        assert_eq!(sources, ["aws_cloudtrail"]);
+        assert_eq!(sources, ["aws_cloudtrail", "gcp_auditlog"]);
 
-        // Plugin events only (PPME_PLUGINEVENT_E, 322): the cloudtrail plugin's records.
+        // Plugin events only (PPME_PLUGINEVENT_E, 322): the cloudtrail and gcpaudit plugins' records.
         let mut count = 0u32;
         let types =
             api.__bindgen_anon_2.get_extract_event_types.unwrap()(&mut count, std::ptr::null_mut());

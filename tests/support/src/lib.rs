@@ -1,6 +1,7 @@
 //! Shared by tfdrift's tests and benchmarks (a dev-dependency): the built `libtfdrift.so` loaded through the
-//! C ABI, a test source plugin that emits `aws_cloudtrail` events as the cloudtrail plugin does, a runner around
-//! both, small Terraform states, the real CloudTrail records of `tests/data/cloudtrail`, and loopback servers.
+//! C ABI, test source plugins that emit `aws_cloudtrail` events as the cloudtrail plugin does and `gcp_auditlog`
+//! events as the gcpaudit plugin does, runners around them, small Terraform states, the real CloudTrail records
+//! of `tests/data/cloudtrail` and GCP audit entries of `tests/data/gcp-audit`, and loopback servers.
 //!
 //! Test files name it `common` (`use tfdrift_test_support as common;`) and use a part of it.
 
@@ -270,6 +271,89 @@ pub fn record_texts(content: &str) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// A stand-in for Falco's gcpaudit plugin: source `gcp_auditlog`, plugin id 12, name `gcpaudit`, one event per
+/// entry whose data is the entry's JSON text exactly (a whole `LogEntry`, as a Cloud Logging sink publishes it
+/// to Pub/Sub and the plugin passes it on), then EOF.
+///
+/// Init config (JSON): `entries` (texts), `files` (paths of JSON lines files, one entry per line).
+pub struct GcpAuditSource {
+    entries: Vec<Vec<u8>>,
+}
+
+pub struct GcpAuditInstance {
+    next: usize,
+}
+
+impl Plugin for GcpAuditSource {
+    const NAME: &'static CStr = c"gcpaudit";
+    const PLUGIN_VERSION: &'static CStr = c"0.0.1";
+    const DESCRIPTION: &'static CStr =
+        c"emits GCP audit log entries listed in its config, like the gcpaudit plugin";
+    const CONTACT: &'static CStr = c"tfdrift tests";
+    type ConfigType = String;
+
+    fn new(_input: Option<&TablesInput>, config: String) -> anyhow::Result<Self> {
+        let config: Value = serde_json::from_str(&config)?;
+        let mut entries = Vec::new();
+        if let Some(texts) = config["entries"].as_array() {
+            for text in texts {
+                let text = text
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("entries are strings"))?;
+                entries.push(text.as_bytes().to_vec());
+            }
+        }
+        if let Some(files) = config["files"].as_array() {
+            for file in files {
+                let path = file
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("files are paths"))?;
+                for line in std::fs::read_to_string(path)?.lines() {
+                    if !line.trim().is_empty() {
+                        entries.push(line.as_bytes().to_vec());
+                    }
+                }
+            }
+        }
+        Ok(Self { entries })
+    }
+}
+
+impl SourcePlugin for GcpAuditSource {
+    type Instance = GcpAuditInstance;
+    const EVENT_SOURCE: &'static CStr = c"gcp_auditlog";
+    const PLUGIN_ID: u32 = 12;
+    type Event<'a> = Event<PluginEvent<&'a [u8]>>;
+
+    fn open(&mut self, _params: Option<&str>) -> anyhow::Result<GcpAuditInstance> {
+        Ok(GcpAuditInstance { next: 0 })
+    }
+
+    fn event_to_string(&mut self, event: &EventInput<Self::Event<'_>>) -> anyhow::Result<CString> {
+        let event = event.event()?;
+        Ok(CString::new(event.params.event_data)?)
+    }
+}
+
+impl SourcePluginInstance for GcpAuditInstance {
+    type Plugin = GcpAuditSource;
+
+    fn next_batch(
+        &mut self,
+        plugin: &mut GcpAuditSource,
+        batch: &mut EventBatch,
+    ) -> anyhow::Result<()> {
+        let Some(entry) = plugin.entries.get(self.next) else {
+            return Err(anyhow::anyhow!("no more entries").context(FailureReason::Eof));
+        };
+        self.next += 1;
+        batch.add(Self::plugin_event(entry))?;
+        Ok(())
+    }
+}
+
+static_plugin!(pub GCPAUDIT_SOURCE_API = GcpAuditSource);
+
 // ------------------------------------------------------------------------------------------ the runner
 
 /// The fields extracted from one event, by the name they were asked by.
@@ -417,6 +501,32 @@ pub fn run(records: &[String], tfdrift_config: &str, fields: &[&str]) -> Vec<Fie
         .unwrap_or_else(|e| panic!("tfdrift failed to start: {e:#}"))
 }
 
+/// A capture with the gcpaudit stand-in emitting `entries` and tfdrift initialised with `tfdrift_config`.
+pub fn start_gcp(
+    entries: &[String],
+    tfdrift_config: &str,
+) -> anyhow::Result<CapturingPluginRunner> {
+    let mut runner = PluginRunner::new();
+    let source = CString::new(json!({ "entries": entries }).to_string()).expect("no NUL");
+    runner.register_plugin(&GCPAUDIT_SOURCE_API, &source)?;
+    let config = CString::new(tfdrift_config).expect("no NUL in the config");
+    runner.register_plugin(load_tfdrift(), &config)?;
+    runner.start_capture()
+}
+
+/// Runs every GCP audit log entry through tfdrift (on the `gcp_auditlog` source) and extracts `fields` from
+/// each event, in order.
+pub fn run_gcp(entries: &[String], tfdrift_config: &str, fields: &[&str]) -> Vec<Fields> {
+    let mut capture = start_gcp(entries, tfdrift_config)
+        .unwrap_or_else(|e| panic!("tfdrift failed to start: {e:#}"));
+    let mut out = Vec::with_capacity(entries.len());
+    while let Some(event) = next(&mut capture) {
+        out.push(extract_all(&mut capture, &event, fields));
+    }
+    assert_eq!(out.len(), entries.len(), "one event per entry");
+    out
+}
+
 /// The error a configuration makes tfdrift's init fail with.
 pub fn init_error(tfdrift_config: &str) -> String {
     let mut runner = PluginRunner::new();
@@ -532,6 +642,47 @@ pub fn config(states: &[(&str, &Path)], extra: Value) -> String {
 }
 
 // ------------------------------------------------------------------------------------ real records
+
+/// The real GCP audit log entries of tests/data/gcp-audit.
+pub const GCP_AUDIT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/gcp-audit");
+
+/// One real GCP audit log entry: its file, line (from 0, as PROVENANCE.tsv counts) and text.
+pub struct GcpEntry {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+}
+
+/// Every entry of tests/data/gcp-audit, file by file in name order.
+pub fn gcp_audit_entries() -> Vec<GcpEntry> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(GCP_AUDIT_DATA)
+        .expect("tests/data/gcp-audit")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        for (line, text) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+            out.push(GcpEntry {
+                file: file.clone(),
+                line,
+                text: text.to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// The entry at `line` of the file whose name starts with `file`.
+pub fn gcp_audit_entry(file: &str, line: usize) -> String {
+    gcp_audit_entries()
+        .into_iter()
+        .find(|e| e.file.starts_with(file) && e.line == line)
+        .unwrap_or_else(|| panic!("no entry {file}:{line}"))
+        .text
+}
 
 /// The folder of real CloudTrail records (see `tests/data/README.md`).
 pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/cloudtrail");
