@@ -19,7 +19,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 pub struct Rule {
     pub name: String,
     condition: Node,
-    output_fields: Vec<String>,
+    pub output_fields: Vec<String>,
 }
 
 /// A compiled condition.

@@ -11,6 +11,9 @@ use super::rules::{
 use falco_plugin::extract::ExtractPlugin;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tfdrift_test_support::{
+    Fields, config, extract_all, gcp_audit_entry, next, resource, start_gcp, state_v4, write_state,
+};
 use yaml_rust2::Yaml;
 
 const GCP_RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/tfdrift_gcp_rules.yaml");
@@ -567,4 +570,103 @@ fn the_gcp_pack_parses_in_the_rules_model_beside_the_cloudtrail_pack() {
     assert_eq!(falco_model::Ruleset::load(&[&gcp]).rules.len(), enabled);
     let both = falco_model::Ruleset::load(&[&aws, &gcp]);
     assert!(both.rules.len() > enabled);
+}
+
+/// The pack in the rules model, on real entries through the C ABI: the gcpaudit stand-in emits them and
+/// answers `gcp.*` as the gcpaudit plugin does, tfdrift answers `tfdrift.*`, and each event alerts for the first
+/// rule that matches (Falco's `rule_matching: first`). Returns, per entry, the matching rule and its output
+/// fields.
+fn fire(entries: &[String], config: &str) -> Vec<Option<(String, Fields)>> {
+    let gcp = std::fs::read_to_string(GCP_RULES).unwrap();
+    let rules = falco_model::Ruleset::load(&[&gcp]);
+    let mut capture = start_gcp(entries, config).expect("tfdrift starts");
+    let mut out = Vec::new();
+    while let Some(event) = next(&mut capture) {
+        let outcome = rules.run(&mut capture, &event);
+        out.push(outcome.matched.map(|i| {
+            let rule = &rules.rules[i];
+            let fields: Vec<&str> = rule.output_fields.iter().map(String::as_str).collect();
+            (
+                rule.name.clone(),
+                extract_all(&mut capture, &event, &fields),
+            )
+        }));
+    }
+    assert_eq!(out.len(), entries.len());
+    out
+}
+
+/// A console user's `compute.subnetworks.patch` on a subnetwork Terraform manages (panther-analysis.jsonl entry
+/// 2, counted from 0 as in PROVENANCE.tsv: VPC flow logs turned on for
+/// `projects/test-project/regions/us-central1/subnetworks/default` by `user1@company.io` in the console) and a
+/// state that holds the subnetwork without flow logs.
+fn subnetwork_case() -> (String, Value) {
+    let entry = gcp_audit_entry("panther-analysis", 2);
+    let state = state_v4(
+        3,
+        vec![resource(
+            "module.network",
+            "google_compute_subnetwork",
+            "default",
+            serde_json::json!({
+                "id": "projects/test-project/regions/us-central1/subnetworks/default",
+                "name": "default",
+                "project": "test-project",
+                "region": "us-central1",
+                "ip_cidr_range": "10.128.0.0/20",
+                "network": "https://www.googleapis.com/compute/v1/projects/test-project/global/networks/default",
+                "self_link": "https://www.googleapis.com/compute/v1/projects/test-project/regions/us-central1/subnetworks/default",
+                "private_ip_google_access": false,
+                "log_config": []
+            }),
+        )],
+    );
+    (entry, state)
+}
+
+#[test]
+fn a_console_change_to_a_managed_subnetwork_fires_a_gcp_drift_rule_and_terraform_s_own_does_not() {
+    let (entry, state) = subnetwork_case();
+    let view: Value = serde_json::from_str(&entry).unwrap();
+    assert_eq!(
+        view["protoPayload"]["methodName"],
+        "v1.compute.subnetworks.patch"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_state(dir.path(), "network.tfstate", &state);
+    let plain = config(&[("network", &path)], serde_json::json!({}));
+    // The same call as Terraform's google provider makes it: its service account, configured as Terraform's.
+    let mut by_terraform: Value = view.clone();
+    by_terraform["protoPayload"]["authenticationInfo"]["principalEmail"] =
+        "terraform@test-project.iam.gserviceaccount.com".into();
+    let config_tf = config(
+        &[("network", &path)],
+        serde_json::json!({"terraform": {"principals": ["terraform@*.iam.gserviceaccount.com"]}}),
+    );
+
+    let fired = fire(std::slice::from_ref(&entry), &plain);
+    let (rule, fields) = fired[0].as_ref().expect("a rule fires");
+    // A subnetwork change is high severity in the catalog (network exposure).
+    assert_eq!(rule, "GCP Terraform Drift On High Severity Resource");
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("module.network.google_compute_subnetwork.default")
+    );
+    assert_eq!(
+        fields.str("tfdrift.actor").as_deref(),
+        Some("user1@company.io")
+    );
+    assert_eq!(fields.str("tfdrift.actor_kind").as_deref(), Some("console"));
+    assert_eq!(
+        fields.str("gcp.methodName").as_deref(),
+        Some("v1.compute.subnetworks.patch")
+    );
+    assert_eq!(fields.str("gcp.projectId").as_deref(), Some("test-project"));
+
+    let quiet = fire(&[by_terraform.to_string()], &config_tf);
+    assert!(
+        quiet[0].is_none(),
+        "Terraform's own call fired {:?}",
+        quiet[0].as_ref().map(|f| &f.0)
+    );
 }

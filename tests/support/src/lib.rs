@@ -14,6 +14,7 @@ use falco_plugin::api::{
 use falco_plugin::base::Plugin;
 use falco_plugin::event::PluginEvent;
 use falco_plugin::event::events::Event;
+use falco_plugin::extract::{ExtractFieldInfo, ExtractPlugin, ExtractRequest, field};
 use falco_plugin::source::{EventBatch, EventInput, SourcePlugin, SourcePluginInstance};
 use falco_plugin::static_plugin;
 use falco_plugin::tables::TablesInput;
@@ -276,8 +277,14 @@ pub fn record_texts(content: &str) -> anyhow::Result<Vec<String>> {
 /// to Pub/Sub and the plugin passes it on), then EOF.
 ///
 /// Init config (JSON): `entries` (texts), `files` (paths of JSON lines files, one entry per line).
+///
+/// It also extracts the `gcp.*` fields the GCP rules pack reads, as the gcpaudit plugin 0.8.1 defines them
+/// (shared/docs/gcp-facts.md: every field a string read from the entry's root; no value when the member is absent or
+/// not a string), so that rules run on these events as in Falco.
 pub struct GcpAuditSource {
     entries: Vec<Vec<u8>>,
+    parsed_for: Option<usize>,
+    entry: Option<Value>,
 }
 
 pub struct GcpAuditInstance {
@@ -315,8 +322,126 @@ impl Plugin for GcpAuditSource {
                 }
             }
         }
-        Ok(Self { entries })
+        Ok(Self {
+            entries,
+            parsed_for: None,
+            entry: None,
+        })
     }
+}
+
+/// One GCP audit entry's bytes: the payload of a `gcp_auditlog` plugin event, for the stand-in's extraction.
+#[derive(Debug, Clone, Copy)]
+pub struct GcpEntryBytes<'a>(pub &'a [u8]);
+
+impl falco_plugin::event::EventSource for GcpEntryBytes<'_> {
+    const SOURCE: Option<&'static str> = Some("gcp_auditlog");
+}
+
+impl<'a> falco_plugin::event::fields::FromBytes<'a> for GcpEntryBytes<'a> {
+    fn from_bytes(buf: &mut &'a [u8]) -> Result<Self, falco_plugin::event::fields::FromBytesError> {
+        Ok(GcpEntryBytes(std::mem::take(buf)))
+    }
+}
+
+impl falco_plugin::event::fields::ToBytes for GcpEntryBytes<'_> {
+    fn binary_size(&self) -> usize {
+        self.0.len()
+    }
+
+    fn write<W: std::io::Write>(&self, mut writer: W) -> std::io::Result<()> {
+        writer.write_all(self.0)
+    }
+
+    fn default_repr() -> impl falco_plugin::event::fields::ToBytes {
+        &[] as &[u8]
+    }
+}
+
+impl GcpAuditSource {
+    /// The string at `path` from the entry's root, the entry parsed once per event.
+    fn string(
+        &mut self,
+        req: &ExtractRequest<Self>,
+        path: &str,
+    ) -> anyhow::Result<Option<CString>> {
+        let number = req.event.event_number();
+        if self.parsed_for != Some(number) {
+            self.entry = serde_json::from_slice(req.event.event()?.params.event_data.0).ok();
+            self.parsed_for = Some(number);
+        }
+        Ok(self
+            .entry
+            .as_ref()
+            .and_then(|e| e.pointer(path))
+            .and_then(Value::as_str)
+            .and_then(|s| CString::new(s).ok()))
+    }
+
+    fn user(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/protoPayload/authenticationInfo/principalEmail")
+    }
+    fn caller_ip(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/protoPayload/requestMetadata/callerIp")
+    }
+    fn user_agent(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(
+            &req,
+            "/protoPayload/requestMetadata/callerSuppliedUserAgent",
+        )
+    }
+    fn service_name(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/protoPayload/serviceName")
+    }
+    fn method_name(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/protoPayload/methodName")
+    }
+    fn resource_name(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/protoPayload/resourceName")
+    }
+    fn project_id(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/resource/labels/project_id")
+    }
+    fn time(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/timestamp")
+    }
+    fn bucket(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        self.string(&req, "/resource/labels/bucket_name")
+    }
+    /// `resource.labels.location`, else `.region`, else `.zone` less its last two characters.
+    fn location(&mut self, req: ExtractRequest<Self>) -> anyhow::Result<Option<CString>> {
+        if let Some(found) = self.string(&req, "/resource/labels/location")? {
+            return Ok(Some(found));
+        }
+        if let Some(found) = self.string(&req, "/resource/labels/region")? {
+            return Ok(Some(found));
+        }
+        Ok(self
+            .string(&req, "/resource/labels/zone")?
+            .and_then(|zone| {
+                let zone = zone.to_str().ok()?;
+                let cut = zone.len().checked_sub(2)?;
+                CString::new(zone.get(..cut)?).ok()
+            }))
+    }
+}
+
+impl ExtractPlugin for GcpAuditSource {
+    type Event<'a> = Event<PluginEvent<GcpEntryBytes<'a>>>;
+    type ExtractContext = ();
+
+    const EXTRACT_FIELDS: &'static [ExtractFieldInfo<Self>] = &[
+        field("gcp.user", &Self::user),
+        field("gcp.callerIP", &Self::caller_ip),
+        field("gcp.userAgent", &Self::user_agent),
+        field("gcp.serviceName", &Self::service_name),
+        field("gcp.methodName", &Self::method_name),
+        field("gcp.resourceName", &Self::resource_name),
+        field("gcp.projectId", &Self::project_id),
+        field("gcp.location", &Self::location),
+        field("gcp.time", &Self::time),
+        field("gcp.storage.bucket", &Self::bucket),
+    ];
 }
 
 impl SourcePlugin for GcpAuditSource {
