@@ -289,6 +289,9 @@ pub(super) fn compare(sections: &Sections<impl Call>, snapshot: &Snapshot, verdi
     let mut diff = IamDiff::default();
     // The matched instances' holdings, parsed once: state values are owned, grants borrow from them.
     let mut holdings: Vec<Option<Holding>> = Vec::with_capacity(verdict.matches.len());
+    // Instances whose grants the state or the provider marks sensitive: a grant only they hold is shown
+    // redacted (what the log itself says is not).
+    let mut secret: Vec<bool> = vec![false; verdict.matches.len()];
     let mut values: Vec<(usize, Holding, Value, Value, Value)> = Vec::new();
     for (at, m) in verdict.matches.iter().enumerate() {
         let holding = Holding::of(&m.resource_type);
@@ -310,6 +313,8 @@ pub(super) fn compare(sections: &Sections<impl Call>, snapshot: &Snapshot, verdi
             continue;
         };
         let instance = hit.instance;
+        secret[at] = instance.is_sensitive(attr)
+            || (holding != Holding::Policy && instance.is_sensitive("condition"));
         let (first, second) = match holding {
             Holding::Member => (
                 instance.attribute("role").unwrap_or(Value::Null),
@@ -438,6 +443,7 @@ pub(super) fn compare(sections: &Sections<impl Call>, snapshot: &Snapshot, verdi
                 let (fate, place) = match (added, holder) {
                     // Re-adding what is held, removing what no state holds: nothing Terraform knows.
                     (true, Some(_)) | (false, None) => continue,
+                    // The delta names the removed grant itself: nothing of the state's is shown.
                     (false, Some(at)) => (
                         Fate::Vanished,
                         Some((at, holdings[at].map_or(MEMBER, Holding::attr))),
@@ -464,12 +470,22 @@ pub(super) fn compare(sections: &Sections<impl Call>, snapshot: &Snapshot, verdi
             gone.sort_by(|a, b| (a.1, a.0.role, a.0.member).cmp(&(b.1, b.0.role, b.0.member)));
             for (grant, at) in gone {
                 let place = Some((at, holdings[at].map_or(MEMBER, Holding::attr)));
+                // Known only from the state.
+                let grant = if secret[at] {
+                    Grant {
+                        role: grant.role,
+                        member: super::REDACTED,
+                        condition: grant.condition.map(|_| (super::REDACTED, super::REDACTED)),
+                    }
+                } else {
+                    *grant
+                };
                 record(
                     &mut diff,
                     verdict,
                     &mut first_holder,
                     Fate::Vanished,
-                    *grant,
+                    grant,
                     place,
                 );
             }

@@ -625,3 +625,28 @@ fn a_hostile_policy_of_100000_members_stays_linear() {
     assert_eq!(diff["omitted_grants"], N / 2 - iam::MAX_LISTED);
     assert!(verdict.diff.summary().expect("summary").len() <= SUMMARY_MAX_BYTES);
 }
+
+#[test]
+fn a_grant_only_a_sensitive_instance_holds_is_redacted() {
+    // A state that marks the member sensitive: the grant the new policy lacks is shown redacted.
+    let text = serde_json::json!({"version": 4, "resources": [{"mode": "managed",
+        "type": "google_kms_crypto_key_iam_member", "name": "admin", "instances": [{
+            "attributes": {"id": "m", "crypto_key_id": KEY, "role": "roles/cloudkms.admin",
+                "member": "group:secret-admins@example.com", "condition": []},
+            "sensitive_attributes": [[{"type": "get_attr", "value": "member"}]]}]}]})
+    .to_string();
+    let mut state = parse("iam", text.as_bytes(), &Limits::default()).expect("state");
+    state.scope = Scope::infer(&state);
+    let snap = Snapshot {
+        index: Index::build(vec![Arc::new(state)], Catalog::embedded().expect("catalog")),
+        loaded_at: Vec::new(),
+    };
+    let verdict = engine().evaluate_call(&kms_call(), &snap);
+    assert!(verdict.drift);
+    let text = verdict.diff.text().expect("diff");
+    assert!(!text.contains("secret-admins"), "{text}");
+    assert_eq!(
+        verdict.diff.summary(),
+        Some("roles/cloudkms.admin: -<redacted>")
+    );
+}
