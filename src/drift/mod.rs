@@ -194,7 +194,8 @@ impl Diff {
         self.entries.is_empty() && self.iam.as_ref().is_none_or(|iam| iam.is_empty())
     }
 
-    /// JSON: attribute → {state, requested, reason?}; None when nothing changed.
+    /// JSON: attribute → {state, requested, reason?}; for a Google IAM policy call, attribute → {appeared,
+    /// vanished, reason?} (see [`iam`]). None when nothing changed.
     pub fn text(&self) -> Option<&str> {
         self.text.get_or_init(|| self.render()).as_deref()
     }
