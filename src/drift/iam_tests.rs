@@ -650,3 +650,47 @@ fn a_grant_only_a_sensitive_instance_holds_is_redacted() {
         Some("roles/cloudkms.admin: -<redacted>")
     );
 }
+
+#[test]
+fn cloud_run_and_bigtable_whole_policies_against_members_and_bindings() {
+    // Panther line 5: Cloud Run v1 grants `roles/run.invoker` to one user, the whole policy in the request.
+    let call = Entry::real(PANTHER, 5);
+    let service =
+        |attrs: Value| snapshot(&[("google_cloud_run_service_iam_member", "invoker", attrs)]);
+    let held = service(
+        serde_json::json!({"id": "v1/cloudrun-exfil/roles/run.invoker/user:some.user@company.com",
+        "service": "cloudrun-exfil", "location": "us-west1", "project": "some-project",
+        "role": "roles/run.invoker", "member": "user:some.user@company.com", "condition": []}),
+    );
+    let verdict = engine().evaluate_call(&call, &held);
+    assert_eq!(verdict.managed, Some(true));
+    assert!(!verdict.drift, "{:?}", verdict.diff.text());
+    let other = service(
+        serde_json::json!({"id": "x", "service": "cloudrun-exfil", "location": "us-west1",
+        "project": "some-project", "role": "roles/run.invoker", "member": "serviceAccount:ci@some-project.iam.gserviceaccount.com",
+        "condition": []}),
+    );
+    let verdict = engine().evaluate_call(&call, &other);
+    assert!(verdict.drift);
+    // The held invoker vanished; the new user is not reported, no binding or policy manages the role.
+    assert_eq!(
+        verdict.diff.summary(),
+        Some("roles/run.invoker: -serviceAccount:ci@some-project.iam.gserviceaccount.com")
+    );
+
+    // Forseti line 0: Bigtable opens an instance to `group:allUsers`, against a binding of that role.
+    let call = Entry::real(FORSETI, 0);
+    let snap = snapshot(&[(
+        "google_bigtable_instance_iam_binding",
+        "viewers",
+        serde_json::json!({"id": "projects/example-project/instances/example-instance/roles/bigtable.viewer",
+            "instance": "example-instance", "project": "example-project", "role": "roles/bigtable.viewer",
+            "members": ["group:analysts@example.com"], "condition": []}),
+    )]);
+    let verdict = engine().evaluate_call(&call, &snap);
+    assert!(verdict.drift);
+    assert_eq!(
+        verdict.diff.summary(),
+        Some("roles/bigtable.viewer: -group:analysts@example.com +group:allUsers")
+    );
+}
