@@ -268,6 +268,11 @@ pub struct Call {
     pub explicit_params: Box<[Box<str>]>,
     /// An explicit mapping reads the whole request (security group rules): every parameter is accounted for.
     pub whole_request_mapped: bool,
+    /// The call replaces or edits a Google IAM policy (`SetIamPolicy`, `storage.setIamPermissions`): the
+    /// verdict compares the bindings it grants and revokes with every IAM member, binding and policy instance
+    /// it matched, not attributes of one instance (`iam_policy = true` in the catalog).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub iam_policy: bool,
 }
 
 /// An id prefix (`sg-`) and the resource types it names.
@@ -408,6 +413,9 @@ struct CallDoc {
     /// attribute a call sets whose values are elsewhere (RDS `attributeName`).
     #[serde(default)]
     ignore: Vec<String>,
+    /// The call sets a Google IAM policy: see [`Call::iam_policy`].
+    #[serde(default)]
+    iam_policy: bool,
 }
 
 /// An attribute mapping: the attribute's path, or a table that also says how to compare.
@@ -618,6 +626,12 @@ impl Catalog {
         if doc.targets.is_empty() {
             return Err(call_error("no targets".into()));
         }
+        // An IAM policy call edits the policy of a resource that exists: a modification.
+        if doc.iam_policy && doc.change != Change::Modify {
+            return Err(call_error(
+                "iam_policy = true needs change = \"modify\"".into(),
+            ));
+        }
         let mut targets = Vec::with_capacity(doc.targets.len());
         for target in &doc.targets {
             if target.id.is_empty() {
@@ -747,6 +761,7 @@ impl Catalog {
                 && matches!(doc.change, Change::Create | Change::Modify),
             explicit_params: explicit_params.into(),
             whole_request_mapped,
+            iam_policy: doc.iam_policy,
         })
     }
 

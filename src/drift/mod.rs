@@ -7,6 +7,9 @@
 //! it. The verdict is owned data, so the adapter can cache it for every field of the same event.
 
 pub mod compare;
+pub mod iam;
+#[cfg(test)]
+mod iam_tests;
 pub mod maintenance;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
@@ -160,6 +163,8 @@ impl Verdict {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diff {
     entries: Vec<DiffEntry>,
+    /// The grants a Google IAM policy call made appear or vanish (see [`iam`]).
+    iam: Option<Box<iam::IamDiff>>,
     text: OnceCell<Option<String>>,
     summary: OnceCell<Option<String>>,
 }
@@ -187,10 +192,11 @@ struct DiffEntry {
 impl Diff {
     /// Whether no attribute changed.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.iam.as_ref().is_none_or(|iam| iam.is_empty())
     }
 
-    /// JSON: attribute → {state, requested, reason?}; None when nothing changed.
+    /// JSON: attribute → {state, requested, reason?}; for a Google IAM policy call, attribute → {appeared,
+    /// vanished, reason?} (see [`iam`]). None when nothing changed.
     pub fn text(&self) -> Option<&str> {
         self.text.get_or_init(|| self.render()).as_deref()
     }
@@ -203,7 +209,7 @@ impl Diff {
     }
 
     fn summarise(&self) -> Option<String> {
-        if self.entries.is_empty() {
+        if self.is_empty() {
             return None;
         }
         let mut parts = Vec::with_capacity(self.entries.len());
@@ -251,6 +257,9 @@ impl Diff {
             };
             parts.push(format!("{}: {change}", entry.attr));
         }
+        if let Some(iam) = &self.iam {
+            iam.summary_parts(&mut parts);
+        }
         let mut line = parts.join("; ");
         if line.len() > SUMMARY_MAX_BYTES {
             let mut end = SUMMARY_MAX_BYTES - "…".len();
@@ -264,7 +273,7 @@ impl Diff {
     }
 
     fn render(&self) -> Option<String> {
-        if self.entries.is_empty() {
+        if self.is_empty() {
             return None;
         }
         let mut diff = Map::new();
@@ -293,6 +302,9 @@ impl Diff {
                 fields.insert("reason".into(), Value::String(reason.into()));
             }
             diff.insert(entry.attr.clone(), Value::Object(fields));
+        }
+        if let Some(iam) = &self.iam {
+            iam.render_into(&mut diff);
         }
         Some(Value::Object(diff).to_string())
     }
@@ -466,6 +478,11 @@ impl Engine {
         if !verdict.matches.is_empty() {
             verdict.match_kind = Some(MatchKind::Catalog);
         }
+        // An IAM policy call is compared grant by grant with every IAM instance it matched, before the
+        // severity is read: the instance holding the first changed grant becomes the primary match.
+        if entry.iam_policy {
+            iam::compare(&sections, snapshot, &mut verdict);
+        }
         let resource_type = verdict
             .primary()
             .map(|m| m.resource_type.as_str())
@@ -475,7 +492,9 @@ impl Engine {
                 .and_then(|t| self.policy.severity_overrides.get(t).copied())
                 .unwrap_or(entry.severity),
         );
-        compare_attributes(&self.catalog, entry, &sections, snapshot, &mut verdict);
+        if !entry.iam_policy {
+            compare_attributes(&self.catalog, entry, &sections, snapshot, &mut verdict);
+        }
 
         // Attaching what the state already holds (the attachment itself is a managed instance, and every
         // value the call sets is the state's) changes nothing Terraform knows: not drift. Attaching to a
