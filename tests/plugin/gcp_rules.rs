@@ -670,3 +670,67 @@ fn a_console_change_to_a_managed_subnetwork_fires_a_gcp_drift_rule_and_terraform
         quiet[0].as_ref().map(|f| &f.0)
     );
 }
+
+#[test]
+fn a_console_grant_of_public_read_on_a_managed_bucket_fires_the_critical_gcp_rule_with_the_binding()
+{
+    // panther-analysis.jsonl entry 23 (from 0, as in PROVENANCE.tsv): `storage.setIamPermissions` on
+    // `projects/_/buckets/jacks-test-bucket` by a console user, whose `serviceData.policyDelta` (written by
+    // Google) adds `allUsers` as `roles/storage.objectViewer`: the bucket's objects become public. The state
+    // holds the bucket's IAM through one `google_storage_bucket_iam_member`, without that grant.
+    let entry = gcp_audit_entry("panther-analysis", 23);
+    let view: Value = serde_json::from_str(&entry).unwrap();
+    assert_eq!(
+        view["protoPayload"]["serviceData"]["policyDelta"]["bindingDeltas"][0]["member"],
+        "allUsers"
+    );
+    let state = state_v4(
+        7,
+        vec![
+            resource(
+                "",
+                "google_storage_bucket",
+                "data",
+                serde_json::json!({
+                    "id": "jacks-test-bucket", "name": "jacks-test-bucket", "project": "western-verve-123456",
+                    "location": "US", "self_link": "https://www.googleapis.com/storage/v1/b/jacks-test-bucket"
+                }),
+            ),
+            resource(
+                "",
+                "google_storage_bucket_iam_member",
+                "ops",
+                serde_json::json!({
+                    "id": "b/jacks-test-bucket/roles/storage.admin/group:ops@example.com",
+                    "bucket": "b/jacks-test-bucket", "role": "roles/storage.admin",
+                    "member": "group:ops@example.com", "condition": [], "etag": "CAE="
+                }),
+            ),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_state(dir.path(), "data.tfstate", &state);
+    let fired = fire(
+        std::slice::from_ref(&entry),
+        &config(&[("data", &path)], serde_json::json!({})),
+    );
+    let (rule, fields) = fired[0].as_ref().expect("a rule fires");
+    assert_eq!(rule, "GCP Terraform Drift On Critical Resource");
+    assert_eq!(
+        fields.str("tfdrift.actor").as_deref(),
+        Some("user@runpanther.io")
+    );
+    assert_eq!(fields.str("tfdrift.actor_kind").as_deref(), Some("console"));
+    let summary = fields.str("tfdrift.summary").unwrap_or_default();
+    assert!(
+        summary.contains("roles/storage.objectViewer") && summary.contains("+allUsers"),
+        "{summary}"
+    );
+    let diff: Value = serde_json::from_str(&fields.str("tfdrift.diff").unwrap()).unwrap();
+    assert!(diff.to_string().contains("allUsers"), "{diff}");
+    // No resource of the state holds the new grant: the alert names the bucket whose policy changed.
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("google_storage_bucket.data")
+    );
+}
