@@ -16,7 +16,9 @@
 use super::web::{READ_TIMEOUT, Web};
 use super::{Deliver, Fetch, PollContext, StateSource};
 use google_cloud_auth::credentials::{CacheableResource, Credentials};
+use google_cloud_gax::retry_policy::RetryPolicyExt;
 use google_cloud_storage::client::Storage;
+use google_cloud_storage::retry_policy::RetryableErrors;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -25,6 +27,12 @@ use wildmatch::WildMatch;
 
 /// Time for building the client (finding Application Default Credentials included).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Attempts of one download (the first and two retries of a transient failure: a refused connection, a 5xx,
+/// a 429), as the S3 SDK's standard retries. The client's default would retry a dead endpoint until the
+/// poll's deadline, and a dead endpoint must be reported as a failure at every refresh.
+const ATTEMPTS: u32 = 3;
+/// Time for one download's attempts together, up to its response's headers.
+const ATTEMPTS_TIME: Duration = Duration::from_secs(60);
 /// Most pages (1,000 objects each) of a workspace listing: more is refused rather than read in part.
 const MAX_LIST_PAGES: usize = 100;
 /// Most bytes of one listing page (1,000 names of at most 1,024 bytes, with their JSON around them).
@@ -434,7 +442,12 @@ async fn build_client(
             .build()
             .map_err(|e| anyhow::anyhow!("no Application Default Credentials: {e}"))?,
     };
-    let mut builder = Storage::builder().with_credentials(credentials.clone());
+    let retries = RetryableErrors
+        .with_attempt_limit(ATTEMPTS)
+        .with_time_limit(ATTEMPTS_TIME);
+    let mut builder = Storage::builder()
+        .with_credentials(credentials.clone())
+        .with_retry_policy(retries);
     if let Some(endpoint) = endpoint {
         builder = builder.with_endpoint(endpoint.clone());
     }
