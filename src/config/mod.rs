@@ -267,6 +267,7 @@ pub struct GcsStateConfig {
     /// `default`: Application Default Credentials. `anonymous`: none at all, for an emulator or a public
     /// bucket.
     #[serde(default)]
+    #[schemars(with = "GcsCredentialsName", extend("default" = "default"))]
     pub credentials: GcsCredentialsChoice,
     /// Workspace discovery: `"*"` or a list of patterns (`["prod-*", "default"]`, `*` and `?` wildcards).
     /// Every `<workspace>.tfstate` directly under the prefix whose workspace matches is loaded as the state
@@ -277,9 +278,8 @@ pub struct GcsStateConfig {
 }
 
 /// Which credentials a `gcs` state is read with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[schemars(crate = "falco_plugin::schemars", rename_all = "lowercase")]
 pub enum GcsCredentialsChoice {
     /// Application Default Credentials.
     #[default]
@@ -352,6 +352,15 @@ pub struct HcpStateConfig {
 
 fn default_hcp_address() -> Url {
     Url::try_from("https://app.terraform.io".to_owned()).expect("a valid URL")
+}
+
+/// The names of [`GcsCredentialsChoice`], for the schema (one string of a list).
+#[derive(JsonSchema)]
+#[schemars(crate = "falco_plugin::schemars", rename_all = "lowercase")]
+#[expect(dead_code, reason = "a schema only")]
+enum GcsCredentialsName {
+    Default,
+    Anonymous,
 }
 
 /// A severity, as the catalog names them.
