@@ -734,3 +734,35 @@ fn a_console_grant_of_public_read_on_a_managed_bucket_fires_the_critical_gcp_rul
         Some("google_storage_bucket.data")
     );
 }
+
+#[test]
+fn the_subnetwork_drift_fires_with_its_state_read_from_a_gcs_backend() {
+    // The state in a `gcs` backend as Terraform writes it (`<prefix>default.tfstate`), served by fake-gcs-server on
+    // loopback with anonymous credentials: nothing here may reach a metadata server or the internet.
+    let (entry, state) = subnetwork_case();
+    let server = tfdrift_test_support::FakeGcsServer::start();
+    server.create_bucket("acme-tf-state");
+    server.put(
+        "acme-tf-state",
+        "env/prod/network/default.tfstate",
+        &serde_json::to_vec(&state).unwrap(),
+    );
+    let config = serde_json::json!({
+        "states": [{"name": "network", "gcs": {
+            "bucket": "acme-tf-state", "prefix": "env/prod/network",
+            "endpoint": server.endpoint(), "credentials": "anonymous"
+        }}],
+    });
+    let fired = fire(std::slice::from_ref(&entry), &config.to_string());
+    let (rule, fields) = fired[0].as_ref().expect("a rule fires");
+    assert_eq!(rule, "GCP Terraform Drift On High Severity Resource");
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("module.network.google_compute_subnetwork.default")
+    );
+    assert_eq!(fields.str("tfdrift.state").as_deref(), Some("network"));
+    assert_eq!(
+        fields.str("tfdrift.actor").as_deref(),
+        Some("user1@company.io")
+    );
+}
