@@ -206,6 +206,9 @@ pub enum Kind {
     Tags,
     /// As a set of security group rules.
     SecurityGroupRules,
+    /// As references to Google Cloud resources: a name, a relative path and a URL are one reference when the
+    /// shorter is the trailing segments of the longer (`zones/z/machineTypes/e2-small` and `e2-small`).
+    Reference,
 }
 
 /// What the call does to the attribute's value.
@@ -263,7 +266,10 @@ pub struct Call {
     pub sets: Box<[ImpliedValue]>,
     /// Whether the other top-level request parameters set the attributes named by their snake_case form.
     pub auto_attrs: bool,
-    /// Top-level request parameters that name the resource, are mapped explicitly or set nothing (`ignore`):
+    /// Where the resource body is, whose members `auto_attrs` maps and `explicit_params` names (`request.sink`
+    /// for a gRPC `UpdateSinkRequest`); `None`: the request section itself (CloudTrail, Compute).
+    pub body: Option<Path>,
+    /// Members of the body (or request) that name the resource that name the resource, are mapped explicitly or set nothing (`ignore`):
     /// never automatic, never uncompared.
     pub explicit_params: Box<[Box<str>]>,
     /// An explicit mapping reads the whole request (security group rules): every parameter is accounted for.
@@ -403,11 +409,19 @@ struct CallDoc {
     attrs: BTreeMap<String, AttrDoc>,
     #[serde(default)]
     sets: BTreeMap<String, serde_json::Value>,
-    auto_attrs: Option<bool>,
+    auto_attrs: Option<AutoDoc>,
     /// Request members that set nothing: a fixed policy name (KMS `policyName: default`), the name of the
     /// attribute a call sets whose values are elsewhere (RDS `attributeName`).
     #[serde(default)]
     ignore: Vec<String>,
+}
+
+/// A call's `auto_attrs`: on or off, or the path of the resource body whose members are mapped (on).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AutoDoc {
+    On(bool),
+    Body(String),
 }
 
 /// An attribute mapping: the attribute's path, or a table that also says how to compare.
@@ -714,13 +728,28 @@ impl Catalog {
                 })
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
+        let (auto_attrs, body) = match &doc.auto_attrs {
+            None => (service.auto_attrs, None),
+            Some(AutoDoc::On(on)) => (*on, None),
+            Some(AutoDoc::Body(text)) => {
+                let body = parse_in_record(text)?;
+                if body.section() != Some(Section::Request) || body.pattern().is_some() {
+                    return Err(call_error(format!(
+                        "auto_attrs `{text}`: the body is a member of the request, without a pattern"
+                    )));
+                }
+                (true, Some(body))
+            }
+        };
+        // Members are named relative to the body: `request.sink.destination` is the body's `destination`.
+        let body_steps: &[Box<str>] = body.as_ref().map_or(&[], |b| b.rest());
         let mut explicit_params: Vec<Box<str>> = Vec::new();
         let request_params = targets
             .iter()
             .flat_map(|t| t.ids.iter())
             .chain(attrs.iter().map(|a| &a.from))
-            .filter(|p| p.root() == "requestParameters")
-            .filter_map(|p| p.rest().first());
+            .filter(|p| p.section() == Some(Section::Request))
+            .filter_map(|p| p.rest().strip_prefix(body_steps)?.first());
         let ignored = doc
             .ignore
             .iter()
@@ -732,7 +761,7 @@ impl Catalog {
         }
         let whole_request_mapped = attrs
             .iter()
-            .any(|a| a.from.root() == "requestParameters" && a.from.rest().is_empty());
+            .any(|a| a.from.section() == Some(Section::Request) && a.from.rest() == body_steps);
         Ok(Call {
             service: service.name.as_str().into(),
             event_source: service.event_source.as_str().into(),
@@ -743,8 +772,8 @@ impl Catalog {
             targets: targets.into(),
             attrs: attrs.into(),
             sets: sets.into(),
-            auto_attrs: doc.auto_attrs.unwrap_or(service.auto_attrs)
-                && matches!(doc.change, Change::Create | Change::Modify),
+            auto_attrs: auto_attrs && matches!(doc.change, Change::Create | Change::Modify),
+            body,
             explicit_params: explicit_params.into(),
             whole_request_mapped,
         })

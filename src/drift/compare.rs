@@ -63,7 +63,46 @@ pub fn compare(kind: Kind, op: Op, requested: &Value, state: &Value) -> Outcome 
         },
         Kind::Tags => compare_tags(op, requested, state),
         Kind::SecurityGroupRules => compare_rules(op, requested, state),
+        Kind::Reference => outcome(same_references(requested, state)),
     }
+}
+
+/// Whether two references to Google Cloud resources (a name, a relative path, a URL; or lists of them, in any
+/// order) name the same resources: the shorter is the trailing whole segments of the longer, so
+/// `zones/us-central1-a/machineTypes/e2-small` (what `setMachineType` sends) is the state's `e2-small`, and a
+/// subnetwork's self link is `projects/p/regions/r/subnetworks/s`.
+fn same_references(requested: &Value, state: &Value) -> bool {
+    match (requested, state) {
+        (Value::String(a), Value::String(b)) => same_reference(a, b),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len()
+                && a.iter().all(|x| b.iter().any(|y| same_references(x, y)))
+                && b.iter().all(|y| a.iter().any(|x| same_references(x, y)))
+        }
+        (Value::Array(a), other) | (other, Value::Array(a)) if a.len() == 1 => {
+            same_references(&a[0], other)
+        }
+        (a, b) => same(a, b),
+    }
+}
+
+fn same_reference(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_end_matches('/'), b.trim_end_matches('/'));
+    let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    long == short
+        || (!short.is_empty()
+            && long.ends_with(short)
+            && long.as_bytes()[long.len() - short.len() - 1] == b'/')
+}
+
+/// A Google API URL (`https://www.googleapis.com/compute/v1/projects/p/global/networks/n`) and the relative
+/// path it ends in (`projects/p/global/networks/n`): the state writes links as URLs, requests often as paths.
+fn same_google_link(a: &str, b: &str) -> bool {
+    let (url, path) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    url.starts_with("https://www.googleapis.com/")
+        && path.starts_with("projects/")
+        && url.ends_with(path)
+        && url.as_bytes()[url.len() - path.len() - 1] == b'/'
 }
 
 /// A list's entries, or a single value as one.
@@ -108,6 +147,7 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         (Value::Object(_), Value::String(_)) | (Value::String(_), Value::Object(_)) => {
             matches!((policy(requested), policy(state)), (Some(x), Some(y)) if x == y)
         }
+        (Value::String(a), Value::String(b)) if same_google_link(a, b) => true,
         (Value::String(a), Value::String(b)) if a != b => {
             // JSON text (a policy, a JSON-encoded setting) compares as the document it holds. Two strings are
             // never compared as numbers: a state writes a string attribute as a string, and "13.1" is not
