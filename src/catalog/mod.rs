@@ -209,6 +209,8 @@ pub enum Kind {
     /// As references to Google Cloud resources: a name, a relative path and a URL are one reference when the
     /// shorter is the trailing segments of the longer (`zones/z/machineTypes/e2-small` and `e2-small`).
     Reference,
+    /// As a set: order and repeats make no difference (firewall source ranges, network tags, permissions).
+    Set,
 }
 
 /// What the call does to the attribute's value.
@@ -224,10 +226,12 @@ pub enum Op {
     Remove,
 }
 
-/// How an attribute compares when the catalog does not say: tags key by key, everything else by value.
+/// How an attribute compares when the catalog does not say: tags (and Google's labels) key by key, everything
+/// else by value.
 pub fn default_kind(attr: &str) -> Kind {
     match attr.split('.').next().unwrap_or(attr) {
-        "tags" | "tags_all" => Kind::Tags,
+        // Google's labels are a map that an update replaces whole, like tags.
+        "tags" | "tags_all" | "labels" | "resource_labels" => Kind::Tags,
         _ => Kind::Value,
     }
 }

@@ -13,7 +13,7 @@
 //! What cannot be compared is [`Outcome::Unknown`] with a reason: it counts as a change, since a false
 //! "changed" is better than a missed drift.
 
-use crate::catalog::{Kind, Op};
+use crate::catalog::{Kind, Op, snake_case};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,6 +64,14 @@ pub fn compare(kind: Kind, op: Op, requested: &Value, state: &Value) -> Outcome 
         Kind::Tags => compare_tags(op, requested, state),
         Kind::SecurityGroupRules => compare_rules(op, requested, state),
         Kind::Reference => outcome(same_references(requested, state)),
+        Kind::Set => match op {
+            Op::Set => outcome(
+                entries(requested).iter().all(|r| holds(state, r))
+                    && entries(state).iter().all(|s| holds(requested, s)),
+            ),
+            Op::Add => outcome(entries(requested).iter().all(|r| holds(state, r))),
+            Op::Remove => outcome(!entries(requested).iter().any(|r| holds(state, r))),
+        },
     }
 }
 
@@ -135,8 +143,10 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         }
         (Value::Array(a), other) | (other, Value::Array(a)) if a.len() == 1 => same(&a[0], other),
         (Value::Object(a), Value::Object(b)) => {
-            // Keys the request leaves out are not requested; compare what it sets.
-            a.iter().all(|(k, v)| match b.get(k) {
+            // Keys the request leaves out are not requested; compare what it sets. A Google request writes a
+            // nested member in lowerCamel (`ipConfiguration.requireSsl`) where the state's block has it in
+            // snake_case (`require_ssl`).
+            a.iter().all(|(k, v)| match b.get(k).or_else(|| b.get(&snake_case(k))) {
                 Some(w) => same(v, w),
                 None => v.is_null(),
             })

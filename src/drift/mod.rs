@@ -8,6 +8,8 @@
 
 pub mod compare;
 pub mod maintenance;
+#[cfg(test)]
+mod gcp_attrs_tests;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
 use crate::catalog::path::IdRef;
