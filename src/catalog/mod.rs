@@ -1272,6 +1272,81 @@ id = ["resourceName|projects/_/buckets/{}"]
         );
     }
 
+    const GCP_SINKS: &str = r#"
+[service]
+name = "logging"
+event_source = "logging.googleapis.com"
+severity = "high"
+auto_attrs = false
+
+[[call]]
+name = "google.logging.v2.ConfigServiceV2.UpdateSink"
+change = "modify"
+auto_attrs = "request.sink"
+[[call.targets]]
+type = "google_logging_project_sink"
+id = ["resourceName|projects/*/sinks/*", "request.sinkName|projects/*/sinks/*"]
+[call.attrs]
+"request.sink.outputVersionFormat" = "output_version_format"
+
+[[call]]
+name = "google.logging.v2.ConfigServiceV2.DeleteSink"
+change = "delete"
+auto_attrs = "request.sink"
+[[call.targets]]
+type = "google_logging_project_sink"
+id = ["resourceName|projects/*/sinks/*"]
+"#;
+
+    #[test]
+    fn auto_attrs_may_name_the_body() {
+        let catalog = gcp_catalog_named("gcp-logging.toml", GCP_SINKS).unwrap();
+        let update = catalog
+            .lookup(
+                "logging.googleapis.com",
+                "google.logging.v2.ConfigServiceV2.UpdateSink",
+            )
+            .unwrap();
+        assert!(update.auto_attrs, "a body turns automatic mapping on");
+        let body = update.body.as_ref().unwrap();
+        assert_eq!(body.section(), Some(Section::Request));
+        let steps: Vec<&str> = body.rest().iter().map(|s| &**s).collect();
+        assert_eq!(steps, ["sink"]);
+        // Members are named relative to the body; `sinkName`, outside it, is not one of them.
+        let explicit: Vec<&str> = update.explicit_params.iter().map(|p| &**p).collect();
+        assert_eq!(explicit, ["outputVersionFormat"]);
+        assert!(!update.whole_request_mapped);
+        let delete = catalog
+            .lookup(
+                "logging.googleapis.com",
+                "google.logging.v2.ConfigServiceV2.DeleteSink",
+            )
+            .unwrap();
+        assert!(!delete.auto_attrs, "never for deletes");
+        // The body is a member of the request, with no pattern.
+        for bad in ["response.sink", "request.sink|projects/{}", "resourceName"] {
+            let text = GCP_SINKS.replacen(
+                "auto_attrs = \"request.sink\"",
+                &format!("auto_attrs = \"{bad}\""),
+                1,
+            );
+            let err = gcp_catalog_named("gcp-logging.toml", &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("UpdateSink"), "{bad}: {err}");
+        }
+        // The dump shows it for the checker.
+        let dump = dump::dump(&[("gcp-logging.toml", GCP_SINKS)], &[]).unwrap();
+        assert_eq!(
+            dump["files"][0]["calls"][0]["body"],
+            serde_json::json!(["request", "sink"])
+        );
+    }
+
+    fn gcp_catalog_named(file: &str, text: &str) -> Result<Catalog, CatalogError> {
+        Catalog::from_files(&[(file, text)])
+    }
+
     #[test]
     fn refuses_bad_patterns_with_a_message() {
         let bad = GCP_STORAGE.replace(
