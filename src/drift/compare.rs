@@ -146,10 +146,11 @@ pub fn same(requested: &Value, state: &Value) -> bool {
             // Keys the request leaves out are not requested; compare what it sets. A Google request writes a
             // nested member in lowerCamel (`ipConfiguration.requireSsl`) where the state's block has it in
             // snake_case (`require_ssl`).
-            a.iter().all(|(k, v)| match b.get(k).or_else(|| b.get(&snake_case(k))) {
-                Some(w) => same(v, w),
-                None => v.is_null(),
-            })
+            a.iter()
+                .all(|(k, v)| match b.get(k).or_else(|| b.get(&snake_case(k))) {
+                    Some(w) => same(v, w),
+                    None => v.is_null(),
+                })
         }
         (Value::Null, Value::Null) => true,
         (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),

@@ -88,11 +88,13 @@ fn sink(exclusions: Value, destination: &str) -> Value {
 fn update_sink_compares_the_masked_member_of_the_sink() {
     let engine = engine();
     let bytes = real("panther-analysis.jsonl", 38);
-    let destination =
-        "logging.googleapis.com/projects/test-project-123456/locations/global/buckets/testloggingbucket";
+    let destination = "logging.googleapis.com/projects/test-project-123456/locations/global/buckets/testloggingbucket";
     let snap = snapshot(
         &engine,
-        &[("google_logging_project_sink", sink(json_list(), destination))],
+        &[(
+            "google_logging_project_sink",
+            sink(json_list(), destination),
+        )],
     );
     let verdict = engine.evaluate_gcp(bytes.as_bytes(), &snap);
     assert_eq!(verdict.managed, Some(true));
@@ -242,7 +244,10 @@ fn set_metadata_compares_items_with_the_map_and_redacts() {
     assert_eq!(verdict.changed_attrs, ["metadata"]);
     assert!(verdict.drift);
     let text = verdict.diff.text().expect("a diff");
-    assert!(!text.contains("AAAAsecret") && !text.contains("TRUE"), "{text}");
+    assert!(
+        !text.contains("AAAAsecret") && !text.contains("TRUE"),
+        "{text}"
+    );
     let same = compute(
         "setMetadata",
         serde_json::json!({"fingerprint": "x", "items": [{"key": "enable-oslogin", "value": "TRUE"}]}),
@@ -332,7 +337,11 @@ fn update_role_maps_permissions_as_a_set() {
     };
     let same = request(serde_json::json!(["a.b.list", "a.b.get"]));
     let verdict = engine.evaluate_gcp(same.as_bytes(), &snap);
-    assert_eq!(verdict.touched_attrs, ["permissions"], "the title is not in the mask");
+    assert_eq!(
+        verdict.touched_attrs,
+        ["permissions"],
+        "the title is not in the mask"
+    );
     assert!(!verdict.drift);
     let more = request(serde_json::json!(["a.b.list", "a.b.get", "a.b.delete"]));
     assert_eq!(
@@ -355,5 +364,9 @@ fn update_masks_are_read_in_every_form() {
     assert_eq!(mask("".into()), None);
     assert_eq!(mask("*".into()), None, "the whole resource");
     let long: Vec<String> = (0..100).map(|i| format!("f{i}")).collect();
-    assert_eq!(mask(long.join(",").into()), None, "no guide: every member counts");
+    assert_eq!(
+        mask(long.join(",").into()),
+        None,
+        "no guide: every member counts"
+    );
 }

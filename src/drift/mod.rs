@@ -7,9 +7,9 @@
 //! it. The verdict is owned data, so the adapter can cache it for every field of the same event.
 
 pub mod compare;
-pub mod maintenance;
 #[cfg(test)]
 mod gcp_attrs_tests;
+pub mod maintenance;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
 use crate::catalog::path::IdRef;
@@ -882,31 +882,31 @@ fn compare_attributes(
         .flat_map(|o| o.iter().map(|(k, v)| (k.clone(), v)))
         .chain(absent);
     for (param, requested) in members {
-            if explicit(&param) || sets_nothing(requested) {
-                continue;
+        if explicit(&param) || sets_nothing(requested) {
+            continue;
+        }
+        let attr = catalog::snake_case(&param);
+        if mask.as_ref().is_some_and(|m| !m.contains(&attr)) {
+            continue;
+        }
+        match instance {
+            Some(instance) if entry.auto_attrs && instance.raw_attribute(&attr).is_some() => {
+                let how = Comparison {
+                    kind: default_kind(&attr),
+                    op: default_op(entry.change),
+                };
+                compare_one(
+                    &attr,
+                    &attr,
+                    requested.clone(),
+                    how,
+                    Some(instance),
+                    false,
+                    verdict,
+                );
             }
-            let attr = catalog::snake_case(&param);
-            if mask.as_ref().is_some_and(|m| !m.contains(&attr)) {
-                continue;
-            }
-            match instance {
-                Some(instance) if entry.auto_attrs && instance.raw_attribute(&attr).is_some() => {
-                    let how = Comparison {
-                        kind: default_kind(&attr),
-                        op: default_op(entry.change),
-                    };
-                    compare_one(
-                        &attr,
-                        &attr,
-                        requested.clone(),
-                        how,
-                        Some(instance),
-                        false,
-                        verdict,
-                    );
-                }
-                _ => verdict.uncompared.push(param),
-            }
+            _ => verdict.uncompared.push(param),
+        }
     }
 }
 
@@ -917,7 +917,9 @@ const MAX_MASK_PATHS: usize = 64;
 /// `"description,displayName"`, or `{paths: [...]}`), in snake_case; `None` without a mask, or with an empty
 /// one or `*` (the whole resource is replaced: every member it sends counts).
 fn update_mask(request: &Value) -> Option<Vec<String>> {
-    let mask = request.get("updateMask").or_else(|| request.get("update_mask"))?;
+    let mask = request
+        .get("updateMask")
+        .or_else(|| request.get("update_mask"))?;
     let mut out: Vec<String> = Vec::new();
     let mut add = |path: &str| {
         if out.len() > MAX_MASK_PATHS {

@@ -65,7 +65,7 @@ fn an_exclusion_added_to_a_managed_sink_is_drift_on_exclusions() {
         update["protoPayload"]["methodName"],
         "google.logging.v2.ConfigServiceV2.UpdateSink"
     );
-    let fields = run(&[update.clone()], vec![sink(json!([]))]);
+    let fields = run(std::slice::from_ref(&update), vec![sink(json!([]))]);
     let fields = &fields[0];
     assert_eq!(fields.bool("tfdrift.managed"), Some(true));
     assert_eq!(fields.bool("tfdrift.drift"), Some(true));
