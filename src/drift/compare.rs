@@ -8,7 +8,10 @@
 //! - Security group rules compare as sets of (protocol, ports, source) rules: authorising a rule the state
 //!   already holds changes nothing; revoking one it holds does.
 //! - Objects and arrays otherwise compare structurally, and a one-element list equals its element (the state
-//!   writes blocks as lists).
+//!   writes blocks as lists); a member in lowerCamel (a Google request's) matches its snake_case form (the
+//!   state's), and a Google API URL the relative path it ends in (`projects/p/global/networks/n`).
+//! - Sets (`set`) compare regardless of order; Google resource references (`reference`) compare a name, a
+//!   relative path and a URL as one when the shorter is the trailing segments of the longer.
 //!
 //! What cannot be compared is [`Outcome::Unknown`] with a reason: it counts as a change, since a false
 //! "changed" is better than a missed drift.
@@ -146,11 +149,10 @@ pub fn same(requested: &Value, state: &Value) -> bool {
             // Keys the request leaves out are not requested; compare what it sets. A Google request writes a
             // nested member in lowerCamel (`ipConfiguration.requireSsl`) where the state's block has it in
             // snake_case (`require_ssl`).
-            a.iter()
-                .all(|(k, v)| match b.get(k).or_else(|| b.get(&snake_case(k))) {
-                    Some(w) => same(v, w),
-                    None => v.is_null(),
-                })
+            a.iter().all(|(k, v)| match member(b, k) {
+                Some(w) => same(v, w),
+                None => v.is_null(),
+            })
         }
         (Value::Null, Value::Null) => true,
         (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),
@@ -180,6 +182,25 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         },
     }
 }
+
+/// The member `key` of `object`, or the one whose name is `key` in snake_case, or whose snake_case is `key`
+/// (either side may be the request's: a one-element list's element is compared from the state's side). The
+/// last is a scan, made only of an object of at most [`MEMBER_SCAN_MAX`] members: a hostile request's object
+/// is not scanned once per state key (a member not found is then a difference, never a match).
+fn member<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    object
+        .get(key)
+        .or_else(|| object.get(&snake_case(key)))
+        .or_else(|| {
+            (object.len() <= MEMBER_SCAN_MAX)
+                .then(|| object.iter().find(|(k, _)| snake_case(k) == key))
+                .flatten()
+                .map(|(_, v)| v)
+        })
+}
+
+/// The most members of an object [`member`] scans.
+const MEMBER_SCAN_MAX: usize = 64;
 
 fn scalar_text(value: &Value) -> Option<String> {
     match value {

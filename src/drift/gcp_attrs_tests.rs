@@ -370,3 +370,125 @@ fn update_masks_are_read_in_every_form() {
         "no guide: every member counts"
     );
 }
+
+/// `instances.update` sends the whole instance: the machine type as a partial URL, the metadata and the
+/// network tags as `{fingerprint, items}`. What equals the state is no change; a member no mapping covers
+/// (`serviceAccounts`: the provider's `service_account`, another shape) cannot be compared and counts.
+#[test]
+fn instance_update_maps_the_whole_body() {
+    let engine = engine();
+    let snap = snapshot(
+        &engine,
+        &[("google_compute_instance", instance("e2-small"))],
+    );
+    let body = serde_json::json!({
+        "@type": "type.googleapis.com/compute.instances.update",
+        "name": "example-instance",
+        "machineType": "https://www.googleapis.com/compute/v1/projects/example-project/zones/us-central1-f/machineTypes/e2-small",
+        "labels": {"env": "prod"},
+        "metadata": {"fingerprint": "x", "items": [{"key": "enable-oslogin", "value": "TRUE"}]},
+        "tags": {"fingerprint": "y", "items": ["ssh", "web"]}
+    });
+    let verdict = engine.evaluate_gcp(compute("update", body.clone()).as_bytes(), &snap);
+    assert!(verdict.changed_attrs.is_empty(), "{:?}", verdict.diff);
+    assert!(verdict.uncompared.is_empty(), "{:?}", verdict.uncompared);
+    assert!(!verdict.drift);
+    let mut more = body;
+    more["serviceAccounts"] =
+        serde_json::json!([{"email": "x@example-project.iam.gserviceaccount.com"}]);
+    let verdict = engine.evaluate_gcp(compute("update", more).as_bytes(), &snap);
+    assert_eq!(verdict.uncompared, ["serviceAccounts"]);
+    assert!(verdict.drift);
+}
+
+#[test]
+fn references_sets_and_google_names_compare_by_meaning() {
+    use compare::{Outcome, compare};
+    let j = |v: &str| serde_json::from_str::<Value>(v).unwrap();
+    let reference = |a: &str, b: &str| compare(Kind::Reference, Op::Set, &j(a), &j(b));
+    assert_eq!(
+        reference(r#""zones/z/machineTypes/e2-small""#, r#""e2-small""#),
+        Outcome::Same
+    );
+    assert_eq!(
+        reference(r#""zones/z/machineTypes/e2-small""#, r#""small""#),
+        Outcome::Changed,
+        "whole segments only"
+    );
+    assert_eq!(
+        reference(r#""zones/z/machineTypes/e2-small""#, r#""e2-medium""#),
+        Outcome::Changed
+    );
+    assert_eq!(
+        reference(
+            r#"["cloud-platform", "https://www.googleapis.com/auth/devstorage.read_only"]"#,
+            r#"["https://www.googleapis.com/auth/devstorage.read_only", "https://www.googleapis.com/auth/cloud-platform"]"#
+        ),
+        Outcome::Same
+    );
+    let set = |a: &str, b: &str, op| compare(Kind::Set, op, &j(a), &j(b));
+    assert_eq!(
+        set(
+            r#"["10.0.0.0/8", "0.0.0.0/0"]"#,
+            r#"["0.0.0.0/0", "10.0.0.0/8"]"#,
+            Op::Set
+        ),
+        Outcome::Same
+    );
+    assert_eq!(
+        set(
+            r#"["0.0.0.0/0"]"#,
+            r#"["0.0.0.0/0", "10.0.0.0/8"]"#,
+            Op::Set
+        ),
+        Outcome::Changed
+    );
+    assert_eq!(
+        set(
+            r#"["0.0.0.0/0"]"#,
+            r#"["0.0.0.0/0", "10.0.0.0/8"]"#,
+            Op::Add
+        ),
+        Outcome::Same
+    );
+    assert_eq!(set("[]", "null", Op::Set), Outcome::Same);
+    // By value: a Google request's lowerCamel member is the state's snake_case one, and an API URL the relative
+    // path it ends in.
+    let value = |a: &str, b: &str| compare(Kind::Value, Op::Set, &j(a), &j(b));
+    assert_eq!(
+        value(
+            r#"{"ipConfiguration": {"requireSsl": true}}"#,
+            r#"[{"ip_configuration": [{"require_ssl": true}]}]"#
+        ),
+        Outcome::Same
+    );
+    assert_eq!(
+        value(
+            r#"{"ipConfiguration": {"requireSsl": false}}"#,
+            r#"[{"ip_configuration": [{"require_ssl": true}]}]"#
+        ),
+        Outcome::Changed
+    );
+    assert_eq!(
+        value(
+            r#""projects/p/global/networks/default""#,
+            r#""https://www.googleapis.com/compute/v1/projects/p/global/networks/default""#
+        ),
+        Outcome::Same
+    );
+    assert_eq!(
+        value(
+            r#""projects/p/global/networks/default""#,
+            r#""https://www.googleapis.com/compute/v1/projects/q/global/networks/default""#
+        ),
+        Outcome::Changed
+    );
+    assert_eq!(
+        value(
+            r#""networks/default""#,
+            r#""https://www.googleapis.com/compute/v1/projects/p/global/networks/default""#
+        ),
+        Outcome::Changed,
+        "only a path from the project"
+    );
+}
