@@ -32,7 +32,7 @@ fn snapshot(engine: &Engine, resources: &[(&str, Value)]) -> Snapshot {
 }
 
 /// A line of `tests/data/gcp-audit/<file>`, with the LogEntry's own member names where Panther's copies
-/// lowercase them (`logname` for `logName`: shared/data/README.md), as Cloud Logging writes them and the
+/// lowercase them (`logname` for `logName`: tests/data/README.md), as Cloud Logging writes them and the
 /// gcpaudit plugin passes them on.
 fn real(file: &str, line: usize) -> String {
     let path = format!("{}/tests/data/gcp-audit/{file}", env!("CARGO_MANIFEST_DIR"));

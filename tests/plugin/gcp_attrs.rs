@@ -18,7 +18,7 @@ const FIELDS: &[&str] = &[
 ];
 
 /// A real entry (`line` counted from 0, as PROVENANCE.tsv does) with the LogEntry's own member names where
-/// Panther's copies lowercase them (`logname` for `logName`, shared/data/README.md): as Cloud Logging writes
+/// Panther's copies lowercase them (`logname` for `logName`, tests/data/README.md): as Cloud Logging writes
 /// them and the gcpaudit plugin passes them on.
 fn real(file: &str, line: usize) -> Value {
     let Value::Object(entry) = serde_json::from_str(&gcp_audit_entry(file, line)).unwrap() else {
