@@ -492,3 +492,29 @@ fn references_sets_and_google_names_compare_by_meaning() {
         "only a path from the project"
     );
 }
+
+/// `SetLegacyAbac` (the request as forseti-real-time-enforcer line 12 logs it: the cluster's `name` and
+/// `enabled`) sets the provider's `enable_legacy_abac`; the cluster's name names, it sets nothing.
+#[test]
+fn set_legacy_abac_compares_enabled_and_ignores_the_name() {
+    let engine = engine();
+    let path = "projects/example-project/locations/europe-west4-a/clusters/example-cluster";
+    let bytes = entry(
+        "container.googleapis.com",
+        "google.container.v1.ClusterManager.SetLegacyAbac",
+        "projects/example-project/zones/europe-west4-a/clusters/example-cluster",
+        serde_json::json!({"name": path, "enabled": true,
+                           "@type": "type.googleapis.com/google.container.v1alpha1.SetLegacyAbacRequest"}),
+    );
+    let cluster = |abac: bool| {
+        serde_json::json!({"id": path, "name": "example-cluster", "project": "example-project",
+                           "location": "europe-west4-a", "enable_legacy_abac": abac})
+    };
+    let off = snapshot(&engine, &[("google_container_cluster", cluster(false))]);
+    let verdict = engine.evaluate_gcp(bytes.as_bytes(), &off);
+    assert_eq!(verdict.changed_attrs, ["enable_legacy_abac"]);
+    assert!(verdict.uncompared.is_empty(), "{:?}", verdict.uncompared);
+    assert!(verdict.drift);
+    let on = snapshot(&engine, &[("google_container_cluster", cluster(true))]);
+    assert!(!engine.evaluate_gcp(bytes.as_bytes(), &on).drift);
+}
