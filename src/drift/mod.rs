@@ -22,6 +22,7 @@ use crate::state::Snapshot;
 use crate::state::{Hit, Instance, InstanceStatus};
 use compare::Outcome;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -859,27 +860,30 @@ fn compare_attributes(
     let explicit = |param: &str| {
         entry.explicit_params.iter().any(|p| **p == *param) || catalog.ignores_param(param)
     };
-    let mut absent: Vec<(String, &Value)> = Vec::new();
+    let mut absent: Vec<(Cow<'_, str>, &Value)> = Vec::new();
     if let Some(mask) = &mask {
-        // A masked member that no body holds is set to its default: compared as empty.
+        // A masked member that no body holds is set to its default: compared as empty. The body's names are
+        // read once (a body may have many members; the mask at most MAX_MASK_PATHS).
+        let held_names: HashSet<String> = bodies
+            .iter()
+            .filter_map(|b| b.as_object())
+            .flat_map(|o| o.keys().map(|k| catalog::snake_case(k)))
+            .collect();
         for member in mask {
-            let held = bodies.iter().any(|b| {
-                b.as_object()
-                    .is_some_and(|o| o.keys().any(|k| catalog::snake_case(k) == *member))
-            });
+            let held = held_names.contains(member);
             let mapped = entry
                 .explicit_params
                 .iter()
                 .any(|p| catalog::snake_case(p) == *member);
             if !held && !mapped && !catalog.ignores_param(member) {
-                absent.push((member.clone(), &Value::Null));
+                absent.push((Cow::Owned(member.clone()), &Value::Null));
             }
         }
     }
     let members = bodies
         .iter()
         .filter_map(|b| b.as_object())
-        .flat_map(|o| o.iter().map(|(k, v)| (k.clone(), v)))
+        .flat_map(|o| o.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v)))
         .chain(absent);
     for (param, requested) in members {
         if explicit(&param) || sets_nothing(requested) {
@@ -905,7 +909,7 @@ fn compare_attributes(
                     verdict,
                 );
             }
-            _ => verdict.uncompared.push(param),
+            _ => verdict.uncompared.push(param.into_owned()),
         }
     }
 }
@@ -1012,7 +1016,6 @@ fn compare_one(
 mod tests {
     use super::*;
     use crate::state::{Index, KeyTable, Limits, Scope, parse};
-    use std::borrow::Cow;
 
     /// A call that only says where it was made: all `in_scope` reads.
     struct Place {
