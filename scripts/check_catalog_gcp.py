@@ -22,6 +22,8 @@ What is checked (the format is in catalog/README.md, section "Google Cloud"):
             parameter of the method or a property of its request body (gRPC names in snake_case, discovery's in
             lowerCamel: `account_id` is `accountId`), or names the body as gRPC transcoding does (`function`,
             `cluster`, `body`) and is followed by a property of the body; REQUEST_EXCEPTIONS lists the others.
+  body      a call's `auto_attrs = "request.<member>"` names the method's request body as gRPC transcoding does
+            (the body schema's name ends with it: `sink` for LogSink; Cloud SQL's `body`) or a property of it.
   schema    every target type is a resource type of tests/data/google-provider-schema.json (provider 6.50.0; a
             type added in 7.x would be listed in TYPE_EXCEPTIONS with a reason); every attrs, [keys], join and
             parts attribute is an attribute of its type.
@@ -237,6 +239,7 @@ class Checker:
         self.files = [f for f in lib["files"] if f["service"] is not None]
         self.keys = lib["keys"]
         self.wrapped = 0
+        self.bodies = 0
 
     def error(self, where: str, what: str):
         self.errors.append(f"{where}: {what}")
@@ -313,6 +316,8 @@ class Checker:
                     paths.append(piece["path"])
             for p in paths:
                 self.check_request_path(where, api, doc, method, p)
+        if c.get("body") is not None:
+            self.check_body(where, doc, method, c["body"])
         first_attrs = rtypes[0][1] if rtypes else None
         for a in c["attrs"]:
             self.check_request_path(where, api, doc, method, a["from"])
@@ -321,6 +326,26 @@ class Checker:
                 self.error(where, f"attr {a['attr_name']} is not an attribute of {rtypes[0][0]}")
         if re.search(r"SetIamPolicy|SetIAMPolicy|setIamPermissions", c["name"], re.I) and c["severity"] != "critical":
             self.error(where, "an IAM policy change is critical")
+
+    def check_body(self, where, doc, method, p):
+        """`auto_attrs = "request.<member>"`: the member is the method's request body as gRPC transcoding names
+        it (the body schema's name ends with it: `sink` for LogSink, `cryptoKey` for CryptoKey; Cloud SQL
+        calls it `body`), or a property of the body that holds the resource (GKE's `update`)."""
+        steps, _ = path_of(p)
+        if method is None:
+            return
+        if steps[0] != "request" or len(steps) != 2:
+            self.error(where, f"auto_attrs body {text(p)}: one member of the request")
+            return
+        member = steps[1]
+        ref = (method.get("request") or {}).get("$ref") or ""
+        body = schema_props(doc, ref)
+        camel = lower_camel(member)
+        if member == "body" or camel in body or ref.lower().endswith(camel.lower()):
+            self.bodies += 1
+            return
+        self.error(where, f"auto_attrs body {text(p)}: {member} is neither the request body {ref} nor one of "
+                          f"its properties")
 
     def check_request_path(self, where, api, doc, method, p):
         steps, _ = path_of(p)
@@ -349,7 +374,8 @@ class Checker:
         calls = sum(len(f["calls"]) for f in self.files)
         services = len({f["service"]["name"] for f in self.files})
         print(f"GCP catalog: {calls} methods across {services} services "
-              f"({self.wrapped} request paths read through the body's field)")
+              f"({self.wrapped} request paths read through the body's field, {self.bodies} calls map the "
+              f"members of a body)")
         if calls < MIN_METHODS:
             self.error("counts", f"{calls} methods, fewer than {MIN_METHODS}")
         if services < MIN_SERVICES:

@@ -206,6 +206,11 @@ pub enum Kind {
     Tags,
     /// As a set of security group rules.
     SecurityGroupRules,
+    /// As references to Google Cloud resources: a name, a relative path and a URL are one reference when the
+    /// shorter is the trailing segments of the longer (`zones/z/machineTypes/e2-small` and `e2-small`).
+    Reference,
+    /// As a set: order and repeats make no difference (firewall source ranges, network tags, permissions).
+    Set,
 }
 
 /// What the call does to the attribute's value.
@@ -221,10 +226,12 @@ pub enum Op {
     Remove,
 }
 
-/// How an attribute compares when the catalog does not say: tags key by key, everything else by value.
+/// How an attribute compares when the catalog does not say: tags (and Google's labels) key by key, everything
+/// else by value.
 pub fn default_kind(attr: &str) -> Kind {
     match attr.split('.').next().unwrap_or(attr) {
-        "tags" | "tags_all" => Kind::Tags,
+        // Google's labels are a map that an update replaces whole, like tags.
+        "tags" | "tags_all" | "labels" | "resource_labels" => Kind::Tags,
         _ => Kind::Value,
     }
 }
@@ -263,7 +270,10 @@ pub struct Call {
     pub sets: Box<[ImpliedValue]>,
     /// Whether the other top-level request parameters set the attributes named by their snake_case form.
     pub auto_attrs: bool,
-    /// Top-level request parameters that name the resource, are mapped explicitly or set nothing (`ignore`):
+    /// Where the resource body is, whose members `auto_attrs` maps and `explicit_params` names (`request.sink`
+    /// for a gRPC `UpdateSinkRequest`); `None`: the request section itself (CloudTrail, Compute).
+    pub body: Option<Path>,
+    /// Members of the body (or request) that name the resource that name the resource, are mapped explicitly or set nothing (`ignore`):
     /// never automatic, never uncompared.
     pub explicit_params: Box<[Box<str>]>,
     /// An explicit mapping reads the whole request (security group rules): every parameter is accounted for.
@@ -408,7 +418,7 @@ struct CallDoc {
     attrs: BTreeMap<String, AttrDoc>,
     #[serde(default)]
     sets: BTreeMap<String, serde_json::Value>,
-    auto_attrs: Option<bool>,
+    auto_attrs: Option<AutoDoc>,
     /// Request members that set nothing: a fixed policy name (KMS `policyName: default`), the name of the
     /// attribute a call sets whose values are elsewhere (RDS `attributeName`).
     #[serde(default)]
@@ -416,6 +426,14 @@ struct CallDoc {
     /// The call sets a Google IAM policy: see [`Call::iam_policy`].
     #[serde(default)]
     iam_policy: bool,
+}
+
+/// A call's `auto_attrs`: on or off, or the path of the resource body whose members are mapped (on).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AutoDoc {
+    On(bool),
+    Body(String),
 }
 
 /// An attribute mapping: the attribute's path, or a table that also says how to compare.
@@ -728,13 +746,28 @@ impl Catalog {
                 })
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
+        let (auto_attrs, body) = match &doc.auto_attrs {
+            None => (service.auto_attrs, None),
+            Some(AutoDoc::On(on)) => (*on, None),
+            Some(AutoDoc::Body(text)) => {
+                let body = parse_in_record(text)?;
+                if body.section() != Some(Section::Request) || body.pattern().is_some() {
+                    return Err(call_error(format!(
+                        "auto_attrs `{text}`: the body is a member of the request, without a pattern"
+                    )));
+                }
+                (true, Some(body))
+            }
+        };
+        // Members are named relative to the body: `request.sink.destination` is the body's `destination`.
+        let body_steps: &[Box<str>] = body.as_ref().map_or(&[], |b| b.rest());
         let mut explicit_params: Vec<Box<str>> = Vec::new();
         let request_params = targets
             .iter()
             .flat_map(|t| t.ids.iter())
             .chain(attrs.iter().map(|a| &a.from))
-            .filter(|p| p.root() == "requestParameters")
-            .filter_map(|p| p.rest().first());
+            .filter(|p| p.section() == Some(Section::Request))
+            .filter_map(|p| p.rest().strip_prefix(body_steps)?.first());
         let ignored = doc
             .ignore
             .iter()
@@ -746,7 +779,7 @@ impl Catalog {
         }
         let whole_request_mapped = attrs
             .iter()
-            .any(|a| a.from.root() == "requestParameters" && a.from.rest().is_empty());
+            .any(|a| a.from.section() == Some(Section::Request) && a.from.rest() == body_steps);
         Ok(Call {
             service: service.name.as_str().into(),
             event_source: service.event_source.as_str().into(),
@@ -757,8 +790,8 @@ impl Catalog {
             targets: targets.into(),
             attrs: attrs.into(),
             sets: sets.into(),
-            auto_attrs: doc.auto_attrs.unwrap_or(service.auto_attrs)
-                && matches!(doc.change, Change::Create | Change::Modify),
+            auto_attrs: auto_attrs && matches!(doc.change, Change::Create | Change::Modify),
+            body,
             explicit_params: explicit_params.into(),
             whole_request_mapped,
             iam_policy: doc.iam_policy,
@@ -1252,6 +1285,81 @@ id = ["resourceName|projects/_/buckets/{}"]
             call["targets"][0]["ids"][0],
             serde_json::json!({"steps": ["resourceName"], "pattern": "projects/_/buckets/{}"})
         );
+    }
+
+    const GCP_SINKS: &str = r#"
+[service]
+name = "logging"
+event_source = "logging.googleapis.com"
+severity = "high"
+auto_attrs = false
+
+[[call]]
+name = "google.logging.v2.ConfigServiceV2.UpdateSink"
+change = "modify"
+auto_attrs = "request.sink"
+[[call.targets]]
+type = "google_logging_project_sink"
+id = ["resourceName|projects/*/sinks/*", "request.sinkName|projects/*/sinks/*"]
+[call.attrs]
+"request.sink.outputVersionFormat" = "output_version_format"
+
+[[call]]
+name = "google.logging.v2.ConfigServiceV2.DeleteSink"
+change = "delete"
+auto_attrs = "request.sink"
+[[call.targets]]
+type = "google_logging_project_sink"
+id = ["resourceName|projects/*/sinks/*"]
+"#;
+
+    #[test]
+    fn auto_attrs_may_name_the_body() {
+        let catalog = gcp_catalog_named("gcp-logging.toml", GCP_SINKS).unwrap();
+        let update = catalog
+            .lookup(
+                "logging.googleapis.com",
+                "google.logging.v2.ConfigServiceV2.UpdateSink",
+            )
+            .unwrap();
+        assert!(update.auto_attrs, "a body turns automatic mapping on");
+        let body = update.body.as_ref().unwrap();
+        assert_eq!(body.section(), Some(Section::Request));
+        let steps: Vec<&str> = body.rest().iter().map(|s| &**s).collect();
+        assert_eq!(steps, ["sink"]);
+        // Members are named relative to the body; `sinkName`, outside it, is not one of them.
+        let explicit: Vec<&str> = update.explicit_params.iter().map(|p| &**p).collect();
+        assert_eq!(explicit, ["outputVersionFormat"]);
+        assert!(!update.whole_request_mapped);
+        let delete = catalog
+            .lookup(
+                "logging.googleapis.com",
+                "google.logging.v2.ConfigServiceV2.DeleteSink",
+            )
+            .unwrap();
+        assert!(!delete.auto_attrs, "never for deletes");
+        // The body is a member of the request, with no pattern.
+        for bad in ["response.sink", "request.sink|projects/{}", "resourceName"] {
+            let text = GCP_SINKS.replacen(
+                "auto_attrs = \"request.sink\"",
+                &format!("auto_attrs = \"{bad}\""),
+                1,
+            );
+            let err = gcp_catalog_named("gcp-logging.toml", &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("UpdateSink"), "{bad}: {err}");
+        }
+        // The dump shows it for the checker.
+        let dump = dump::dump(&[("gcp-logging.toml", GCP_SINKS)], &[]).unwrap();
+        assert_eq!(
+            dump["files"][0]["calls"][0]["body"],
+            serde_json::json!(["request", "sink"])
+        );
+    }
+
+    fn gcp_catalog_named(file: &str, text: &str) -> Result<Catalog, CatalogError> {
+        Catalog::from_files(&[(file, text)])
     }
 
     #[test]

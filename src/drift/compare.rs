@@ -8,12 +8,15 @@
 //! - Security group rules compare as sets of (protocol, ports, source) rules: authorising a rule the state
 //!   already holds changes nothing; revoking one it holds does.
 //! - Objects and arrays otherwise compare structurally, and a one-element list equals its element (the state
-//!   writes blocks as lists).
+//!   writes blocks as lists); a member in lowerCamel (a Google request's) matches its snake_case form (the
+//!   state's), and a Google API URL the relative path it ends in (`projects/p/global/networks/n`).
+//! - Sets (`set`) compare regardless of order; Google resource references (`reference`) compare a name, a
+//!   relative path and a URL as one when the shorter is the trailing segments of the longer.
 //!
 //! What cannot be compared is [`Outcome::Unknown`] with a reason: it counts as a change, since a false
 //! "changed" is better than a missed drift.
 
-use crate::catalog::{Kind, Op};
+use crate::catalog::{Kind, Op, snake_case};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,7 +66,54 @@ pub fn compare(kind: Kind, op: Op, requested: &Value, state: &Value) -> Outcome 
         },
         Kind::Tags => compare_tags(op, requested, state),
         Kind::SecurityGroupRules => compare_rules(op, requested, state),
+        Kind::Reference => outcome(same_references(requested, state)),
+        Kind::Set => match op {
+            Op::Set => outcome(
+                entries(requested).iter().all(|r| holds(state, r))
+                    && entries(state).iter().all(|s| holds(requested, s)),
+            ),
+            Op::Add => outcome(entries(requested).iter().all(|r| holds(state, r))),
+            Op::Remove => outcome(!entries(requested).iter().any(|r| holds(state, r))),
+        },
     }
+}
+
+/// Whether two references to Google Cloud resources (a name, a relative path, a URL; or lists of them, in any
+/// order) name the same resources: the shorter is the trailing whole segments of the longer, so
+/// `zones/us-central1-a/machineTypes/e2-small` (what `setMachineType` sends) is the state's `e2-small`, and a
+/// subnetwork's self link is `projects/p/regions/r/subnetworks/s`.
+fn same_references(requested: &Value, state: &Value) -> bool {
+    match (requested, state) {
+        (Value::String(a), Value::String(b)) => same_reference(a, b),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len()
+                && a.iter().all(|x| b.iter().any(|y| same_references(x, y)))
+                && b.iter().all(|y| a.iter().any(|x| same_references(x, y)))
+        }
+        (Value::Array(a), other) | (other, Value::Array(a)) if a.len() == 1 => {
+            same_references(&a[0], other)
+        }
+        (a, b) => same(a, b),
+    }
+}
+
+fn same_reference(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_end_matches('/'), b.trim_end_matches('/'));
+    let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    long == short
+        || (!short.is_empty()
+            && long.ends_with(short)
+            && long.as_bytes()[long.len() - short.len() - 1] == b'/')
+}
+
+/// A Google API URL (`https://www.googleapis.com/compute/v1/projects/p/global/networks/n`) and the relative
+/// path it ends in (`projects/p/global/networks/n`): the state writes links as URLs, requests often as paths.
+fn same_google_link(a: &str, b: &str) -> bool {
+    let (url, path) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    url.starts_with("https://www.googleapis.com/")
+        && path.starts_with("projects/")
+        && url.ends_with(path)
+        && url.as_bytes()[url.len() - path.len() - 1] == b'/'
 }
 
 /// A list's entries, or a single value as one.
@@ -96,8 +146,10 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         }
         (Value::Array(a), other) | (other, Value::Array(a)) if a.len() == 1 => same(&a[0], other),
         (Value::Object(a), Value::Object(b)) => {
-            // Keys the request leaves out are not requested; compare what it sets.
-            a.iter().all(|(k, v)| match b.get(k) {
+            // Keys the request leaves out are not requested; compare what it sets. A Google request writes a
+            // nested member in lowerCamel (`ipConfiguration.requireSsl`) where the state's block has it in
+            // snake_case (`require_ssl`).
+            a.iter().all(|(k, v)| match member(b, k) {
                 Some(w) => same(v, w),
                 None => v.is_null(),
             })
@@ -108,6 +160,7 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         (Value::Object(_), Value::String(_)) | (Value::String(_), Value::Object(_)) => {
             matches!((policy(requested), policy(state)), (Some(x), Some(y)) if x == y)
         }
+        (Value::String(a), Value::String(b)) if same_google_link(a, b) => true,
         (Value::String(a), Value::String(b)) if a != b => {
             // JSON text (a policy, a JSON-encoded setting) compares as the document it holds. Two strings are
             // never compared as numbers: a state writes a string attribute as a string, and "13.1" is not
@@ -129,6 +182,25 @@ pub fn same(requested: &Value, state: &Value) -> bool {
         },
     }
 }
+
+/// The member `key` of `object`, or the one whose name is `key` in snake_case, or whose snake_case is `key`
+/// (either side may be the request's: a one-element list's element is compared from the state's side). The
+/// last is a scan, made only of an object of at most [`MEMBER_SCAN_MAX`] members: a hostile request's object
+/// is not scanned once per state key (a member not found is then a difference, never a match).
+fn member<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    object
+        .get(key)
+        .or_else(|| object.get(&snake_case(key)))
+        .or_else(|| {
+            (object.len() <= MEMBER_SCAN_MAX)
+                .then(|| object.iter().find(|(k, _)| snake_case(k) == key))
+                .flatten()
+                .map(|(_, v)| v)
+        })
+}
+
+/// The most members of an object [`member`] scans.
+const MEMBER_SCAN_MAX: usize = 64;
 
 fn scalar_text(value: &Value) -> Option<String> {
     match value {

@@ -10,6 +10,8 @@ pub mod compare;
 pub mod iam;
 #[cfg(test)]
 mod iam_tests;
+#[cfg(test)]
+mod gcp_attrs_tests;
 pub mod maintenance;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
@@ -23,6 +25,7 @@ use crate::state::Snapshot;
 use crate::state::{Hit, Instance, InstanceStatus};
 use compare::Outcome;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -804,11 +807,28 @@ fn compare_attributes(
     // one (older providers kept a bucket's policy on the bucket); else they cannot be compared, which is a
     // change, never "nothing changed".
     let parent = primary.filter(|_| instance.is_none());
+    let request = sections.get(Section::Request);
+    // A GCP update's field mask names exactly the members it changes: the others, re-sent as they are, are
+    // not compared (and a masked member the body leaves out is cleared).
+    let mask = request.and_then(update_mask);
+    let body_steps: &[Box<str>] = entry.body.as_ref().map_or(&[], |b| b.rest());
+    let masked_out = |path: &catalog::path::Path| {
+        let Some(mask) = &mask else { return false };
+        path.section() == Some(Section::Request)
+            && path
+                .rest()
+                .strip_prefix(body_steps)
+                .and_then(|rest| rest.first())
+                .is_some_and(|member| !mask.contains(&catalog::snake_case(member)))
+    };
     let mut found = Vec::new();
     for mapping in entry.attrs.iter() {
         let Some(root) = mapping.from.section().and_then(|s| sections.get(s)) else {
             continue;
         };
+        if masked_out(&mapping.from) {
+            continue;
+        }
         found.clear();
         mapping.from.values_from(root, &mut found);
         let requested = match found.as_slice() {
@@ -846,37 +866,105 @@ fn compare_attributes(
             verdict,
         );
     }
-    if !entry.whole_request_mapped
-        && let Some(Value::Object(params)) = sections.get(Section::Request)
-    {
-        for (param, requested) in params {
-            if entry.explicit_params.iter().any(|p| **p == *param)
-                || catalog.ignores_param(param)
-                || sets_nothing(requested)
-            {
-                continue;
-            }
-            let attr = catalog::snake_case(param);
-            match instance {
-                Some(instance) if entry.auto_attrs && instance.raw_attribute(&attr).is_some() => {
-                    let how = Comparison {
-                        kind: default_kind(&attr),
-                        op: default_op(entry.change),
-                    };
-                    compare_one(
-                        &attr,
-                        &attr,
-                        requested.clone(),
-                        how,
-                        Some(instance),
-                        false,
-                        verdict,
-                    );
-                }
-                _ => verdict.uncompared.push(param.clone()),
+    if entry.whole_request_mapped {
+        return;
+    }
+    // The body's members: the request itself, or the member the catalog names (`request.sink`).
+    let mut bodies = Vec::new();
+    match (&entry.body, request) {
+        (Some(body), Some(request)) => body.values_from(request, &mut bodies),
+        (None, Some(request)) => bodies.push(request),
+        _ => {}
+    }
+    let explicit = |param: &str| {
+        entry.explicit_params.iter().any(|p| **p == *param) || catalog.ignores_param(param)
+    };
+    let mut absent: Vec<(Cow<'_, str>, &Value)> = Vec::new();
+    if let Some(mask) = &mask {
+        // A masked member that no body holds is set to its default: compared as empty. The body's names are
+        // read once (a body may have many members; the mask at most MAX_MASK_PATHS).
+        let held_names: HashSet<String> = bodies
+            .iter()
+            .filter_map(|b| b.as_object())
+            .flat_map(|o| o.keys().map(|k| catalog::snake_case(k)))
+            .collect();
+        for member in mask {
+            let held = held_names.contains(member);
+            let mapped = entry
+                .explicit_params
+                .iter()
+                .any(|p| catalog::snake_case(p) == *member);
+            if !held && !mapped && !catalog.ignores_param(member) {
+                absent.push((Cow::Owned(member.clone()), &Value::Null));
             }
         }
     }
+    let members = bodies
+        .iter()
+        .filter_map(|b| b.as_object())
+        .flat_map(|o| o.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v)))
+        .chain(absent);
+    for (param, requested) in members {
+        if explicit(&param) || sets_nothing(requested) {
+            continue;
+        }
+        let attr = catalog::snake_case(&param);
+        if mask.as_ref().is_some_and(|m| !m.contains(&attr)) {
+            continue;
+        }
+        match instance {
+            Some(instance) if entry.auto_attrs && instance.raw_attribute(&attr).is_some() => {
+                let how = Comparison {
+                    kind: default_kind(&attr),
+                    op: default_op(entry.change),
+                };
+                compare_one(
+                    &attr,
+                    &attr,
+                    requested.clone(),
+                    how,
+                    Some(instance),
+                    false,
+                    verdict,
+                );
+            }
+            _ => verdict.uncompared.push(param.into_owned()),
+        }
+    }
+}
+
+/// The most top-level members a field mask is read for.
+const MAX_MASK_PATHS: usize = 64;
+
+/// The top-level members a GCP update's field mask names (`updateMask`, as proto3 JSON writes a `FieldMask`:
+/// `"description,displayName"`, or `{paths: [...]}`), in snake_case; `None` without a mask, or with an empty
+/// one or `*` (the whole resource is replaced: every member it sends counts).
+fn update_mask(request: &Value) -> Option<Vec<String>> {
+    let mask = request
+        .get("updateMask")
+        .or_else(|| request.get("update_mask"))?;
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |path: &str| {
+        if out.len() > MAX_MASK_PATHS {
+            return;
+        }
+        let top = catalog::snake_case(path.trim().split('.').next().unwrap_or_default());
+        if !top.is_empty() && !out.contains(&top) {
+            out.push(top);
+        }
+    };
+    match mask {
+        Value::String(text) => text.split(',').for_each(&mut add),
+        Value::Object(o) => match o.get("paths") {
+            Some(Value::Array(paths)) => paths.iter().filter_map(Value::as_str).for_each(&mut add),
+            Some(Value::String(path)) => add(path),
+            _ => {}
+        },
+        Value::Array(paths) => paths.iter().filter_map(Value::as_str).for_each(&mut add),
+        _ => {}
+    }
+    // A mask longer than any resource has members is no guide: every member counts (fail closed).
+    (!out.is_empty() && out.len() <= MAX_MASK_PATHS && !out.iter().any(|p| p == "*")).then_some(out)
 }
 
 /// An empty string, or a list of them: CloudTrail writes S3's sub-resource markers (`"policy": [""]`,
@@ -947,7 +1035,6 @@ fn compare_one(
 mod tests {
     use super::*;
     use crate::state::{Index, KeyTable, Limits, Scope, parse};
-    use std::borrow::Cow;
 
     /// A call that only says where it was made: all `in_scope` reads.
     struct Place {

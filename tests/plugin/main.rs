@@ -7,6 +7,7 @@ mod catalog_runtime;
 mod config_errors;
 mod drift;
 mod gcp;
+mod gcp_attrs;
 mod gcp_rules;
 mod hostile_records;
 mod hostile_states;
