@@ -7,11 +7,11 @@
 //! it. The verdict is owned data, so the adapter can cache it for every field of the same event.
 
 pub mod compare;
+#[cfg(test)]
+mod gcp_attrs_tests;
 pub mod iam;
 #[cfg(test)]
 mod iam_tests;
-#[cfg(test)]
-mod gcp_attrs_tests;
 pub mod maintenance;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};

@@ -765,4 +765,6 @@ fn the_subnetwork_drift_fires_with_its_state_read_from_a_gcs_backend() {
         fields.str("tfdrift.actor").as_deref(),
         Some("user1@company.io")
     );
+    // The request turns flow logs on (`logConfig`); the state holds none: `log_config` changed.
+    assert_eq!(fields.list("tfdrift.changed_attrs"), ["log_config"]);
 }
