@@ -20,7 +20,6 @@ use tfdrift::config::Config;
 use tfdrift::drift::{Engine, Verdict};
 use tfdrift::fields::{self, Field};
 use tfdrift::gcpaudit::{Entry, LogKind};
-use tfdrift::plugin::event;
 use tfdrift::sources::load_once;
 use tfdrift::state::Snapshot;
 
@@ -594,14 +593,14 @@ fn to_json(v: &Verdict, view: &View) -> Value {
     let mut object = Map::new();
     match view {
         View::Aws(record) => {
-            object.insert("evt.source".into(), json!(event::SOURCE));
+            object.insert("evt.source".into(), json!("aws_cloudtrail"));
             object.insert("ct.name".into(), json!(record.event_name()));
             object.insert("ct.src".into(), json!(record.event_source()));
             object.insert("ct.id".into(), json!(record.event_id.get()));
         }
         View::Gcp(entry) => {
             let payload = &entry.payload;
-            object.insert("evt.source".into(), json!(event::GCP_SOURCE));
+            object.insert("evt.source".into(), json!("gcp_auditlog"));
             object.insert("gcp.methodName".into(), json!(payload.method_name.get()));
             object.insert("gcp.serviceName".into(), json!(payload.service_name.get()));
             object.insert(
