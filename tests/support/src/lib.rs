@@ -275,9 +275,11 @@ pub fn record_texts(content: &str) -> anyhow::Result<Vec<String>> {
 /// entry whose data is the entry's JSON text exactly (a whole `LogEntry`, as a Cloud Logging sink publishes it
 /// to Pub/Sub and the plugin passes it on), then EOF.
 ///
-/// Init config (JSON): `entries` (texts), `files` (paths of JSON lines files, one entry per line).
+/// Init config (JSON): `entries` (texts), `files` (paths of JSON lines files, one entry per line), `repeat`
+/// (how many times over, default 1: the benchmarks' endless source).
 pub struct GcpAuditSource {
     entries: Vec<Vec<u8>>,
+    repeat: usize,
 }
 
 pub struct GcpAuditInstance {
@@ -315,7 +317,10 @@ impl Plugin for GcpAuditSource {
                 }
             }
         }
-        Ok(Self { entries })
+        let repeat = config["repeat"]
+            .as_u64()
+            .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        Ok(Self { entries, repeat })
     }
 }
 
@@ -343,9 +348,11 @@ impl SourcePluginInstance for GcpAuditInstance {
         plugin: &mut GcpAuditSource,
         batch: &mut EventBatch,
     ) -> anyhow::Result<()> {
-        let Some(entry) = plugin.entries.get(self.next) else {
+        let n = plugin.entries.len();
+        if n == 0 || self.next / n >= plugin.repeat {
             return Err(anyhow::anyhow!("no more entries").context(FailureReason::Eof));
-        };
+        }
+        let entry = &plugin.entries[self.next % n];
         self.next += 1;
         batch.add(Self::plugin_event(entry))?;
         Ok(())
@@ -506,8 +513,18 @@ pub fn start_gcp(
     entries: &[String],
     tfdrift_config: &str,
 ) -> anyhow::Result<CapturingPluginRunner> {
+    start_gcp_repeated(entries, 1, tfdrift_config)
+}
+
+/// [`start_gcp`] with the entries emitted `repeat` times over.
+pub fn start_gcp_repeated(
+    entries: &[String],
+    repeat: usize,
+    tfdrift_config: &str,
+) -> anyhow::Result<CapturingPluginRunner> {
     let mut runner = PluginRunner::new();
-    let source = CString::new(json!({ "entries": entries }).to_string()).expect("no NUL");
+    let source =
+        CString::new(json!({ "entries": entries, "repeat": repeat }).to_string()).expect("no NUL");
     runner.register_plugin(&GCPAUDIT_SOURCE_API, &source)?;
     let config = CString::new(tfdrift_config).expect("no NUL in the config");
     runner.register_plugin(load_tfdrift(), &config)?;
