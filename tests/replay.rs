@@ -150,7 +150,11 @@ fn every_real_entry_is_read_and_printed_with_every_field() {
     assert_eq!(printed.len(), expected.len());
     for (entry, out) in expected.iter().zip(&printed) {
         for field in tfdrift::fields::ALL.iter().filter(|f| !f.is_keyed()) {
-            assert!(out.get(field.name).is_some(), "{} missing in {out}", field.name);
+            assert!(
+                out.get(field.name).is_some(),
+                "{} missing in {out}",
+                field.name
+            );
         }
         if is_log_entry(entry) {
             let payload = entry.get("protoPayload");
@@ -191,11 +195,12 @@ fn every_real_entry_is_read_and_printed_with_every_field() {
         .filter(|o| o["tfdrift.drift"] == true)
         .collect();
     assert!(
-        drift.iter().any(|o| o["tfdrift.resource_address"]
-            == "google_compute_subnetwork.default"
-            && o["tfdrift.actor"] == "user1@company.io"
-            && o["tfdrift.actor_kind"] == "console"
-            && o["gcp.methodName"] == "v1.compute.subnetworks.patch"),
+        drift.iter().any(
+            |o| o["tfdrift.resource_address"] == "google_compute_subnetwork.default"
+                && o["tfdrift.actor"] == "user1@company.io"
+                && o["tfdrift.actor_kind"] == "console"
+                && o["gcp.methodName"] == "v1.compute.subnetworks.patch"
+        ),
         "{drift:?}"
     );
 }
@@ -277,7 +282,11 @@ fn a_gzipped_array_of_entries() {
     gzip(&path, &serde_json::to_string_pretty(&all).unwrap());
     let output = replay(&[&"--state", &state, &path]);
     succeeded(&output);
-    assert!(stdout(&output).contains(SUBNETWORK_DRIFT), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(SUBNETWORK_DRIFT),
+        "{}",
+        stdout(&output)
+    );
     assert!(
         summary(&output).starts_with("61 records (0 CloudTrail, 58 GCP audit log, 3 neither)"),
         "{}",
@@ -298,8 +307,16 @@ fn entries_printed_one_after_the_other() {
     std::fs::write(&path, text).unwrap();
     let output = replay(&[&"--state", &state, &path]);
     succeeded(&output);
-    assert!(stdout(&output).contains(SUBNETWORK_DRIFT), "{}", stdout(&output));
-    assert!(summary(&output).starts_with("61 records "), "{}", summary(&output));
+    assert!(
+        stdout(&output).contains(SUBNETWORK_DRIFT),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        summary(&output).starts_with("61 records "),
+        "{}",
+        summary(&output)
+    );
 }
 
 /// The AWS example's findings (README: 5 drift, 1 unmanaged) and the GCP one, from a folder holding

@@ -512,9 +512,7 @@ fn for_each_record(
         }
     }
     let mut text = line;
-    reader
-        .read_to_string(&mut text)
-        .with_context(cannot_read)?;
+    reader.read_to_string(&mut text).with_context(cannot_read)?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let records: Vec<&RawValue> = serde_json::from_str(trimmed)
@@ -532,8 +530,8 @@ fn for_each_record(
     }
     let values = serde_json::Deserializer::from_str(trimmed).into_iter::<&RawValue>();
     for (n, record) in values.enumerate() {
-        let record = record
-            .with_context(|| format!("{} record {}: not JSON", path.display(), n + 1))?;
+        let record =
+            record.with_context(|| format!("{} record {}: not JSON", path.display(), n + 1))?;
         each(record.get(), Position::Item(n + 1))?;
     }
     Ok(())
