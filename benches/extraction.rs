@@ -1,14 +1,16 @@
-//! Extraction: what tfdrift adds to one CloudTrail record, against parsing the same bytes into a
-//! `serde_json::Value` (the baseline, in the same run).
+//! Extraction: what tfdrift adds to one CloudTrail record, or one GCP audit log entry, against parsing the
+//! same bytes into a `serde_json::Value` (the baseline, in the same run).
 //!
 //! One "extraction" is the plugin's library path for one event: load the snapshot, `Engine::evaluate` the
-//! record's bytes, read the five fields of a typical rule set (`tfdrift.drift`, `tfdrift.resource_address`,
+//! record's bytes (`Engine::evaluate_gcp` for an entry), read the five fields of a typical rule set (`tfdrift.drift`, `tfdrift.resource_address`,
 //! `tfdrift.changed_attrs`, `tfdrift.actor`, `tfdrift.severity`) as the plugin makes them (C strings). The
-//! state holds the resources the real records touch, among 50,000 generated ones (`scripts/gen_state.py`).
+//! state holds the resources the real records and entries touch, among 50,000 generated ones
+//! (`scripts/gen_state.py`).
 //!
 //! Records: every real record of `tests/data/cloudtrail` (the mix), then its classes: successful mutating
 //! calls in the catalog (full verdict), read-only and failed calls (the cheap part), mutating calls outside
-//! the catalog (the fallback scan).
+//! the catalog (the fallback scan). Then the same rows for every real entry of `tests/data/gcp-audit` (one
+//! LogEntry each, as the gcpaudit plugin hands it over).
 //!
 //! `TFDRIFT_PROFILE=<event name>` runs only that record's extraction in a loop (`TFDRIFT_PROFILE_LOOPS`
 //! times, default 20,000), for `valgrind --tool=callgrind` or `perf record`.
@@ -19,7 +21,10 @@ use arc_swap::ArcSwap;
 use criterion::Throughput;
 use std::hint::black_box;
 use std::sync::Arc;
-use support::{Class, Extractor, RealRecord, Report, Snapshots};
+use support::{Class, Extractor, RealRecord, Report, Snapshots, Source};
+
+/// A row of the table: its label, the records' source and the records.
+type Row<'r> = (&'static str, Source, Vec<&'r RealRecord>);
 
 /// Generated resources around the records' own.
 const STATE_RESOURCES: usize = 50_000;
@@ -28,7 +33,9 @@ const SMOKE_STATE_RESOURCES: usize = 500;
 fn main() {
     let catalog = support::catalog();
     let records = support::real_records(&catalog);
-    let include = support::touched_resources(&catalog, &records);
+    let entries = support::real_gcp_entries(&catalog);
+    let mut include = support::touched_resources(&catalog, &records);
+    include.extend(support::touched_resources(&catalog, &entries));
     let size = if support::smoke() {
         SMOKE_STATE_RESOURCES
     } else {
@@ -46,36 +53,72 @@ fn main() {
         return;
     }
 
-    let classes: [(&str, Vec<&RealRecord>); 5] = [
-        ("mix (every real record)", records.iter().collect()),
+    let classes: Vec<Row> = vec![
+        (
+            "mix (every real record)",
+            Source::CloudTrail,
+            records.iter().collect(),
+        ),
         (
             "mutating, covered, successful",
+            Source::CloudTrail,
             of_class(&records, &[Class::MutatingCovered]),
         ),
         (
             "read-only and failed",
+            Source::CloudTrail,
             of_class(&records, &[Class::ReadOnly, Class::Failed]),
         ),
-        ("read-only", of_class(&records, &[Class::ReadOnly])),
+        (
+            "read-only",
+            Source::CloudTrail,
+            of_class(&records, &[Class::ReadOnly]),
+        ),
         (
             "mutating outside the catalog (fallback)",
+            Source::CloudTrail,
             of_class(&records, &[Class::Uncovered]),
+        ),
+        (
+            "GCP mix (every real audit entry)",
+            Source::GcpAudit,
+            entries.iter().collect(),
+        ),
+        (
+            "GCP mutating, covered, successful",
+            Source::GcpAudit,
+            of_class(&entries, &[Class::MutatingCovered]),
+        ),
+        (
+            "GCP read-only and failed",
+            Source::GcpAudit,
+            of_class(&entries, &[Class::ReadOnly, Class::Failed]),
+        ),
+        (
+            "GCP mutating outside the catalog (fallback)",
+            Source::GcpAudit,
+            of_class(&entries, &[Class::Uncovered]),
         ),
     ];
 
     let mut c = support::criterion();
-    for (label, set) in &classes {
+    for (label, source, set) in &classes {
         if set.is_empty() {
             continue;
         }
         let mut group = c.benchmark_group(format!("extraction/{label}"));
         group.throughput(Throughput::Elements(set.len() as u64));
-        group.bench_function("tfdrift: verdict + 5 fields", |b| {
-            b.iter(|| {
+        group.bench_function("tfdrift: verdict + 5 fields", |b| match source {
+            Source::CloudTrail => b.iter(|| {
                 for r in set {
                     black_box(extractor.event(black_box(&r.bytes)));
                 }
-            })
+            }),
+            Source::GcpAudit => b.iter(|| {
+                for r in set {
+                    black_box(extractor.gcp_event(black_box(&r.bytes)));
+                }
+            }),
         });
         group.bench_function("baseline: serde_json::from_slice::<Value>", |b| {
             b.iter(|| {
@@ -102,7 +145,7 @@ fn main() {
     group.finish();
     c.final_summary();
 
-    report(&mut extractor, &records, &classes, &path);
+    report(&mut extractor, &records, &entries, &classes, &path);
 }
 
 fn of_class<'r>(records: &'r [RealRecord], classes: &[Class]) -> Vec<&'r RealRecord> {
@@ -116,7 +159,8 @@ fn of_class<'r>(records: &'r [RealRecord], classes: &[Class]) -> Vec<&'r RealRec
 fn report(
     extractor: &mut Extractor,
     records: &[RealRecord],
-    classes: &[(&str, Vec<&RealRecord>)],
+    entries: &[RealRecord],
+    classes: &[Row],
     path: &std::path::Path,
 ) {
     let smoke = support::smoke();
@@ -126,7 +170,7 @@ fn report(
     let state_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
     let instances = extractor.index_instances();
     report.line(format!(
-        "state: {instances} instances ({} of Terraform's indented JSON), holding the resources the real records touch\n",
+        "state: {instances} instances ({} of Terraform's indented JSON), holding the resources the real records and entries touch\n",
         support::mib(state_bytes as f64)
     ));
     report.line(
@@ -134,14 +178,14 @@ fn report(
     );
     report.line("|---|---:|---:|---:|---:|---|");
     let mut targets = Vec::new();
-    for (label, set) in classes {
+    for (label, source, set) in classes {
         if set.is_empty() {
             continue;
         }
-        let (ours, base) = alternate(rounds, set, extractor);
+        let (ours, base) = alternate(rounds, *source, set, extractor);
         let ratio = ours / base;
         let (goal, met) = match *label {
-            l if l.starts_with("mix") => ("< 1.0", ratio < 1.0),
+            l if l.starts_with("mix") || l.starts_with("GCP mix") => ("< 1.0", ratio < 1.0),
             l if l.starts_with("read-only and failed") => ("< 0.2 (5x faster)", ratio < 0.2),
             _ => ("", true),
         };
@@ -162,11 +206,32 @@ fn report(
 
     // Per record: the records whose extraction costs most against their own parse.
     let calls = if smoke { 3 } else { 61 };
+    per_record(&mut report, extractor, records, calls, "records", 12);
+    per_record(
+        &mut report,
+        extractor,
+        entries,
+        calls,
+        "GCP audit entries",
+        8,
+    );
+    report.finish();
+}
+
+/// The records of one source whose extraction costs most against their own parse, each measured alone.
+fn per_record(
+    report: &mut Report,
+    extractor: &mut Extractor,
+    records: &[RealRecord],
+    calls: usize,
+    what: &str,
+    top: usize,
+) {
     let mut per_record: Vec<(f64, f64, &RealRecord)> = records
         .iter()
         .map(|r| {
             let ours = support::median_ns(calls, || {
-                black_box(extractor.event(black_box(&r.bytes)));
+                black_box(extractor.record(black_box(r)));
             });
             let base = support::median_ns(calls, || {
                 black_box(serde_json::from_slice::<serde_json::Value>(black_box(&r.bytes)).ok());
@@ -192,13 +257,13 @@ fn report(
     .collect();
     per_record.sort_by(|a, b| (b.0 / b.1).total_cmp(&(a.0 / a.1)));
     report.line(format!(
-        "\nper record (median of {calls} calls each): {over} of {} records cost more than their own parse ({}); the highest ratios:\n",
+        "\nper record (median of {calls} calls each): {over} of {} {what} cost more than their own parse ({}); the highest ratios:\n",
         records.len(),
         over_by_class.join(", ")
     ));
     report.line("| record | call | class | bytes | tfdrift | serde_json::Value | ratio |");
     report.line("|---|---|---|---:|---:|---:|---:|");
-    for (ours, base, r) in per_record.iter().take(12) {
+    for (ours, base, r) in per_record.iter().take(top) {
         report.line(format!(
             "| {} | {} | {:?} | {} | {} | {} | {:.2} |",
             r.origin,
@@ -210,18 +275,27 @@ fn report(
             ours / base
         ));
     }
-    report.finish();
 }
 
 /// Nanoseconds per record of the extraction and of the baseline over `set`, alternating one round of each
 /// so that both see the same machine; the median round of each.
-fn alternate(rounds: usize, set: &[&RealRecord], extractor: &mut Extractor) -> (f64, f64) {
+fn alternate(
+    rounds: usize,
+    source: Source,
+    set: &[&RealRecord],
+    extractor: &mut Extractor,
+) -> (f64, f64) {
     let mut ours = Vec::with_capacity(rounds);
     let mut base = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        ours.push(support::ns_per_item(set, 1, |r| {
-            black_box(extractor.event(black_box(&r.bytes)));
-        }));
+        ours.push(match source {
+            Source::CloudTrail => support::ns_per_item(set, 1, |r| {
+                black_box(extractor.event(black_box(&r.bytes)));
+            }),
+            Source::GcpAudit => support::ns_per_item(set, 1, |r| {
+                black_box(extractor.gcp_event(black_box(&r.bytes)));
+            }),
+        });
         base.push(support::ns_per_item(set, 1, |r| {
             black_box(serde_json::from_slice::<serde_json::Value>(black_box(&r.bytes)).ok());
         }));

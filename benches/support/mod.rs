@@ -1,5 +1,5 @@
-//! Shared by tfdrift's benchmarks: the run mode (full or smoke), the real CloudTrail records sorted by what
-//! tfdrift does with them, synthetic states made by `scripts/gen_state.py` (cached under the target
+//! Shared by tfdrift's benchmarks: the run mode (full or smoke), the real CloudTrail records and GCP audit log
+//! entries sorted by what tfdrift does with them, synthetic states made by `scripts/gen_state.py` (cached under the target
 //! directory), the engine and snapshot the plugin would build, reading the five fields of a typical rule set,
 //! and the report every benchmark prints and writes to `target/tmp/tfdrift-bench/<name>.md`.
 #![allow(dead_code)]
@@ -16,9 +16,10 @@ use tfdrift::catalog::{Catalog, Section};
 use tfdrift::cloudtrail::Record;
 use tfdrift::config::Config;
 use tfdrift::drift::{Engine, Verdict};
+use tfdrift::gcpaudit::Entry;
 use tfdrift::sources::Reloader;
 use tfdrift::state::{Index, Limits, Scope, Snapshot, SnapshotReader};
-use tfdrift_test_support::{cloudtrail_files, record_texts};
+use tfdrift_test_support::{cloudtrail_files, gcp_audit_entries, record_texts};
 
 // ------------------------------------------------------------------------------------------- the mode
 
@@ -64,11 +65,39 @@ pub enum Class {
     Uncovered,
 }
 
+/// Which log a record is from: the event source it reaches Falco on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A CloudTrail record (`aws_cloudtrail`).
+    CloudTrail,
+    /// A Cloud Audit Logs entry (`gcp_auditlog`).
+    GcpAudit,
+}
+
 pub struct RealRecord {
     pub origin: String,
     pub bytes: Vec<u8>,
+    /// CloudTrail's `eventName`, the audit entry's `methodName`.
     pub event_name: String,
     pub class: Class,
+    pub source: Source,
+}
+
+/// What tfdrift does with a call, as the verdict sees it.
+fn class_of(catalog: &Catalog, call: &impl Call) -> Class {
+    if call.read_only() {
+        Class::ReadOnly
+    } else if call.failed() {
+        Class::Failed
+    } else if catalog
+        .candidates(call.service(), call.operation())
+        .next()
+        .is_some()
+    {
+        Class::MutatingCovered
+    } else {
+        Class::Uncovered
+    }
 }
 
 /// Every real record (tests/support's files, in their order), classified; `origin` is `file#index`.
@@ -83,19 +112,7 @@ pub fn real_records(catalog: &Catalog) -> Vec<RealRecord> {
         for (i, text) in texts.into_iter().enumerate() {
             let record = Record::parse(text.as_bytes())
                 .unwrap_or_else(|e| panic!("{name}#{i} is not a record: {e}"));
-            let class = if record.read_only() {
-                Class::ReadOnly
-            } else if record.failed() {
-                Class::Failed
-            } else if catalog
-                .candidates(record.event_source(), record.event_name())
-                .next()
-                .is_some()
-            {
-                Class::MutatingCovered
-            } else {
-                Class::Uncovered
-            };
+            let class = class_of(catalog, &record);
             let event_name = record.event_name().to_owned();
             let text = if std::env::var_os("TFDRIFT_BENCH_COMPACT").is_some() {
                 compact(&text)
@@ -107,10 +124,32 @@ pub fn real_records(catalog: &Catalog) -> Vec<RealRecord> {
                 bytes: text.into_bytes(),
                 event_name,
                 class,
+                source: Source::CloudTrail,
             });
         }
     }
     out
+}
+
+/// Every real GCP audit log entry (tests/data/gcp-audit, one a line, as the gcpaudit plugin hands each to
+/// Falco), classified; `origin` is `file#line` (from 0, as `PROVENANCE.tsv` counts).
+pub fn real_gcp_entries(catalog: &Catalog) -> Vec<RealRecord> {
+    gcp_audit_entries()
+        .into_iter()
+        .map(|e| {
+            let entry = Entry::parse(e.text.as_bytes())
+                .unwrap_or_else(|err| panic!("{}#{} is not an entry: {err}", e.file, e.line));
+            let class = class_of(catalog, &entry);
+            let event_name = entry.method_name().to_owned();
+            RealRecord {
+                origin: format!("{}#{}", e.file, e.line),
+                bytes: e.text.into_bytes(),
+                event_name,
+                class,
+                source: Source::GcpAudit,
+            }
+        })
+        .collect()
 }
 
 /// The JSON text without whitespace between tokens, as CloudTrail writes its log files (members in the same
@@ -143,42 +182,54 @@ pub fn touched_resources(catalog: &Catalog, records: &[RealRecord]) -> Vec<Value
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut out = Vec::new();
     for real in records.iter().filter(|r| r.class == Class::MutatingCovered) {
-        let Ok(record) = Record::parse(&real.bytes) else {
+        let touched = match real.source {
+            Source::CloudTrail => Record::parse(&real.bytes)
+                .ok()
+                .and_then(|record| touched_by(catalog, &record)),
+            Source::GcpAudit => Entry::parse(&real.bytes)
+                .ok()
+                .and_then(|entry| touched_by(catalog, &entry)),
+        };
+        let Some((resource_type, id, key)) = touched else {
             continue;
         };
-        let Some(call) = catalog.lookup(record.event_source(), record.event_name()) else {
-            continue;
-        };
-        'targets: for target in call.targets.iter() {
-            let mut ids: Vec<String> = Vec::new();
-            for path in target.ids.iter() {
-                let Some(section) = Section::from_root(path.root()) else {
-                    continue;
-                };
-                let Some(root) = record.section_value(section) else {
-                    continue;
-                };
-                path.identifiers_from(&root, |id| ids.push(id.to_string()));
-            }
-            let Some(id) = ids.into_iter().next() else {
-                continue;
-            };
-            let resource_type = target.resource_type.to_string();
-            let key = match &target.join {
-                Some(join) => join[0].to_string(),
-                None => {
-                    use tfdrift::state::KeySpec;
-                    catalog.keys(&resource_type)[0].to_string()
-                }
-            };
-            if !seen.contains(&(resource_type.clone(), id.clone())) {
-                seen.push((resource_type.clone(), id.clone()));
-                out.push(json!({ "type": resource_type, "id": id, "key": key }));
-            }
-            break 'targets;
+        if !seen.contains(&(resource_type.clone(), id.clone())) {
+            seen.push((resource_type.clone(), id.clone()));
+            out.push(json!({ "type": resource_type, "id": id, "key": key }));
         }
     }
     out
+}
+
+/// The resource one call names (type, identifier, the attribute that holds it): the first target of its
+/// catalog entry whose identifier paths find an identifier in the call.
+fn touched_by(catalog: &Catalog, call: &impl Call) -> Option<(String, String, String)> {
+    let entry = catalog.lookup(call.service(), call.operation())?;
+    for target in entry.targets.iter() {
+        let mut ids: Vec<String> = Vec::new();
+        for path in target.ids.iter() {
+            let Some(section) = Section::from_root(path.root()) else {
+                continue;
+            };
+            let Some(root) = call.section_value(section) else {
+                continue;
+            };
+            path.identifiers_from(&root, |id| ids.push(id.to_string()));
+        }
+        let Some(id) = ids.into_iter().next() else {
+            continue;
+        };
+        let resource_type = target.resource_type.to_string();
+        let key = match &target.join {
+            Some(join) => join[0].to_string(),
+            None => {
+                use tfdrift::state::KeySpec;
+                catalog.keys(&resource_type)[0].to_string()
+            }
+        };
+        return Some((resource_type, id, key));
+    }
+    None
 }
 
 // ------------------------------------------------------------------------------------------- states
@@ -372,6 +423,29 @@ impl Extractor {
         five_fields(&self.engine.evaluate(bytes, snapshot))
     }
 
+    /// [`Extractor::event`] for a GCP audit log entry (the plugin's path on the `gcp_auditlog` source).
+    pub fn gcp_event(&mut self, bytes: &[u8]) -> FiveFields {
+        if !self.keep {
+            self.cached = None;
+            let snapshot = self.snapshots.load();
+            return five_fields(&self.engine.evaluate_gcp(bytes, &snapshot));
+        }
+        let current = self.reader.current();
+        let snapshot = match &self.cached {
+            Some(cached) if Arc::ptr_eq(cached, current) => cached,
+            _ => self.cached.insert(Arc::clone(current)),
+        };
+        five_fields(&self.engine.evaluate_gcp(bytes, snapshot))
+    }
+
+    /// The record's extraction on its own source's path.
+    pub fn record(&mut self, record: &RealRecord) -> FiveFields {
+        match record.source {
+            Source::CloudTrail => self.event(&record.bytes),
+            Source::GcpAudit => self.gcp_event(&record.bytes),
+        }
+    }
+
     pub fn index_instances(&self) -> usize {
         self.snapshots.load().index.instance_count()
     }
@@ -507,10 +581,10 @@ pub fn texts(records: &[RealRecord]) -> Vec<String> {
         .collect()
 }
 
-/// tfdrift's init config for one local state, any account and region, and Terraform's role.
+/// tfdrift's init config for one local state, any account, project and region, and Terraform's role.
 pub fn plugin_config(state: &Path) -> String {
     serde_json::json!({
-        "states": [{"name": "bench", "path": state, "account_id": "*", "region": "*"}],
+        "states": [{"name": "bench", "path": state, "account_id": "*", "region": "*", "project_id": "*"}],
         "terraform": {"principals": ["arn:aws:iam::*:role/terraform-ci"]},
         "refresh_interval": 3600,
     })

@@ -277,13 +277,15 @@ pub fn record_texts(content: &str) -> anyhow::Result<Vec<String>> {
 /// entry whose data is the entry's JSON text exactly (a whole `LogEntry`, as a Cloud Logging sink publishes it
 /// to Pub/Sub and the plugin passes it on), then EOF.
 ///
-/// Init config (JSON): `entries` (texts), `files` (paths of JSON lines files, one entry per line).
+/// Init config (JSON): `entries` (texts), `files` (paths of JSON lines files, one entry per line), `repeat`
+/// (how many times over, default 1: the benchmarks' endless source).
 ///
 /// It also extracts the `gcp.*` fields the GCP rules pack reads, as the gcpaudit plugin 0.8.1 defines them
 /// (shared/docs/gcp-facts.md: every field a string read from the entry's root; no value when the member is absent or
 /// not a string), so that rules run on these events as in Falco.
 pub struct GcpAuditSource {
     entries: Vec<Vec<u8>>,
+    repeat: usize,
     parsed_for: Option<usize>,
     entry: Option<Value>,
 }
@@ -323,8 +325,12 @@ impl Plugin for GcpAuditSource {
                 }
             }
         }
+        let repeat = config["repeat"]
+            .as_u64()
+            .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX));
         Ok(Self {
             entries,
+            repeat,
             parsed_for: None,
             entry: None,
         })
@@ -469,9 +475,11 @@ impl SourcePluginInstance for GcpAuditInstance {
         plugin: &mut GcpAuditSource,
         batch: &mut EventBatch,
     ) -> anyhow::Result<()> {
-        let Some(entry) = plugin.entries.get(self.next) else {
+        let n = plugin.entries.len();
+        if n == 0 || self.next / n >= plugin.repeat {
             return Err(anyhow::anyhow!("no more entries").context(FailureReason::Eof));
-        };
+        }
+        let entry = &plugin.entries[self.next % n];
         self.next += 1;
         batch.add(Self::plugin_event(entry))?;
         Ok(())
@@ -632,8 +640,18 @@ pub fn start_gcp(
     entries: &[String],
     tfdrift_config: &str,
 ) -> anyhow::Result<CapturingPluginRunner> {
+    start_gcp_repeated(entries, 1, tfdrift_config)
+}
+
+/// [`start_gcp`] with the entries emitted `repeat` times over.
+pub fn start_gcp_repeated(
+    entries: &[String],
+    repeat: usize,
+    tfdrift_config: &str,
+) -> anyhow::Result<CapturingPluginRunner> {
     let mut runner = PluginRunner::new();
-    let source = CString::new(json!({ "entries": entries }).to_string()).expect("no NUL");
+    let source =
+        CString::new(json!({ "entries": entries, "repeat": repeat }).to_string()).expect("no NUL");
     runner.register_plugin(&GCPAUDIT_SOURCE_API, &source)?;
     let config = CString::new(tfdrift_config).expect("no NUL in the config");
     runner.register_plugin(load_tfdrift(), &config)?;
