@@ -591,14 +591,17 @@ fn to_json(v: &Verdict, view: &View) -> Value {
     let mut object = Map::new();
     match view {
         View::Aws(record) => {
-            object.insert("evt.source".into(), json!("aws_cloudtrail"));
+            object.insert(
+                "evt.source".into(),
+                json!(tfdrift::cloudtrail::EVENT_SOURCE),
+            );
             object.insert("ct.name".into(), json!(record.event_name()));
             object.insert("ct.src".into(), json!(record.event_source()));
             object.insert("ct.id".into(), json!(record.event_id.get()));
         }
         View::Gcp(entry) => {
             let payload = &entry.payload;
-            object.insert("evt.source".into(), json!("gcp_auditlog"));
+            object.insert("evt.source".into(), json!(tfdrift::gcpaudit::EVENT_SOURCE));
             object.insert("gcp.methodName".into(), json!(payload.method_name.get()));
             object.insert("gcp.serviceName".into(), json!(payload.service_name.get()));
             object.insert(

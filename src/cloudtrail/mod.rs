@@ -11,6 +11,9 @@
 pub mod actor;
 pub mod lenient;
 
+/// The Falco event source whose events carry CloudTrail records (Falco's cloudtrail plugin).
+pub const EVENT_SOURCE: &str = "aws_cloudtrail";
+
 use crate::call::Call;
 use crate::catalog::Section;
 use crate::scan::{self, Scanner};

@@ -39,6 +39,9 @@ pub enum EntryError {
 /// cut here (and says so in [`Authentication::delegation_truncated`]), so no allocation grows with the entry.
 pub const MAX_DELEGATES: usize = 16;
 
+/// The Falco event source whose events carry GCP audit log entries (Falco's gcpaudit plugin).
+pub const EVENT_SOURCE: &str = "gcp_auditlog";
+
 /// The audit log entry, as tfdrift reads it.
 #[derive(Debug, Default)]
 pub struct Entry<'a> {

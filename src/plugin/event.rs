@@ -14,11 +14,11 @@ use falco_plugin::event::events::{AnyEventPayload, Event, PayloadFromBytesError,
 use falco_plugin::event::fields::{FromBytes, FromBytesError, ToBytes};
 use std::io::Write;
 
-/// The CloudTrail event source.
-pub const SOURCE: &str = "aws_cloudtrail";
+/// The CloudTrail event source (named by the record view that reads its events).
+pub const SOURCE: &str = crate::cloudtrail::EVENT_SOURCE;
 
-/// The GCP audit log event source.
-pub const GCP_SOURCE: &str = "gcp_auditlog";
+/// The GCP audit log event source (named by the record view that reads its events).
+pub const GCP_SOURCE: &str = crate::gcpaudit::EVENT_SOURCE;
 
 /// The cloudtrail plugin's id (Falco's plugin registry).
 pub const CLOUDTRAIL_PLUGIN_ID: u32 = 2;
