@@ -1,7 +1,7 @@
 //! `tfdrift-replay`: runs AWS CloudTrail log files and Google Cloud Audit Logs entries through tfdrift against
-//! Terraform states and prints what Falco rules would see: one line per drift or unmanaged finding (or every
-//! field as JSON with `--json`). The main job on a laptop, with no Falco needed; it uses the same catalog,
-//! index and verdict as the plugin.
+//! Terraform states and prints what Falco rules would see: one line per drift or unmanaged finding, every
+//! field as JSON, or a report for people and auditors (`--format`, see [`report`]). The main job on a laptop,
+//! with no Falco needed; it uses the same catalog, index and verdict as the plugin.
 //!
 //! Which cloud a record is from is told per record, by what only that cloud writes (see [`View::recognised`]),
 //! so a folder, or even a file, may hold both; each record is still read once: the view that read the
@@ -9,12 +9,14 @@
 
 mod input;
 mod output;
+mod report;
 mod view;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use input::{Position, collect_files, for_each_record};
-use output::{Counts, to_json, to_line};
+use output::Counts;
+use report::{Finding, Format, Report};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,10 +54,15 @@ struct Args {
     /// Extra catalog files. Repeatable.
     #[arg(long = "catalog")]
     catalog_files: Vec<PathBuf>,
-    /// Print every record's fields as one JSON object per line.
-    #[arg(long)]
+    /// What to print: a line per finding (text), every field of each finding as one JSON object per line
+    /// (json), a report for people and auditors (markdown, or html: one self-contained page), or a row per
+    /// finding for spreadsheets (csv).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+    /// The same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     json: bool,
-    /// With --json, print records with no finding too.
+    /// With `--format json` or `csv`, print records with no finding too.
     #[arg(long)]
     all: bool,
     /// Print the embedded catalog as the library parsed it (JSON, for scripts/check_catalog.py) and exit. With
@@ -101,19 +108,25 @@ fn main() -> anyhow::Result<()> {
         collect_files(input, &mut files)?;
     }
     let stdout = std::io::stdout();
+    let format = args.format.unwrap_or(if args.json {
+        Format::Json
+    } else {
+        Format::Text
+    });
     let mut replay = Replay {
         engine: &engine,
         snapshot: &snapshot,
-        args: &args,
-        out: std::io::BufWriter::new(stdout.lock()),
+        all: args.all && matches!(format, Format::Json | Format::Csv),
+        report: Report::new(format, std::io::BufWriter::new(stdout.lock())),
         counts: Counts::default(),
         hint: Cloud::Aws,
     };
     for file in &files {
         for_each_record(file, |text, at| replay.record(text, file, at))?;
     }
-    replay.out.flush()?;
-    let counts = &replay.counts;
+    let Replay { report, counts, .. } = replay;
+    report.finish(&counts)?;
+    let counts = &counts;
     let neither = if counts.unrecognised > 0 {
         format!(", {} neither", counts.unrecognised)
     } else {
@@ -142,12 +155,13 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The command's run over the records: the engine, the snapshot, what to print and the tallies.
+/// The command's run over the records: the engine, the snapshot, the report and the tallies.
 struct Replay<'r, W: Write> {
     engine: &'r Engine,
     snapshot: &'r Snapshot,
-    args: &'r Args,
-    out: W,
+    /// Records with no finding are reported too (`--all`).
+    all: bool,
+    report: Report<W>,
     counts: Counts,
     /// The cloud of the last record read: the view tried first on the next, so a file of one cloud's records
     /// is read once per record; the other view reads a record only when the first does not recognise it.
@@ -173,7 +187,7 @@ impl<W: Write> Replay<'_, W> {
                          entry (no logName, protoPayload.serviceName, protoPayload.methodName)",
                         file.display()
                     );
-                    return self.judge(&first);
+                    return self.judge(&first, text);
                 }
             }
         };
@@ -191,20 +205,15 @@ impl<W: Write> Replay<'_, W> {
                 }
             }
         }
-        self.judge(&view)
+        self.judge(&view, text)
     }
 
-    /// The verdict on one record, tallied and printed.
-    fn judge(&mut self, view: &View) -> anyhow::Result<()> {
+    /// The verdict on one record (`text`, which `view` reads), tallied and reported.
+    fn judge(&mut self, view: &View, text: &str) -> anyhow::Result<()> {
         let verdict = view.verdict(self.engine, self.snapshot);
         self.counts.add(&verdict);
-        let finding = verdict.drift || verdict.unmanaged;
-        if self.args.json {
-            if finding || self.args.all {
-                writeln!(self.out, "{}", to_json(&verdict, view))?;
-            }
-        } else if finding {
-            writeln!(self.out, "{}", to_line(&verdict, view))?;
+        if let Some(finding) = Finding::new(&verdict, view, text, self.all) {
+            self.report.add(finding)?;
         }
         Ok(())
     }

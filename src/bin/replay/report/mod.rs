@@ -1,0 +1,670 @@
+//! The findings of a run and the reports made of them (`--format`): what one finding keeps of its record and
+//! verdict ([`Finding`], owned, built where the record is read), and the sink that writes them ([`Report`]).
+//!
+//! `text`, `json` and `csv` stream: each finding is written as it comes and then dropped. `markdown` and `html`
+//! are read by people and auditors, grouped by resource and summarised, so they keep the findings (without
+//! the field table `json` needs) and write at the end. Every value a record's writer chose (user agents,
+//! identifiers, actor names, request values in the diff) is escaped for the format it lands in; every value
+//! comes from the field table, whose diff and summary are already redacted by the provider's schema.
+
+mod csv;
+mod html;
+mod json;
+mod markdown;
+mod text;
+
+use crate::output::Counts;
+use crate::view::{Cloud, View};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use tfdrift::call::Call;
+use tfdrift::drift::Verdict;
+use tfdrift::fields;
+
+/// The most bytes of a user agent a finding keeps: enough for any SDK's or console's, and a caller who writes
+/// a megabyte of user agent costs the report no more than that.
+pub const USER_AGENT_MAX_BYTES: usize = 256;
+
+/// The report's format (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per finding, for people at a terminal.
+    Text,
+    /// One JSON object per finding and line, with every field (as `--json`).
+    Json,
+    /// A Markdown report: summary, findings, how to resolve each.
+    Markdown,
+    /// One self-contained HTML page: summary, timeline, changes per resource, how to resolve each.
+    Html,
+    /// Comma-separated values (RFC 4180) for spreadsheets, one finding per row.
+    Csv,
+}
+
+/// What a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A successful change to a managed resource made outside Terraform (`tfdrift.drift`).
+    Drift,
+    /// A resource made or changed by hand that no state holds (`tfdrift.unmanaged`).
+    Unmanaged,
+}
+
+impl Kind {
+    /// The kind as reports name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Drift => "drift",
+            Kind::Unmanaged => "unmanaged",
+        }
+    }
+}
+
+/// One finding: what every format needs of a record and its verdict, owned, so that it can cross threads and
+/// outlive the record's bytes. Values come from the field table (`tfdrift::fields`) and from the record's
+/// own members (when, where, from where); absent ones are `None`.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Drift or unmanaged; `None` for a record with no finding (kept with `--all`).
+    pub kind: Option<Kind>,
+    /// The cloud whose log the record is from.
+    pub cloud: Cloud,
+    /// When the call was made (CloudTrail's `eventTime`, a LogEntry's `timestamp`), RFC 3339 as written.
+    pub time: Option<String>,
+    /// The account (CloudTrail's `recipientAccountId`, else the caller's) or Google Cloud project.
+    pub account: Option<String>,
+    /// The region (`awsRegion`) or location (the monitored resource's).
+    pub region: Option<String>,
+    /// The service (`eventSource`, `protoPayload.serviceName`).
+    pub service: Option<String>,
+    /// The call (`eventName`, `protoPayload.methodName`; empty when missing, as the text line prints it).
+    pub call: String,
+    /// The record's id (`eventID`, a LogEntry's `insertId`).
+    pub event_id: Option<String>,
+    /// Who made the call (`tfdrift.actor`).
+    pub actor: Option<String>,
+    /// How (`tfdrift.actor_kind`).
+    pub actor_kind: Option<String>,
+    /// From where: CloudTrail's `sourceIPAddress` (an address, or an AWS service's name), a LogEntry's
+    /// `protoPayload.requestMetadata.callerIp`.
+    pub source_ip: Option<String>,
+    /// The user agent the caller wrote (`userAgent`, `callerSuppliedUserAgent`), at most
+    /// [`USER_AGENT_MAX_BYTES`], whitespace trimmed.
+    pub user_agent: Option<String>,
+    /// `tfdrift.severity`.
+    pub severity: Option<String>,
+    /// `tfdrift.change`.
+    pub change: Option<String>,
+    /// `tfdrift.resource_address`: set when a state holds the resource.
+    pub resource_address: Option<String>,
+    /// `tfdrift.resource_type`.
+    pub resource_type: Option<String>,
+    /// `tfdrift.resource_id`.
+    pub resource_id: Option<String>,
+    /// `tfdrift.state`: the name of the state that holds the resource.
+    pub state: Option<String>,
+    /// `tfdrift.state_serial`.
+    pub state_serial: Option<u64>,
+    /// `tfdrift.touched_attrs`.
+    pub touched_attrs: Vec<String>,
+    /// `tfdrift.changed_attrs`.
+    pub changed_attrs: Vec<String>,
+    /// `tfdrift.summary` (redacted).
+    pub summary: Option<String>,
+    /// `tfdrift.diff` (JSON text, redacted).
+    pub diff: Option<String>,
+    /// For an unmanaged resource, the id `terraform import` takes for it; filled by the import ids' code
+    /// (`tfdrift.import_id`), `None` until then.
+    pub import_id: Option<String>,
+    /// What `json` prints: the record's own names under its cloud's plugin's fields and every field of the
+    /// table, as `--json` always printed them. Dropped by the formats that do not print it.
+    table: Vec<(&'static str, Value)>,
+}
+
+impl Finding {
+    /// The finding in a record's verdict: `None` when the verdict is neither drift nor unmanaged, unless
+    /// `all`. `text` is the record's JSON text, which `view` reads.
+    pub fn new(verdict: &Verdict, view: &View, text: &str, all: bool) -> Option<Finding> {
+        let kind = if verdict.drift {
+            Some(Kind::Drift)
+        } else if verdict.unmanaged {
+            Some(Kind::Unmanaged)
+        } else {
+            None
+        };
+        if kind.is_none() && !all {
+            return None;
+        }
+        let owned = |field: &fields::Field| field.str(verdict).map(str::to_owned);
+        let list = |field: &fields::Field| {
+            field
+                .list(verdict)
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let (time, account, region, service, event_id, source_ip, user_agent) = match view {
+            View::Aws(record) => (
+                record.time().map(str::to_owned),
+                record.account_id().map(str::to_owned),
+                record.region().map(str::to_owned),
+                record.event_source.get().map(str::to_owned),
+                record.event_id.get().map(str::to_owned),
+                source_ip_address(text),
+                record.user_agent.get().map(trim_user_agent),
+            ),
+            View::Gcp(entry) => {
+                let metadata = &entry.payload.request_metadata;
+                (
+                    entry.time().map(str::to_owned),
+                    entry.account_id().map(str::to_owned),
+                    entry.region().map(str::to_owned),
+                    entry.payload.service_name.get().map(str::to_owned),
+                    entry.insert_id.get().map(str::to_owned),
+                    metadata.caller_ip.get().map(str::to_owned),
+                    metadata
+                        .caller_supplied_user_agent
+                        .get()
+                        .map(trim_user_agent),
+                )
+            }
+        };
+        Some(Finding {
+            kind,
+            cloud: view.cloud(),
+            time,
+            account,
+            region,
+            service,
+            call: view.operation_name().to_owned(),
+            event_id,
+            actor: owned(&fields::ACTOR),
+            actor_kind: owned(&fields::ACTOR_KIND),
+            source_ip,
+            user_agent: user_agent.filter(|ua| !ua.is_empty()),
+            severity: owned(&fields::SEVERITY),
+            change: owned(&fields::CHANGE),
+            resource_address: owned(&fields::RESOURCE_ADDRESS),
+            resource_type: owned(&fields::RESOURCE_TYPE),
+            resource_id: owned(&fields::RESOURCE_ID),
+            state: owned(&fields::STATE),
+            state_serial: fields::STATE_SERIAL.u64(verdict),
+            touched_attrs: list(&fields::TOUCHED_ATTRS),
+            changed_attrs: list(&fields::CHANGED_ATTRS),
+            summary: owned(&fields::SUMMARY),
+            diff: owned(&fields::DIFF),
+            import_id: None,
+            table: json::table(verdict, view),
+        })
+    }
+
+    /// The severity's rank, most severe first (critical 0 ... low 3, none 4), for sorting.
+    pub fn severity_rank(&self) -> usize {
+        severity_rank(self.severity.as_deref())
+    }
+
+    /// The diff's entries: each changed attribute's path, the state's value and the requested one, as text
+    /// (strings as they are, anything else as JSON). An entry of another shape (a Google IAM policy's
+    /// `appeared`/`vanished` grants) reads as its JSON in `requested`.
+    pub fn changes(&self) -> Vec<(String, String, String)> {
+        let Some(Ok(Value::Object(diff))) = self.diff.as_deref().map(serde_json::from_str::<Value>)
+        else {
+            return Vec::new();
+        };
+        let show = |value: Option<&Value>| match value {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        diff.iter()
+            .map(|(path, entry)| match entry {
+                Value::Object(o) if o.contains_key("state") || o.contains_key("requested") => {
+                    (path.clone(), show(o.get("state")), show(o.get("requested")))
+                }
+                other => (path.clone(), String::new(), other.to_string()),
+            })
+            .collect()
+    }
+
+    /// The day of the call (`YYYY-MM-DD`, UTC), when its time reads as RFC 3339.
+    pub fn day(&self) -> Option<jiff::civil::Date> {
+        let time: jiff::Timestamp = self.time.as_deref()?.parse().ok()?;
+        Some(time.to_zoned(jiff::tz::TimeZone::UTC).date())
+    }
+}
+
+/// The rank of a severity, most severe first.
+pub fn severity_rank(severity: Option<&str>) -> usize {
+    match severity {
+        Some("critical") => 0,
+        Some("high") => 1,
+        Some("medium") => 2,
+        Some("low") => 3,
+        _ => 4,
+    }
+}
+
+/// The severities, most severe first.
+pub const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+
+/// CloudTrail's `sourceIPAddress`, read as the record view reads its members (the first of repeated ones):
+/// the view has no use for it, so it is read here, once per finding.
+fn source_ip_address(text: &str) -> Option<String> {
+    for member in tfdrift::scan::members(text) {
+        let member = member.ok()?;
+        if member.name() == "sourceIPAddress" {
+            return tfdrift::scan::scalar_text(member.value).map(|s| s.into_owned());
+        }
+    }
+    None
+}
+
+/// A user agent cut to [`USER_AGENT_MAX_BYTES`] (on a character boundary, `…` marking the cut) and trimmed.
+fn trim_user_agent(agent: &str) -> String {
+    let agent = agent.trim();
+    if agent.len() <= USER_AGENT_MAX_BYTES {
+        return agent.to_owned();
+    }
+    let mut end = USER_AGENT_MAX_BYTES - '…'.len_utf8();
+    while !agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &agent[..end])
+}
+
+/// How to resolve a drift, both ways, as shell commands run in the Terraform configuration that holds the
+/// address: accept the change into the state and the code, or put back what the code says.
+pub struct Resolution {
+    /// Accepting: what to run and do.
+    pub accept: Vec<String>,
+    /// Reverting: what to run.
+    pub revert: Vec<String>,
+}
+
+/// How to resolve drift on `address` (of the finding's change kind).
+pub fn resolution(address: &str, change: Option<&str>) -> Resolution {
+    let target = shell_quote(&format!("-target={address}"));
+    let accept = if change == Some("delete") {
+        vec![
+            format!("terraform apply -refresh-only {target}"),
+            format!(
+                "# the resource is gone: the refresh drops it from the state; remove {address} from the code"
+            ),
+            "terraform plan   # no changes left".to_owned(),
+        ]
+    } else {
+        vec![
+            format!("terraform apply -refresh-only {target}"),
+            format!("# then change the code of {address} to the values the state now holds"),
+            "terraform plan   # no changes left".to_owned(),
+        ]
+    };
+    let revert = vec![
+        format!("terraform plan {target}   # shows the change Terraform will undo"),
+        format!("terraform apply {target}"),
+    ];
+    Resolution { accept, revert }
+}
+
+/// An argument quoted for a POSIX shell when it holds anything but plain characters (a `for_each` key's
+/// brackets and quotes: `-target='aws_instance.web["a"]'`).
+pub fn shell_quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.=/:,+@%".contains(c);
+    if arg.chars().all(plain) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// A string as an HCL (Terraform) quoted string: backslashes, quotes and control characters escaped, and
+/// template sequences (`${`, `%{`) doubled so that Terraform reads them as text, never as an expression.
+pub fn hcl_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str(r"\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str(r"\n"),
+            '\r' => out.push_str(r"\r"),
+            '\t' => out.push_str(r"\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A Terraform identifier made of `text` (letters, digits, `_`, `-`; starting with a letter or `_`), for an
+/// import block's `to` address.
+pub fn identifier(text: &str) -> String {
+    let mut name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        name.insert(0, '_');
+    }
+    name
+}
+
+/// An import block: `import { to = TYPE.NAME id = "ID" }` (Terraform 1.5 and later, OpenTofu).
+pub fn import_block(resource_type: &str, name: &str, id: &str) -> String {
+    format!(
+        "import {{\n  to = {resource_type}.{name}\n  id = {}\n}}",
+        hcl_string(id)
+    )
+}
+
+/// The writer of one run's report: streaming formats write each finding as it is added, the others keep them
+/// for [`Report::finish`].
+pub struct Report<W: Write> {
+    format: Format,
+    out: W,
+    kept: Vec<Finding>,
+    started: bool,
+}
+
+impl<W: Write> Report<W> {
+    /// A report in `format` to `out`.
+    pub fn new(format: Format, out: W) -> Self {
+        Report {
+            format,
+            out,
+            kept: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Adds a finding: written now (text, json, csv) or kept for the end (markdown, html).
+    pub fn add(&mut self, mut finding: Finding) -> std::io::Result<()> {
+        match self.format {
+            Format::Text => {
+                if let Some(line) = text::line(&finding) {
+                    writeln!(self.out, "{line}")?;
+                }
+            }
+            Format::Json => writeln!(self.out, "{}", json::object(&finding))?,
+            Format::Csv => {
+                if !self.started {
+                    csv::header(&mut self.out)?;
+                    self.started = true;
+                }
+                csv::row(&mut self.out, &finding)?;
+            }
+            Format::Markdown | Format::Html => {
+                // Only the findings themselves are printed; the field table would double what is kept.
+                finding.table = Vec::new();
+                self.kept.push(finding);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is left (the whole report for markdown and html, the header of an empty csv) and flushes;
+    /// gives the output back.
+    pub fn finish(mut self, counts: &Counts) -> std::io::Result<W> {
+        match self.format {
+            Format::Text | Format::Json => {}
+            Format::Csv => {
+                if !self.started {
+                    csv::header(&mut self.out)?;
+                }
+            }
+            Format::Markdown => markdown::write(&mut self.out, &Summary::of(&self.kept), counts)?,
+            Format::Html => html::write(&mut self.out, &Summary::of(&self.kept), counts)?,
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// What the aggregate reports show, made of the kept findings: tallies, the timeline, and the findings
+/// grouped by resource.
+pub struct Summary<'f> {
+    /// Drift findings.
+    pub drift: usize,
+    /// Unmanaged findings.
+    pub unmanaged: usize,
+    /// Findings by severity, most severe first (only those that occur).
+    pub by_severity: Vec<(String, usize)>,
+    /// Findings by service, by account, by actor: most first, then by name.
+    pub by_service: Vec<(String, usize)>,
+    /// See `by_service`.
+    pub by_account: Vec<(String, usize)>,
+    /// See `by_service`.
+    pub by_actor: Vec<(String, usize)>,
+    /// Findings per day (drift, unmanaged), every day from the first to the last.
+    pub days: Vec<(jiff::civil::Date, usize, usize)>,
+    /// Findings whose time reads as no date.
+    pub undated: usize,
+    /// The earliest and latest call time among the findings, as written.
+    pub window: Option<(String, String)>,
+    /// Drift by resource address: most severe first, then by address; each address's changes by time.
+    pub drift_groups: Vec<(String, Vec<&'f Finding>)>,
+    /// Unmanaged findings by resource (type and id), by type and id; each resource's calls by time.
+    pub unmanaged_groups: Vec<((String, String), Vec<&'f Finding>)>,
+    /// For each of `unmanaged_groups`, its import block, when one of its findings has an import id: named
+    /// after the resource's id ([`identifier`]), a repeated name numbered (`_2`, `_3`) so that no two
+    /// blocks import to one address.
+    pub imports: Vec<Option<String>>,
+}
+
+/// The most days the timeline shows one by one; a longer window is shown from its last days (the tallies
+/// still count every finding).
+pub const TIMELINE_MAX_DAYS: usize = 400;
+
+impl<'f> Summary<'f> {
+    /// The summary of `findings` (those with a kind; records kept by `--all` without one are left out).
+    pub fn of(findings: &'f [Finding]) -> Summary<'f> {
+        let findings: Vec<&Finding> = findings.iter().filter(|f| f.kind.is_some()).collect();
+        let tally = |key: &dyn Fn(&Finding) -> String| {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for f in &findings {
+                *counts.entry(key(f)).or_default() += 1;
+            }
+            let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            counts
+        };
+        let unknown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(unknown)".into());
+        let mut by_severity = tally(&|f| unknown(&f.severity));
+        by_severity.sort_by_key(|(s, _)| severity_rank(Some(s)));
+        let by_service = tally(&|f| unknown(&f.service));
+        let by_account = tally(&|f| format!("{} {}", f.cloud.as_str(), unknown(&f.account)));
+        let by_actor = tally(&|f| unknown(&f.actor));
+
+        let mut per_day: BTreeMap<jiff::civil::Date, (usize, usize)> = BTreeMap::new();
+        let mut undated = 0;
+        for f in &findings {
+            match f.day() {
+                Some(day) => {
+                    let entry = per_day.entry(day).or_default();
+                    if f.kind == Some(Kind::Drift) {
+                        entry.0 += 1;
+                    } else {
+                        entry.1 += 1;
+                    }
+                }
+                None => undated += 1,
+            }
+        }
+        let mut days = Vec::new();
+        if let (Some((&first, _)), Some((&last, _))) =
+            (per_day.first_key_value(), per_day.last_key_value())
+        {
+            let mut day = first;
+            let span = first
+                .until(last)
+                .map_or(0, |s| s.get_days().max(0) as usize);
+            if span >= TIMELINE_MAX_DAYS {
+                day = last
+                    .checked_sub(jiff::Span::new().days(TIMELINE_MAX_DAYS as i64 - 1))
+                    .unwrap_or(first);
+            }
+            while day <= last {
+                let (d, u) = per_day.get(&day).copied().unwrap_or_default();
+                days.push((day, d, u));
+                match day.tomorrow() {
+                    Ok(next) => day = next,
+                    Err(_) => break,
+                }
+            }
+        }
+        let window = findings.iter().filter_map(|f| f.time.clone()).fold(
+            None,
+            |w: Option<(String, String)>, t| match w {
+                None => Some((t.clone(), t)),
+                Some((a, b)) => Some((a.min(t.clone()), b.max(t))),
+            },
+        );
+
+        let mut drift: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
+        let mut unmanaged: BTreeMap<(String, String), Vec<&Finding>> = BTreeMap::new();
+        for f in &findings {
+            match f.kind {
+                Some(Kind::Drift) => drift
+                    .entry(f.resource_address.clone().unwrap_or_default())
+                    .or_default()
+                    .push(f),
+                _ => unmanaged
+                    .entry((unknown(&f.resource_type), unknown(&f.resource_id)))
+                    .or_default()
+                    .push(f),
+            }
+        }
+        let by_time = |list: &mut Vec<&Finding>| list.sort_by(|a, b| a.time.cmp(&b.time));
+        let mut drift_groups: Vec<(String, Vec<&Finding>)> = drift.into_iter().collect();
+        for (_, list) in &mut drift_groups {
+            by_time(list);
+        }
+        let rank = |list: &[&Finding]| list.iter().map(|f| f.severity_rank()).min().unwrap_or(4);
+        drift_groups.sort_by(|a, b| rank(&a.1).cmp(&rank(&b.1)).then_with(|| a.0.cmp(&b.0)));
+        let mut unmanaged_groups: Vec<((String, String), Vec<&Finding>)> =
+            unmanaged.into_iter().collect();
+        for (_, list) in &mut unmanaged_groups {
+            by_time(list);
+        }
+        let mut taken = std::collections::HashSet::new();
+        let imports = unmanaged_groups
+            .iter()
+            .map(|((resource_type, resource_id), list)| {
+                let id = list.iter().find_map(|f| f.import_id.as_deref())?;
+                let base = identifier(resource_id);
+                let mut name = base.clone();
+                let mut n = 1;
+                while !taken.insert((resource_type.clone(), name.clone())) {
+                    n += 1;
+                    name = format!("{base}_{n}");
+                }
+                Some(import_block(resource_type, &name, id))
+            })
+            .collect();
+        Summary {
+            drift: findings
+                .iter()
+                .filter(|f| f.kind == Some(Kind::Drift))
+                .count(),
+            unmanaged: findings
+                .iter()
+                .filter(|f| f.kind == Some(Kind::Unmanaged))
+                .count(),
+            by_severity,
+            by_service,
+            by_account,
+            by_actor,
+            days,
+            undated,
+            window,
+            drift_groups,
+            unmanaged_groups,
+            imports,
+        }
+    }
+}
+
+/// The records read, as the reports' headers say it.
+pub fn records_line(counts: &Counts) -> String {
+    format!(
+        "{} records ({} CloudTrail, {} GCP audit log): {} mutating calls covered by the catalog, {} on managed resources, {} drift, {} unmanaged, {} by Terraform",
+        counts.records,
+        counts.aws,
+        counts.gcp,
+        counts.covered,
+        counts.managed,
+        counts.drift,
+        counts.unmanaged,
+        counts.by_terraform
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl_strings_never_interpolate() {
+        assert_eq!(hcl_string("alice"), "\"alice\"");
+        assert_eq!(
+            hcl_string("a\"b\\c${x}%{y}$z\n"),
+            r#""a\"b\\c$${x}%%{y}$z\n""#
+        );
+    }
+
+    #[test]
+    fn identifiers_are_terraform_identifiers() {
+        assert_eq!(identifier("malicious-iam-user"), "malicious-iam-user");
+        assert_eq!(identifier("My Bucket.v2"), "my_bucket_v2");
+        assert_eq!(identifier("9lives"), "_9lives");
+        assert_eq!(identifier(""), "_");
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(
+            shell_quote("-target=module.a.aws_s3_bucket.b"),
+            "-target=module.a.aws_s3_bucket.b"
+        );
+        assert_eq!(
+            shell_quote(r#"-target=aws_lambda_function.worker["simple"]"#),
+            r#"'-target=aws_lambda_function.worker["simple"]'"#
+        );
+        assert_eq!(shell_quote("a'b c"), r"'a'\''b c'");
+    }
+
+    #[test]
+    fn user_agents_are_cut_on_a_character() {
+        let long = "é".repeat(300);
+        let cut = trim_user_agent(&long);
+        assert!(cut.len() <= USER_AGENT_MAX_BYTES, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert_eq!(trim_user_agent("  aws-cli/2 \n"), "aws-cli/2");
+    }
+
+    #[test]
+    fn the_first_source_ip_address_is_read() {
+        assert_eq!(
+            source_ip_address(r#"{"a":{"sourceIPAddress":"x"},"sourceIPAddress":"1.2.3.4","sourceIPAddress":"5.6.7.8"}"#)
+                .as_deref(),
+            Some("1.2.3.4")
+        );
+        assert_eq!(
+            source_ip_address(r#"{"sourceIPAddress":7}"#).as_deref(),
+            Some("7")
+        );
+        assert_eq!(source_ip_address(r#"{"sourceIPAddress":null}"#), None);
+    }
+}
