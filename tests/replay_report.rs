@@ -107,7 +107,10 @@ fn read_csv(text: &str) -> Vec<Vec<String>> {
 fn json_and_csv_carry_when_where_and_from_where_from_the_records() {
     let records = example_records();
     let json = example_report("json");
-    let objects: Vec<Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let objects: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(objects.len(), 6, "{json}");
     // `--json` is `--format json`, byte for byte but for the state's age, which is read at print time.
     let state = examples().join("terraform.tfstate");
@@ -177,7 +180,10 @@ fn markdown_groups_drift_by_address_with_both_resolutions() {
     assert!(md.contains("**5 drift**"), "{md}");
     assert!(md.contains("**1 unmanaged**"), "{md}");
     for address in DRIFT_ADDRESSES {
-        let escaped = address.replace('_', "\\_").replace('[', "\\[").replace(']', "\\]");
+        let escaped = address
+            .replace('_', "\\_")
+            .replace('[', "\\[")
+            .replace(']', "\\]");
         assert!(md.contains(&format!("### {escaped}\n")), "{address}");
         // Both ways to resolve it, with the address quoted for a shell where it needs to be.
         let target = if address.contains('"') {
@@ -189,9 +195,15 @@ fn markdown_groups_drift_by_address_with_both_resolutions() {
             md.contains(&format!("terraform apply -refresh-only {target}\n")),
             "{address}"
         );
-        assert!(md.contains(&format!("terraform apply {target}\n")), "{address}");
+        assert!(
+            md.contains(&format!("terraform apply {target}\n")),
+            "{address}"
+        );
     }
-    assert!(md.contains("### aws\\_iam\\_user malicious-iam-user"), "{md}");
+    assert!(
+        md.contains("### aws\\_iam\\_user malicious-iam-user"),
+        "{md}"
+    );
     // The flow log's call deleted it: accepting that means removing it from the code.
     assert!(
         md.contains("remove module.network.aws_flow_log.vpc from the code"),
@@ -247,7 +259,10 @@ fn secrets_stay_redacted_in_every_format() {
         let out = stdout(&replay(&[&"--state", &state, &logs, &"--format", &format]));
         assert!(out.contains("environment"), "{format}: {out}");
         assert!(!out.contains(secret), "{format} shows the secret:\n{out}");
-        assert!(!out.contains("API_TOKEN"), "{format} shows the secret's name:\n{out}");
+        assert!(
+            !out.contains("API_TOKEN"),
+            "{format} shows the secret's name:\n{out}"
+        );
         if format != "text" {
             assert!(out.contains("redacted"), "{format}: {out}");
         }
@@ -285,7 +300,10 @@ fn values_a_log_writer_chooses_stay_text_in_every_format() {
     let text = run("text");
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(!text.contains('\u{1b}'), "{text}");
-    assert!(text.contains(r"christophe\u{1b}[2J\u{a}UNMANAGED"), "{text}");
+    assert!(
+        text.contains(r"christophe\u{1b}[2J\u{a}UNMANAGED"),
+        "{text}"
+    );
 
     let json: Value = serde_json::from_str(run("json").trim()).unwrap();
     assert_eq!(json["finding.user_agent"], HOSTILE_AGENT.trim());
@@ -335,7 +353,13 @@ fn gcp_input(dir: &Path) -> (PathBuf, PathBuf) {
 fn a_google_finding_names_its_project_caller_and_method() {
     let dir = tempfile::tempdir().unwrap();
     let (state, entries) = gcp_input(dir.path());
-    let out = stdout(&replay(&[&"--state", &state, &entries, &"--format", &"json"]));
+    let out = stdout(&replay(&[
+        &"--state",
+        &state,
+        &entries,
+        &"--format",
+        &"json",
+    ]));
     let finding: Value = out
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -350,11 +374,17 @@ fn a_google_finding_names_its_project_caller_and_method() {
     let payload = &entry["protoPayload"];
     assert_eq!(finding["finding.cloud"], "gcp");
     assert_eq!(finding["finding.time"], entry["timestamp"]);
-    assert_eq!(finding["finding.account"], entry["resource"]["labels"]["project_id"]);
+    assert_eq!(
+        finding["finding.account"],
+        entry["resource"]["labels"]["project_id"]
+    );
     assert_eq!(finding["finding.service"], payload["serviceName"]);
     assert_eq!(finding["finding.call"], payload["methodName"]);
     assert_eq!(finding["finding.event_id"], entry["insertId"]);
-    assert_eq!(finding["finding.source_ip"], payload["requestMetadata"]["callerIp"]);
+    assert_eq!(
+        finding["finding.source_ip"],
+        payload["requestMetadata"]["callerIp"]
+    );
     assert_eq!(
         finding["finding.user_agent"],
         payload["requestMetadata"]["callerSuppliedUserAgent"]
@@ -406,7 +436,10 @@ fn load_in_chromium(page: &Path) -> (String, Vec<String>) {
         .filter(|l| l.contains(":CONSOLE"))
         .map(str::to_owned)
         .collect();
-    (String::from_utf8_lossy(&output.stdout).into_owned(), console)
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        console,
+    )
 }
 
 #[test]
@@ -416,25 +449,57 @@ fn the_html_report_loads_in_chromium_and_shows_the_findings() {
     let (state, hostile) = hostile_input(dir.path());
     let logs = examples().join("cloudtrail");
     let html = stdout(&replay(&[
-        &"--state", &state, &"--state", &gcp_state, &logs, &hostile, &gcp_entries, &"--format", &"html",
+        &"--state",
+        &state,
+        &"--state",
+        &gcp_state,
+        &logs,
+        &hostile,
+        &gcp_entries,
+        &"--format",
+        &"html",
     ]));
     let page = dir.path().join("report.html");
     std::fs::write(&page, &html).unwrap();
     let (dom, console) = load_in_chromium(&page);
 
-    assert!(console.is_empty(), "the page logged:\n{}", console.join("\n"));
+    assert!(
+        console.is_empty(),
+        "the page logged:\n{}",
+        console.join("\n")
+    );
     assert!(dom.contains("<main id=\"report\""), "{dom}");
     // The example's 5 drift, the hostile copy of one of them and the Google subnetwork; the IAM user.
-    assert!(dom.contains("data-drift=\"7\" data-unmanaged=\"1\""), "{dom}");
-    assert_eq!(dom.matches("<tr class=\"finding\" data-kind=\"drift\"").count(), 7);
-    assert_eq!(dom.matches("<tr class=\"finding\" data-kind=\"unmanaged\"").count(), 1);
-    for address in DRIFT_ADDRESSES.iter().chain(&["google_compute_subnetwork.default"]) {
+    assert!(
+        dom.contains("data-drift=\"7\" data-unmanaged=\"1\""),
+        "{dom}"
+    );
+    assert_eq!(
+        dom.matches("<tr class=\"finding\" data-kind=\"drift\"")
+            .count(),
+        7
+    );
+    assert_eq!(
+        dom.matches("<tr class=\"finding\" data-kind=\"unmanaged\"")
+            .count(),
+        1
+    );
+    for address in DRIFT_ADDRESSES
+        .iter()
+        .chain(&["google_compute_subnetwork.default"])
+    {
         assert!(dom.contains(&format!("<h3>{address}</h3>")), "{address}");
     }
-    assert!(dom.contains("<h3>aws_iam_user malicious-iam-user</h3>"), "{dom}");
+    assert!(
+        dom.contains("<h3>aws_iam_user malicious-iam-user</h3>"),
+        "{dom}"
+    );
     // Who, from where, what changed: the security group's record and the subnetwork's entry.
     assert!(dom.contains("253.243.215.253"), "{dom}");
-    assert!(dom.contains("ingress: +tcp 22 cidr 208.236.235.254/0"), "{dom}");
+    assert!(
+        dom.contains("ingress: +tcp 22 cidr 208.236.235.254/0"),
+        "{dom}"
+    );
     assert!(dom.contains("user1@company.io"), "{dom}");
     assert!(dom.contains("<svg"), "no timeline");
     // The hostile user agent is text in the page, never an element.
@@ -467,6 +532,25 @@ fn check_generated(file: &str, generated: &str) {
 
 #[test]
 fn the_docs_example_reports_are_the_examples_reports() {
-    check_generated("docs/examples/audit-report.md", &example_report("markdown"));
+    let markdown = example_report("markdown");
+    check_generated("docs/examples/audit-report.md", &markdown);
     check_generated("docs/examples/audit-report.html", &example_report("html"));
+
+    // docs/AUDIT.md quotes one resource of it, between its markers.
+    let start = markdown
+        .find("### module.network.aws\\_security\\_group.web")
+        .expect("the security group's section");
+    let rest = &markdown[start..];
+    let end = rest[4..].find("\n### ").map_or(rest.len(), |i| i + 5);
+    let excerpt = &rest[..end];
+    let page = std::fs::read_to_string(Path::new(ROOT).join("docs/AUDIT.md")).unwrap();
+    let (open, close) = ("<!-- example:start -->\n", "<!-- example:end -->");
+    let from = page.find(open).expect("the example's start marker") + open.len();
+    let to = page.find(close).expect("the example's end marker");
+    let quoted = excerpt
+        .replace("\n### ", "\n#### ")
+        .replacen("### ", "#### ", 1);
+    let mut updated = page.clone();
+    updated.replace_range(from..to, &quoted);
+    check_generated("docs/AUDIT.md", &updated);
 }

@@ -8,8 +8,7 @@
 //! browser. The page's Content-Security-Policy allows no script and no load at all, so a value that slipped
 //! through would still be inert (and Chromium would say so on its console, which the tests read).
 
-use super::{Finding, SEVERITIES, Summary, records_line, resolution};
-use crate::output::Counts;
+use super::{Counts, Finding, SEVERITIES, Summary, records_line, resolution};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 

@@ -2,8 +2,7 @@
 //! (`null`: no value), the record's own names under the fields of its cloud's plugin, and the finding's own
 //! data (`finding.*`: when, where, from where, the import id).
 
-use super::Finding;
-use crate::view::View;
+use super::{Finding, View};
 use serde_json::{Map, Value, json};
 use tfdrift::drift::Verdict;
 use tfdrift::fields;

@@ -6,8 +6,7 @@
 //! ends a cell) and line breaks become spaces; in a code block, the fence is longer than any run of
 //! backticks in the block.
 
-use super::{Summary, records_line, resolution};
-use crate::output::Counts;
+use super::{Counts, Summary, records_line, resolution};
 use std::io::{self, Write};
 
 /// Writes the whole report.

@@ -13,8 +13,8 @@ mod json;
 mod markdown;
 mod text;
 
-use crate::output::Counts;
-use crate::view::{Cloud, View};
+use super::output::Counts;
+use super::view::{Cloud, View};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -120,6 +120,12 @@ pub struct Finding {
     /// table, as `--json` always printed them. Dropped by the formats that do not print it.
     table: Vec<(&'static str, Value)>,
 }
+
+// Findings are made where records are read and reported elsewhere: they cross threads.
+const _: fn() = || {
+    fn send<T: Send + 'static>() {}
+    send::<Finding>();
+};
 
 impl Finding {
     /// The finding in a record's verdict: `None` when the verdict is neither drift nor unmanaged, unless
