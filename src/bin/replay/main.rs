@@ -56,7 +56,7 @@ struct Args {
     catalog_files: Vec<PathBuf>,
     /// What to print: a line per finding (text), every field of each finding as one JSON object per line
     /// (json), a report for people and auditors (markdown, or html: one self-contained page), or a row per
-    /// finding for spreadsheets (csv).
+    /// finding for spreadsheets (csv). Default: text.
     #[arg(long, value_enum, value_name = "FORMAT")]
     format: Option<Format>,
     /// The same as `--format json`.

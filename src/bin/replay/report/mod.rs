@@ -621,6 +621,78 @@ pub fn records_line(counts: &Counts) -> String {
 mod tests {
     use super::*;
 
+    /// An unmanaged IAM user made by hand, with the import id the import ids' code would give it.
+    fn unmanaged(id: &str, import_id: &str) -> Finding {
+        Finding {
+            kind: Some(Kind::Unmanaged),
+            cloud: Cloud::Aws,
+            time: Some("2024-08-01T13:33:28Z".into()),
+            account: Some("229654561268".into()),
+            region: Some("us-east-1".into()),
+            service: Some("iam.amazonaws.com".into()),
+            call: "CreateUser".into(),
+            event_id: None,
+            actor: Some("christophe".into()),
+            actor_kind: Some("sdk_or_cli".into()),
+            source_ip: None,
+            user_agent: None,
+            severity: Some("critical".into()),
+            change: Some("create".into()),
+            resource_address: None,
+            resource_type: Some("aws_iam_user".into()),
+            resource_id: Some(id.into()),
+            state: None,
+            state_serial: None,
+            touched_attrs: Vec::new(),
+            changed_attrs: Vec::new(),
+            summary: None,
+            diff: None,
+            import_id: Some(import_id.into()),
+            table: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn import_blocks_never_share_an_address_and_stay_text() {
+        let hostile = "x\"}\nresource \"aws_iam_user\" \"y\" {${file(\"/etc/passwd\")}<b>";
+        let findings = [
+            unmanaged("alice.b", "alice.b"),
+            unmanaged("alice_b", "alice_b"),
+            unmanaged("mallory", hostile),
+        ];
+        let summary = Summary::of(&findings);
+        let blocks: Vec<&str> = summary
+            .imports
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                "import {\n  to = aws_iam_user.alice_b\n  id = \"alice.b\"\n}",
+                "import {\n  to = aws_iam_user.alice_b_2\n  id = \"alice_b\"\n}",
+                "import {\n  to = aws_iam_user.mallory\n  id = \"x\\\"}\\nresource \\\"aws_iam_user\\\" \\\"y\\\" {$${file(\\\"/etc/passwd\\\")}<b>\"\n}",
+            ]
+        );
+        let mut html = Vec::new();
+        html::write(&mut html, &summary, &Counts::default()).unwrap();
+        let html = String::from_utf8(html).unwrap();
+        assert!(html.contains("to = aws_iam_user.alice_b_2"), "{html}");
+        assert!(
+            html.contains("$${file(\\&quot;/etc/passwd\\&quot;)}&lt;b&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>\""), "{html}");
+        let mut md = Vec::new();
+        markdown::write(&mut md, &summary, &Counts::default()).unwrap();
+        let md = String::from_utf8(md).unwrap();
+        assert!(
+            md.contains("```hcl\nimport {\n  to = aws_iam_user.mallory\n"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn hcl_strings_never_interpolate() {
         assert_eq!(hcl_string("alice"), "\"alice\"");
