@@ -42,6 +42,7 @@ pre { background: #f8f9f9; border: 1px solid var(--line); border-radius: 4px; pa
 .old { color: #922b21; } .new { color: #1e8449; }
 .resolve { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; margin-top: 8px; }
 .timeline svg { width: 100%; height: 140px; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
+.partial { background: #fdebd0; border: 1px solid var(--unmanaged); border-radius: 6px; padding: 8px 12px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 "#;
 
@@ -68,6 +69,16 @@ fn page(h: &mut String, s: &Summary, counts: &Counts) -> std::fmt::Result {
         s.drift, s.unmanaged
     )?;
     h.push_str("<h1>Drift audit</h1>\n");
+    if let Some(why) = &s.partial {
+        writeln!(
+            h,
+            "<p class=\"partial\"><b>Partial report</b>: {}. Only the records read until then are in it.</p>",
+            escape(why)
+        )?;
+    }
+    for line in &s.context {
+        writeln!(h, "<p class=\"meta context\">{}</p>", escape(line))?;
+    }
     if let Some((first, last)) = &s.window {
         writeln!(
             h,

@@ -13,6 +13,15 @@ use std::io::{self, Write};
 pub fn write(out: &mut impl Write, s: &Summary, counts: &Counts) -> io::Result<()> {
     let mut md = String::new();
     md.push_str("# Drift audit\n\n");
+    if let Some(why) = &s.partial {
+        md.push_str(&format!(
+            "> **Partial report**: {}. Only the records read until then are in it.\n\n",
+            text(why)
+        ));
+    }
+    for line in &s.context {
+        md.push_str(&format!("{}\n\n", text(line)));
+    }
     if let Some((first, last)) = &s.window {
         md.push_str(&format!(
             "Changes made outside Terraform from {} to {}. ",

@@ -382,6 +382,11 @@ pub struct Report<W: Write> {
     out: W,
     kept: Vec<Finding>,
     started: bool,
+    /// What was read, as the run's caller describes it (the trail, the window asked): the aggregate reports'
+    /// header.
+    context: Vec<String>,
+    /// Why the report is partial (the run was interrupted), when it is.
+    partial: Option<String>,
 }
 
 impl<W: Write> Report<W> {
@@ -392,7 +397,25 @@ impl<W: Write> Report<W> {
             out,
             kept: Vec::new(),
             started: false,
+            context: Vec::new(),
+            partial: None,
         }
+    }
+
+    /// Adds a line to the header of the markdown and html reports, saying what was read (`Trail
+    /// s3://bucket/prefix, 2026-09-07 to 2026-12-06`); the other formats do not print it.
+    // For the trail's run loop (issue 21, part 1: the bucket and window read), which is not in this module.
+    #[allow(dead_code)]
+    pub fn describe(&mut self, line: impl Into<String>) {
+        self.context.push(line.into());
+    }
+
+    /// Marks the report partial (the run was stopped before it read everything): markdown and html say so,
+    /// with `why`, at their top.
+    // For the run loop's Ctrl-C (issue 21, part 2), which is not in this module.
+    #[allow(dead_code)]
+    pub fn mark_partial(&mut self, why: impl Into<String>) {
+        self.partial = Some(why.into());
     }
 
     /// Adds a finding: written now (text, json, csv) or kept for the end (markdown, html).
@@ -430,8 +453,16 @@ impl<W: Write> Report<W> {
                     csv::header(&mut self.out)?;
                 }
             }
-            Format::Markdown => markdown::write(&mut self.out, &Summary::of(&self.kept), counts)?,
-            Format::Html => html::write(&mut self.out, &Summary::of(&self.kept), counts)?,
+            Format::Markdown | Format::Html => {
+                let mut summary = Summary::of(&self.kept);
+                summary.context = std::mem::take(&mut self.context);
+                summary.partial = self.partial.take();
+                if self.format == Format::Markdown {
+                    markdown::write(&mut self.out, &summary, counts)?;
+                } else {
+                    html::write(&mut self.out, &summary, counts)?;
+                }
+            }
         }
         self.out.flush()?;
         Ok(self.out)
@@ -467,6 +498,10 @@ pub struct Summary<'f> {
     /// after the resource's id ([`identifier`]), a repeated name numbered (`_2`, `_3`) so that no two
     /// blocks import to one address.
     pub imports: Vec<Option<String>>,
+    /// What was read ([`Report::describe`]).
+    pub context: Vec<String>,
+    /// Why the report is partial ([`Report::mark_partial`]).
+    pub partial: Option<String>,
 }
 
 /// The most days the timeline shows one by one; a longer window is shown from its last days (the tallies
@@ -598,6 +633,8 @@ impl<'f> Summary<'f> {
             drift_groups,
             unmanaged_groups,
             imports,
+            context: Vec::new(),
+            partial: None,
         }
     }
 }
@@ -691,6 +728,34 @@ mod tests {
             md.contains("```hcl\nimport {\n  to = aws_iam_user.mallory\n"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_partial_report_says_so_and_a_long_window_keeps_its_last_days() {
+        let mut early = unmanaged("a", "a");
+        early.time = Some("2020-01-01T00:00:00Z".into());
+        let mut undated = unmanaged("b", "b");
+        undated.time = Some("yesterday".into());
+        let mut report = Report::new(Format::Html, Vec::new());
+        for f in [early, unmanaged("c", "c"), undated] {
+            report.add(f).unwrap();
+        }
+        report.describe("Trail s3://trail/<x>");
+        report.mark_partial("interrupted <Ctrl-C>");
+        let html = String::from_utf8(report.finish(&Counts::default()).unwrap()).unwrap();
+        assert!(
+            html.contains("<b>Partial report</b>: interrupted &lt;Ctrl-C&gt;."),
+            "{html}"
+        );
+        assert!(html.contains("Trail s3://trail/&lt;x&gt;"), "{html}");
+        assert!(
+            html.contains(&format!(
+                "{TIMELINE_MAX_DAYS} days, at most 1 findings a day; 1 findings have no time"
+            )),
+            "{html}"
+        );
+        assert_eq!(html.matches("<rect class=\"day\"").count(), 1, "{html}");
+        assert!(html.contains("2024-08-01: 1 unmanaged"), "{html}");
     }
 
     #[test]
