@@ -41,7 +41,8 @@ pre { background: #f8f9f9; border: 1px solid var(--line); border-radius: 4px; pa
 .diff td { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; }
 .old { color: #922b21; } .new { color: #1e8449; }
 .resolve { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; margin-top: 8px; }
-.timeline svg { width: 100%; height: 140px; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
+.axis { display: flex; justify-content: space-between; color: var(--muted); font-size: 12px; }
+.timeline svg { width: 100%; height: 130px; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
 .partial { background: #fdebd0; border: 1px solid var(--unmanaged); border-radius: 6px; padding: 8px 12px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 "#;
@@ -195,7 +196,7 @@ fn timeline(h: &mut String, s: &Summary) -> std::fmt::Result {
     let (top, height) = (10usize, 100usize);
     writeln!(
         h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} 130\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Findings per day\">",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} 115\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Findings per day\">",
         width.max(10)
     )?;
     for (i, (day, drift, unmanaged)) in s.days.iter().enumerate() {
@@ -221,8 +222,13 @@ fn timeline(h: &mut String, s: &Summary) -> std::fmt::Result {
     let (first, last) = (s.days[0].0, s.days[s.days.len() - 1].0);
     writeln!(
         h,
-        "<line x1=\"0\" y1=\"{0}\" x2=\"{width}\" y2=\"{0}\" stroke=\"#aab7b8\"/>\n<text x=\"1\" y=\"125\" font-size=\"9\">{first}</text>\n<text x=\"{width}\" y=\"125\" font-size=\"9\" text-anchor=\"end\">{last}</text>\n</svg>",
+        "<line x1=\"0\" y1=\"{0}\" x2=\"{width}\" y2=\"{0}\" stroke=\"#aab7b8\"/>\n</svg>",
         top + height
+    )?;
+    // The dates below the bars, in HTML: text inside a stretched SVG would be stretched with it.
+    writeln!(
+        h,
+        "<div class=\"axis\"><time>{first}</time><time>{last}</time></div>"
     )?;
     writeln!(
         h,
