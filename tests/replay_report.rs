@@ -429,10 +429,16 @@ fn chromium() -> PathBuf {
         })
 }
 
-/// The page as Chromium's DOM holds it after loading, and every message its console printed.
+/// The page as Chromium's DOM holds it after loading, and every message its console printed. Chromium's
+/// output goes to files (no pipe to fill while it runs); a Chromium that has not finished after two minutes is
+/// killed and the test fails, rather than hanging.
 fn load_in_chromium(page: &Path) -> (String, Vec<String>) {
-    let profile = tempfile::tempdir().unwrap();
-    let output = Command::new(chromium())
+    let work = tempfile::tempdir().unwrap();
+    let (dom_path, log_path) = (
+        work.path().join("dom.html"),
+        work.path().join("chromium.log"),
+    );
+    let mut child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -445,24 +451,38 @@ fn load_in_chromium(page: &Path) -> (String, Vec<String>) {
             "--enable-logging=stderr",
             "--v=0",
         ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            work.path().join("profile").display()
+        ))
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
-        .output()
+        .stdout(std::fs::File::create(&dom_path).unwrap())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
         .expect("run chromium");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "chromium failed:\n{stderr}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish loading the page in two minutes");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(status.success(), "chromium failed:\n{log}");
     // Chromium prints what a page logs as `[...:INFO:CONSOLE:<line>] "<message>", source: <url> (<line>)`,
     // the page's errors and Content-Security-Policy violations included.
-    let console = stderr
+    let console = log
         .lines()
         .filter(|l| l.contains(":CONSOLE"))
         .map(str::to_owned)
         .collect();
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        console,
-    )
+    (std::fs::read_to_string(&dom_path).unwrap(), console)
 }
 
 #[test]
