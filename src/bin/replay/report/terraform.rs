@@ -1,0 +1,135 @@
+//! What the reports tell Terraform users to run: the two ways to resolve a drift, and the import block that
+//! adopts a resource made by hand, with every value quoted for where it goes (a POSIX shell, an HCL string, a
+//! Terraform identifier).
+
+/// How to resolve a drift, both ways, as shell commands run in the Terraform configuration that holds the
+/// address: accept the change into the state and the code, or put back what the code says.
+pub struct Resolution {
+    /// Accepting: what to run and do.
+    pub accept: Vec<String>,
+    /// Reverting: what to run.
+    pub revert: Vec<String>,
+}
+
+/// How to resolve drift on `address` (of the finding's change kind).
+pub fn resolution(address: &str, change: Option<&str>) -> Resolution {
+    let target = shell_quote(&format!("-target={address}"));
+    let accept = if change == Some("delete") {
+        vec![
+            format!("terraform apply -refresh-only {target}"),
+            format!(
+                "# the resource is gone: the refresh drops it from the state; remove {address} from the code"
+            ),
+            "terraform plan   # no changes left".to_owned(),
+        ]
+    } else {
+        vec![
+            format!("terraform apply -refresh-only {target}"),
+            format!("# then change the code of {address} to the values the state now holds"),
+            "terraform plan   # no changes left".to_owned(),
+        ]
+    };
+    let revert = vec![
+        format!("terraform plan {target}   # shows the change Terraform will undo"),
+        format!("terraform apply {target}"),
+    ];
+    Resolution { accept, revert }
+}
+
+/// An argument quoted for a POSIX shell when it holds anything but plain characters (a `for_each` key's
+/// brackets and quotes: `-target='aws_instance.web["a"]'`).
+pub fn shell_quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.=/:,+@%".contains(c);
+    if arg.chars().all(plain) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// A string as an HCL (Terraform) quoted string: backslashes, quotes and control characters escaped, and
+/// template sequences (`${`, `%{`) doubled so that Terraform reads them as text, never as an expression.
+pub fn hcl_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str(r"\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str(r"\n"),
+            '\r' => out.push_str(r"\r"),
+            '\t' => out.push_str(r"\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A Terraform identifier made of `text` (letters, digits, `_`, `-`; starting with a letter or `_`), for an
+/// import block's `to` address.
+pub fn identifier(text: &str) -> String {
+    let mut name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        name.insert(0, '_');
+    }
+    name
+}
+
+/// An import block: `import { to = TYPE.NAME id = "ID" }` (Terraform 1.5 and later, OpenTofu).
+pub fn import_block(resource_type: &str, name: &str, id: &str) -> String {
+    format!(
+        "import {{\n  to = {resource_type}.{name}\n  id = {}\n}}",
+        hcl_string(id)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl_strings_never_interpolate() {
+        assert_eq!(hcl_string("alice"), "\"alice\"");
+        assert_eq!(
+            hcl_string("a\"b\\c${x}%{y}$z\n"),
+            r#""a\"b\\c$${x}%%{y}$z\n""#
+        );
+    }
+
+    #[test]
+    fn identifiers_are_terraform_identifiers() {
+        assert_eq!(identifier("malicious-iam-user"), "malicious-iam-user");
+        assert_eq!(identifier("My Bucket.v2"), "my_bucket_v2");
+        assert_eq!(identifier("9lives"), "_9lives");
+        assert_eq!(identifier(""), "_");
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(
+            shell_quote("-target=module.a.aws_s3_bucket.b"),
+            "-target=module.a.aws_s3_bucket.b"
+        );
+        assert_eq!(
+            shell_quote(r#"-target=aws_lambda_function.worker["simple"]"#),
+            r#"'-target=aws_lambda_function.worker["simple"]'"#
+        );
+        assert_eq!(shell_quote("a'b c"), r"'a'\''b c'");
+    }
+}
