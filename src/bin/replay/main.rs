@@ -7,6 +7,7 @@
 //! so a folder, or even a file, may hold both; each record is still read once: the view that read the
 //! previous record reads it first, and the other one only when the first finds nothing of its cloud.
 
+mod imports;
 mod input;
 mod output;
 mod view;
@@ -63,6 +64,10 @@ struct Args {
     /// that name sets, and the event name without a version suffix.
     #[arg(long, exclusive = true, value_name = "NAMES_FILE", num_args = 0..=1)]
     dump_catalog: Option<Option<PathBuf>>,
+    /// Write Terraform `import` blocks (Terraform 1.5 and later, OpenTofu) for every resource made by hand
+    /// that the run finds to this file, for `terraform plan -generate-config-out=generated.tf`.
+    #[arg(long, value_name = "PATH")]
+    import_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,11 +113,15 @@ fn main() -> anyhow::Result<()> {
         out: std::io::BufWriter::new(stdout.lock()),
         counts: Counts::default(),
         hint: Cloud::Aws,
+        imports: imports::Imports::default(),
     };
     for file in &files {
         for_each_record(file, |text, at| replay.record(text, file, at))?;
     }
     replay.out.flush()?;
+    if let Some(path) = &args.import_file {
+        write_import_file(path, &replay.imports)?;
+    }
     let counts = &replay.counts;
     let neither = if counts.unrecognised > 0 {
         format!(", {} neither", counts.unrecognised)
@@ -152,6 +161,8 @@ struct Replay<'r, W: Write> {
     /// The cloud of the last record read: the view tried first on the next, so a file of one cloud's records
     /// is read once per record; the other view reads a record only when the first does not recognise it.
     hint: Cloud,
+    /// The resources made by hand found so far, for `--import-file`.
+    imports: imports::Imports,
 }
 
 impl<W: Write> Replay<'_, W> {
@@ -198,6 +209,9 @@ impl<W: Write> Replay<'_, W> {
     fn judge(&mut self, view: &View) -> anyhow::Result<()> {
         let verdict = view.verdict(self.engine, self.snapshot);
         self.counts.add(&verdict);
+        if self.args.import_file.is_some() {
+            self.imports.add(&verdict, view);
+        }
         let finding = verdict.drift || verdict.unmanaged;
         if self.args.json {
             if finding || self.args.all {
@@ -208,6 +222,24 @@ impl<W: Write> Replay<'_, W> {
         }
         Ok(())
     }
+}
+
+/// Writes the import blocks to `path`, whole or not at all (a temporary file beside it, then renamed).
+fn write_import_file(path: &Path, imports: &imports::Imports) -> anyhow::Result<()> {
+    let mut text = Vec::new();
+    imports.write(&mut text)?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, &text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "{} import block(s) written to {}",
+        imports.adoptions().len(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// The plugin's configuration (`--config`, or none) with the command line's states, Terraform principals and
