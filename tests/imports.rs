@@ -171,7 +171,10 @@ fn every_documented_example_fits_its_form_and_every_documented_type_has_a_form()
     assert!(!fits("sg-<id>", "vpc-1"));
     assert!(!fits("<role>:<policy>", "role"));
     assert!(!fits("<name>", "arn:aws:iam::1:user/alice"));
-    assert!(fits("<r>/arn:<p>:iam::<a>:policy/<n...>", "r/arn:aws:iam::1:policy/a/b"));
+    assert!(fits(
+        "<r>/arn:<p>:iam::<a>:policy/<n...>",
+        "r/arn:aws:iam::1:policy/a/b"
+    ));
 }
 
 #[test]
@@ -225,7 +228,10 @@ fn real_records_give_import_blocks_in_the_documented_forms() {
             checked += 1;
         }
     }
-    assert!(checked >= 8, "only {checked} blocks of documented types:\n{text}");
+    assert!(
+        checked >= 8,
+        "only {checked} blocks of documented types:\n{text}"
+    );
 
     // What the records created by hand, by the names and ids they carry. Stratus Red Team's detonations
     // (stratus-red-team/aws.persistence.*) and Panther's console records; the four `CreateUser` records of
@@ -265,7 +271,10 @@ fn real_records_give_import_blocks_in_the_documented_forms() {
         "CreateRole",
         "/requestParameters/roleName",
     );
-    assert!(resources.contains(&("aws_iam_role", role.as_str())), "{text}");
+    assert!(
+        resources.contains(&("aws_iam_role", role.as_str())),
+        "{text}"
+    );
     // Panther's one CreateSecurityGroup record was made by Terraform (its user agent says so): Terraform's
     // own create is not made by hand, and gets no block.
     let group = panther_value("CreateSecurityGroup", "/responseElements/groupId");
@@ -294,7 +303,10 @@ fn real_records_give_import_blocks_in_the_documented_forms() {
         .filter(|l| l.starts_with("# Created or changed by "))
         .count();
     assert_eq!(comments, blocks.len());
-    assert!(text.contains("through iam.amazonaws.com CreateUser"), "{text}");
+    assert!(
+        text.contains("through iam.amazonaws.com CreateUser"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -342,7 +354,8 @@ fn stratus_value(file: &str, event: &str, pointer: &str) -> String {
 
 /// A member of the first successful record of that name in Panther's records.
 fn panther_value(event: &str, pointer: &str) -> String {
-    let text = std::fs::read_to_string(format!("{DATA}/cloudtrail/panther-analysis.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(format!("{DATA}/cloudtrail/panther-analysis.jsonl")).unwrap();
     let records: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -220,7 +220,10 @@ fn build(resource_type: &str, doc: FormDoc) -> Result<ImportForm, String> {
         .keys()
         .find(|p| !sources.iter().any(|(n, _)| **n == ***p))
     {
-        return Err(format!("part `{unused}` is not used in the form `{}`", doc.form));
+        return Err(format!(
+            "part `{unused}` is not used in the form `{}`",
+            doc.form
+        ));
     }
     let uses_id = sources.iter().any(|(_, s)| *s == Source::Id);
     if !uses_id && (doc.shape.is_some() || doc.exclude.is_some()) {
@@ -372,7 +375,9 @@ mod tests {
         assert!(glob("projects/*/global/networks/*").matches("projects/p/global/networks/n"));
         assert!(!glob("projects/*/global/networks/*").matches("projects/p/global/networks/n/x"));
         assert!(!glob("projects/*/global/networks/*").matches("projects//global/networks/n"));
-        assert!(glob("https://*/*/*").matches("https://sqs.us-east-1.amazonaws.com/123456789012/q"));
+        assert!(
+            glob("https://*/*/*").matches("https://sqs.us-east-1.amazonaws.com/123456789012/q")
+        );
         // A long hostile id costs its length times the shape's, and is refused by length before that.
         let long = "a".repeat(100_000);
         assert!(glob("*").matches(&long));
@@ -389,11 +394,16 @@ mod tests {
     #[test]
     fn malformed_forms_are_refused_with_the_type() {
         let refused = |text: &str, why: &str| {
-            let error = ImportForms::parse("f.toml", text).expect_err(text).to_string();
+            let error = ImportForms::parse("f.toml", text)
+                .expect_err(text)
+                .to_string();
             assert!(error.contains(why), "{text}: {error}");
             assert!(error.contains("[aws_x]"), "{error}");
         };
-        refused("[aws_x]\nform = \"{id}:{policy}\"", "unknown placeholder `{policy}`");
+        refused(
+            "[aws_x]\nform = \"{id}:{policy}\"",
+            "unknown placeholder `{policy}`",
+        );
         refused("[aws_x]\nform = \"{id\"", "`{` without `}`");
         refused("[aws_x]\nform = \"id}\"", "`}` without `{`");
         refused("[aws_x]\nform = \"fixed\"", "no placeholder");
@@ -406,8 +416,14 @@ mod tests {
             "[aws_x]\nform = \"{p}\"\nparts = { p = [\"nowhere.p\"] }",
             "not a part of a record",
         );
-        refused("[aws_x]\nform = \"{p}\"\nparts = { p = [] }", "names no record path");
-        refused("[aws_x]\nform = \"{account}\"\nshape = \"*\"", "does not use");
+        refused(
+            "[aws_x]\nform = \"{p}\"\nparts = { p = [] }",
+            "names no record path",
+        );
+        refused(
+            "[aws_x]\nform = \"{account}\"\nshape = \"*\"",
+            "does not use",
+        );
         refused("[aws_x]\nform = \"{id}\"\nshape = \"\"", "empty shape");
         assert!(ImportForms::parse("f.toml", "[aws_x]\nform = \"{id}\"\nfrom = 1").is_err());
     }
@@ -424,7 +440,8 @@ mod tests {
         assert_eq!(names, ["id", "policy", "region"]);
         let some = |s: &str| Some(s.to_owned());
         assert_eq!(
-            form.render(&[some("r"), some("p"), some("eu-west-1")]).as_deref(),
+            form.render(&[some("r"), some("p"), some("eu-west-1")])
+                .as_deref(),
             Some("r:p@eu-west-1")
         );
         assert_eq!(form.render(&[some("r"), None, some("eu-west-1")]), None);

@@ -34,7 +34,10 @@ fn every_form_names_a_type_of_the_provider_schema_and_of_the_catalog() {
         } else {
             &aws
         };
-        assert!(schema.contains(t), "{t} is not a resource type of the provider's schema");
+        assert!(
+            schema.contains(t),
+            "{t} is not a resource type of the provider's schema"
+        );
         assert!(targeted.contains(t), "no call of the catalog targets {t}");
         count += 1;
     }
@@ -85,6 +88,9 @@ fn the_common_services_creates_have_a_form() {
         "google_storage_bucket",
         "google_service_account",
     ] {
-        assert!(forms.get(resource_type).is_some(), "{resource_type} has no form");
+        assert!(
+            forms.get(resource_type).is_some(),
+            "{resource_type} has no form"
+        );
     }
 }

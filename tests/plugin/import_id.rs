@@ -19,9 +19,13 @@ const FIELDS: &[&str] = &[
 fn run_aws(record: &str, state: &Value) -> Fields {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = write_state(dir.path(), "main.tfstate", state);
-    run(&[record.to_owned()], &config(&[("main", &path)], json!({})), FIELDS)
-        .pop()
-        .expect("one event")
+    run(
+        &[record.to_owned()],
+        &config(&[("main", &path)], json!({})),
+        FIELDS,
+    )
+    .pop()
+    .expect("one event")
 }
 
 fn user(name: &str) -> Value {

@@ -78,7 +78,10 @@ impl Imports {
         let base = identifier(id);
         let mut name = base.clone();
         let mut n = 1;
-        while self.names.contains(&(resource_type.to_owned(), name.clone())) {
+        while self
+            .names
+            .contains(&(resource_type.to_owned(), name.clone()))
+        {
             n += 1;
             name = format!("{base}_{n}");
         }
@@ -142,15 +145,15 @@ pub fn identifier(id: &str) -> String {
             .unwrap_or(s)
             .to_owned()
     };
-    let named = if id.starts_with("arn:") || id.starts_with("https://") || id.starts_with("projects/")
-    {
-        last(id)
-    } else if let Some((owner, arn)) = id.split_once("/arn:") {
-        // An attachment: the role, user or group, and the policy's name.
-        format!("{owner}_{}", last(arn))
-    } else {
-        id.to_owned()
-    };
+    let named =
+        if id.starts_with("arn:") || id.starts_with("https://") || id.starts_with("projects/") {
+            last(id)
+        } else if let Some((owner, arn)) = id.split_once("/arn:") {
+            // An attachment: the role, user or group, and the policy's name.
+            format!("{owner}_{}", last(arn))
+        } else {
+            id.to_owned()
+        };
     let mut name: String = named
         .chars()
         .map(|c| {
