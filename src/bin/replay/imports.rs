@@ -6,7 +6,7 @@
 //! holds (quotes, backslashes, `${` and `%{`, control characters are escaped), the resource's name is a
 //! Terraform identifier made from the id, and the comment above it is one line.
 
-use crate::view::View;
+use super::view::View;
 use std::collections::HashSet;
 use std::io::Write;
 use tfdrift::call::Call;
