@@ -31,8 +31,33 @@ pub enum Source {
     Account,
     /// The call's region.
     Region,
-    /// The first value any of these record paths reaches.
-    Record(Box<[Path]>),
+    /// The first value any of these record paths reaches that has the shape.
+    Record(Box<[Path]>, Shape),
+}
+
+/// What a value must look like (`shape`) and must not (`exclude`); never empty, never longer than
+/// [`MAX_ID_BYTES`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    shape: Option<Glob>,
+    exclude: Option<Glob>,
+}
+
+impl Shape {
+    fn parse(shape: Option<&str>, exclude: Option<&str>) -> Result<Shape, String> {
+        Ok(Shape {
+            shape: shape.map(Glob::parse).transpose()?,
+            exclude: exclude.map(Glob::parse).transpose()?,
+        })
+    }
+
+    /// Whether a value may stand for the placeholder.
+    pub fn fits(&self, value: &str) -> bool {
+        !value.is_empty()
+            && value.len() <= MAX_ID_BYTES
+            && self.shape.as_ref().is_none_or(|g| g.matches(value))
+            && !self.exclude.as_ref().is_some_and(|g| g.matches(value))
+    }
 }
 
 /// One piece of a form: text, or the value of the placeholder with that index in [`ImportForm::sources`].
@@ -52,8 +77,7 @@ pub struct ImportForm {
     pieces: Box<[Piece]>,
     /// Each placeholder's name and source, in the order they first appear.
     sources: Box<[(Box<str>, Source)]>,
-    shape: Option<Glob>,
-    exclude: Option<Glob>,
+    id_shape: Shape,
 }
 
 impl ImportForm {
@@ -66,10 +90,7 @@ impl ImportForm {
     /// Whether an identifier may stand for `{id}`: not empty, not longer than [`MAX_ID_BYTES`], fits the shape
     /// and not the exclusion.
     pub fn fits(&self, id: &str) -> bool {
-        !id.is_empty()
-            && id.len() <= MAX_ID_BYTES
-            && self.shape.as_ref().is_none_or(|g| g.matches(id))
-            && !self.exclude.as_ref().is_some_and(|g| g.matches(id))
+        self.id_shape.fits(id)
     }
 
     /// The import id from one value per placeholder (in [`ImportForm::sources`] order); none when any value
@@ -161,7 +182,23 @@ struct FormDoc {
     shape: Option<String>,
     exclude: Option<String>,
     #[serde(default)]
-    parts: BTreeMap<String, Vec<String>>,
+    parts: BTreeMap<String, PartDoc>,
+}
+
+/// A part: its record paths, or a table of them with the shape its value must have.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PartDoc {
+    Paths(Vec<String>),
+    Shaped(ShapedPartDoc),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShapedPartDoc {
+    paths: Vec<String>,
+    shape: Option<String>,
+    exclude: Option<String>,
 }
 
 fn build(resource_type: &str, doc: FormDoc) -> Result<ImportForm, String> {
@@ -195,14 +232,21 @@ fn build(resource_type: &str, doc: FormDoc) -> Result<ImportForm, String> {
                     "account" | "project" => Source::Account,
                     "region" => Source::Region,
                     _ => {
-                        let paths = doc.parts.get(name).ok_or_else(|| {
+                        let part = doc.parts.get(name).ok_or_else(|| {
                             format!(
                                 "form `{}`: unknown placeholder `{{{name}}}` (not id, account, project, \
                                  region or a name in `parts`)",
                                 doc.form
                             )
                         })?;
-                        Source::Record(record_paths(name, paths)?)
+                        let (paths, shape) = match part {
+                            PartDoc::Paths(paths) => (paths, Shape::default()),
+                            PartDoc::Shaped(d) => (
+                                &d.paths,
+                                Shape::parse(d.shape.as_deref(), d.exclude.as_deref())?,
+                            ),
+                        };
+                        Source::Record(record_paths(name, paths)?, shape)
                     }
                 };
                 sources.push((name.into(), source));
@@ -229,14 +273,12 @@ fn build(resource_type: &str, doc: FormDoc) -> Result<ImportForm, String> {
     if !uses_id && (doc.shape.is_some() || doc.exclude.is_some()) {
         return Err("`shape` and `exclude` apply to {id}, which the form does not use".into());
     }
-    let glob = |text: Option<String>| text.map(|t| Glob::parse(&t)).transpose();
     Ok(ImportForm {
         resource_type: resource_type.into(),
         template: doc.form.as_str().into(),
         pieces: pieces.into(),
         sources: sources.into(),
-        shape: glob(doc.shape)?,
-        exclude: glob(doc.exclude)?,
+        id_shape: Shape::parse(doc.shape.as_deref(), doc.exclude.as_deref())?,
     })
 }
 
@@ -426,6 +468,29 @@ mod tests {
         );
         refused("[aws_x]\nform = \"{id}\"\nshape = \"\"", "empty shape");
         assert!(ImportForms::parse("f.toml", "[aws_x]\nform = \"{id}\"\nfrom = 1").is_err());
+    }
+
+    #[test]
+    fn a_part_may_have_a_shape() {
+        let forms = ImportForms::parse(
+            "f.toml",
+            "[aws_x]\nform = \"{f}/{s}\"\n[aws_x.parts]\nf = { paths = [\"requestParameters.f\"], exclude = \"**:**\" }\ns = [\"requestParameters.s\"]",
+        )
+        .expect("forms");
+        let form = forms.get("aws_x").expect("form");
+        let Some((_, Source::Record(_, shape))) = form.sources().next() else {
+            panic!("f is a record part")
+        };
+        assert!(shape.fits("name"));
+        assert!(!shape.fits("123456789012:function:name"));
+        assert!(!shape.fits(""));
+        assert!(
+            ImportForms::parse(
+                "f.toml",
+                "[aws_x]\nform = \"{f}\"\n[aws_x.parts]\nf = { paths = [\"requestParameters.f\"], shap = \"*\" }",
+            )
+            .is_err()
+        );
     }
 
     #[test]

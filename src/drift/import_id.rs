@@ -9,7 +9,7 @@
 
 use super::{Sections, Verdict};
 use crate::call::Call;
-use crate::catalog::import_forms::{ImportForm, MAX_ID_BYTES, Source};
+use crate::catalog::import_forms::{ImportForm, Source};
 use crate::catalog::{Change, Target};
 use std::cell::OnceCell;
 use std::sync::Arc;
@@ -53,15 +53,18 @@ impl ImportSlot {
                 }
                 Source::Account => sections.call.account_id().map(str::to_owned),
                 Source::Region => sections.call.region().map(str::to_owned),
-                Source::Record(paths) => paths.iter().find_map(|path| {
+                Source::Record(paths, shape) => paths.iter().find_map(|path| {
                     let root = sections.get(path.section()?)?;
                     let mut first = None;
                     path.identifiers_from(root, |id| {
                         if first.is_none() {
-                            first = Some(id.to_string());
+                            let text = id.to_string();
+                            if shape.fits(&text) {
+                                first = Some(text);
+                            }
                         }
                     });
-                    first.filter(|v| v.len() <= MAX_ID_BYTES)
+                    first
                 }),
             })
             .collect();

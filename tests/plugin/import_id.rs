@@ -167,3 +167,44 @@ fn a_google_firewall_made_by_hand_is_imported_by_its_path() {
     // google_compute_firewall's documentation: `projects/{{project}}/global/firewalls/{{name}}`.
     assert_eq!(fields.str("tfdrift.import_id"), Some(path));
 }
+
+#[test]
+fn a_lambda_permission_is_imported_as_function_slash_statement() {
+    // Stratus Red Team's backdoor: a permission added by hand to a function no state holds.
+    let record = stratus_record(
+        "aws.persistence.lambda-backdoor-function.json",
+        "AddPermission20150331v2",
+    );
+    let parsed: Value = serde_json::from_str(&record).unwrap();
+    let function = parsed["requestParameters"]["functionName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let statement = parsed["requestParameters"]["statementId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = state_v4(
+        1,
+        vec![resource(
+            "",
+            "aws_lambda_permission",
+            "other",
+            json!({"id": "AllowS3", "statement_id": "AllowS3", "function_name": "another-function"}),
+        )],
+    );
+    let fields = run_aws(&record, &state);
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(true));
+    // aws_lambda_permission's documentation: `function_name/statement_id`.
+    assert_eq!(
+        fields.str("tfdrift.import_id"),
+        Some(format!("{function}/{statement}"))
+    );
+    // A function named by a partial ARN would read as a qualifier: no id.
+    let mut parsed = parsed;
+    parsed["requestParameters"]["functionName"] =
+        json!(format!("123456789012:function:{function}"));
+    let record = parsed.to_string();
+    let fields = run_aws(&record, &state);
+    assert_eq!(fields.str("tfdrift.import_id"), None);
+}
