@@ -200,11 +200,27 @@ fn real_records_give_import_blocks_in_the_documented_forms() {
         .map(|(t, n, _)| (t.as_str(), n.as_str()))
         .collect();
     assert_eq!(addresses.len(), blocks.len(), "an address twice:\n{text}");
+    // The account each block is in, from the comment above it (`# Created or changed in <account> (...)`).
+    let accounts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("# Created or changed "))
+        .map(|l| {
+            l.strip_prefix("# Created or changed in ")
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(accounts.len(), blocks.len(), "a comment per block:\n{text}");
+    let kept: BTreeSet<(&str, &str, &str)> = blocks
+        .iter()
+        .zip(&accounts)
+        .map(|((t, _, id), account)| (*account, t.as_str(), id.as_str()))
+        .collect();
+    assert_eq!(kept.len(), blocks.len(), "a resource twice:\n{text}");
     let resources: BTreeSet<(&str, &str)> = blocks
         .iter()
         .map(|(t, _, id)| (t.as_str(), id.as_str()))
         .collect();
-    assert_eq!(resources.len(), blocks.len(), "a resource twice:\n{text}");
     for (resource_type, name, _) in &blocks {
         assert!(
             name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -300,7 +316,7 @@ fn real_records_give_import_blocks_in_the_documented_forms() {
     // Every block has its one-line comment above it, saying who, when, through which call.
     let comments = text
         .lines()
-        .filter(|l| l.starts_with("# Created or changed by "))
+        .filter(|l| l.starts_with("# Created or changed "))
         .count();
     assert_eq!(comments, blocks.len());
     assert!(

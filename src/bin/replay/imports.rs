@@ -7,7 +7,7 @@
 //! Terraform identifier made from the id, and the comment above it is one line.
 
 use super::view::View;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use tfdrift::call::Call;
 use tfdrift::drift::{Verdict, import_id};
@@ -27,6 +27,9 @@ pub struct Adoption {
     pub id: String,
     /// The name in its address (`aws_iam_user.<name>`), unique among the type's.
     pub name: String,
+    /// Where: the AWS account or Google Cloud project, and the region, as the record gives them.
+    pub account: Option<String>,
+    pub region: Option<String>,
     /// Who made it, how, when, through which call: for the comment.
     pub who: String,
     pub when: String,
@@ -37,8 +40,9 @@ pub struct Adoption {
 #[derive(Debug, Default)]
 pub struct Imports {
     adoptions: Vec<Adoption>,
-    /// (type, id) of every resource kept, to keep each once.
-    seen: HashSet<(String, String)>,
+    /// (account, type, id) of every resource kept, to keep each once: the same id in two accounts (a user
+    /// `admin` in each) is two resources.
+    seen: HashSet<(Option<String>, String, String)>,
     /// (type, name) of every name given.
     names: HashSet<(String, String)>,
 }
@@ -55,45 +59,59 @@ impl Imports {
         else {
             return;
         };
-        let (service, when) = match view {
-            View::Aws(record) => (record.service().to_owned(), record.time()),
-            View::Gcp(entry) => (entry.service().to_owned(), entry.time()),
+        let (service, when, account, region) = match view {
+            View::Aws(record) => (
+                record.service(),
+                record.time(),
+                record.account_id(),
+                record.region(),
+            ),
+            View::Gcp(entry) => (
+                entry.service(),
+                entry.time(),
+                entry.account_id(),
+                entry.region(),
+            ),
         };
         let actor = verdict.actor.as_deref().unwrap_or("unknown");
         let kind = verdict.actor_kind.map_or("unknown", |k| k.as_str());
-        self.push(
-            resource_type,
-            id,
-            format!("{actor} ({kind})"),
-            when.unwrap_or("an unknown time").to_owned(),
-            format!("{service} {}", view.operation_name()),
-        );
+        self.push(Adoption {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+            name: String::new(),
+            account: account.map(str::to_owned),
+            region: region.map(str::to_owned),
+            who: format!("{actor} ({kind})"),
+            when: when.unwrap_or("an unknown time").to_owned(),
+            call: format!("{service} {}", view.operation_name()),
+        });
     }
 
-    /// Keeps one resource, unless its type and id are kept already; gives it a name no other of its type has.
-    pub fn push(&mut self, resource_type: &str, id: &str, who: String, when: String, call: String) {
-        if !self.seen.insert((resource_type.to_owned(), id.to_owned())) {
+    /// Keeps one resource (its `name` is given here), unless it is kept already; gives it a name no other of
+    /// its type has.
+    pub fn push(&mut self, mut adoption: Adoption) {
+        let key = (
+            adoption.account.clone(),
+            adoption.resource_type.clone(),
+            adoption.id.clone(),
+        );
+        if !self.seen.insert(key) {
             return;
         }
-        let base = identifier(id);
+        let base = identifier(&adoption.id);
         let mut name = base.clone();
         let mut n = 1;
         while self
             .names
-            .contains(&(resource_type.to_owned(), name.clone()))
+            .contains(&(adoption.resource_type.clone(), name.clone()))
         {
             n += 1;
             name = format!("{base}_{n}");
         }
-        self.names.insert((resource_type.to_owned(), name.clone()));
-        self.adoptions.push(Adoption {
-            resource_type: resource_type.to_owned(),
-            id: id.to_owned(),
-            name,
-            who,
-            when,
-            call,
-        });
+        self.names
+            .insert((adoption.resource_type.clone(), name.clone()));
+        adoption.name = name;
+        self.adoptions.push(adoption);
     }
 
     /// The resources kept.
@@ -117,11 +135,31 @@ impl Imports {
             out,
             "# review it, then `terraform apply` imports them. Rename the resources as you like before that."
         )?;
-        for adoption in &self.adoptions {
-            writeln!(out)?;
+        let accounts: BTreeSet<&str> = self
+            .adoptions
+            .iter()
+            .filter_map(|a| a.account.as_deref())
+            .collect();
+        if accounts.len() > 1 {
             writeln!(
                 out,
-                "# Created or changed by {} at {} through {}",
+                "# They are in {} accounts or projects: import each into the configuration of its own (or add \
+                 `provider = <provider>.<alias>` to its block).",
+                accounts.len()
+            )?;
+        }
+        for adoption in &self.adoptions {
+            writeln!(out)?;
+            let place = match (&adoption.account, &adoption.region) {
+                (Some(account), Some(region)) => format!(" in {account} ({region})"),
+                (Some(account), None) => format!(" in {account}"),
+                (None, Some(region)) => format!(" in {region}"),
+                (None, None) => String::new(),
+            };
+            writeln!(
+                out,
+                "# Created or changed{} by {} at {} through {}",
+                comment(&place),
                 comment(&adoption.who),
                 comment(&adoption.when),
                 comment(&adoption.call)
@@ -272,14 +310,21 @@ mod tests {
         String::from_utf8(out).expect("UTF-8")
     }
 
+    fn adoption(resource_type: &str, id: &str) -> Adoption {
+        Adoption {
+            resource_type: resource_type.into(),
+            id: id.into(),
+            name: String::new(),
+            account: Some("123456789012".into()),
+            region: Some("us-east-1".into()),
+            who: "alice (console)".into(),
+            when: "2024-01-01T00:00:00Z".into(),
+            call: "iam.amazonaws.com CreateUser".into(),
+        }
+    }
+
     fn push(imports: &mut Imports, resource_type: &str, id: &str) {
-        imports.push(
-            resource_type,
-            id,
-            "alice (console)".into(),
-            "2024-01-01T00:00:00Z".into(),
-            "iam.amazonaws.com CreateUser".into(),
-        );
+        imports.push(adoption(resource_type, id));
     }
 
     #[test]
@@ -352,13 +397,12 @@ mod tests {
         ];
         let mut imports = Imports::default();
         for id in hostile {
-            imports.push(
-                "aws_iam_user",
-                id,
-                "mallory\n}\nimport { to = aws_iam_user.x".into(),
-                "2024-01-01T00:00:00Z\r\n".into(),
-                "iam.amazonaws.com CreateUser".into(),
-            );
+            imports.push(Adoption {
+                who: "mallory\n}\nimport { to = aws_iam_user.x".into(),
+                when: "2024-01-01T00:00:00Z\r\n".into(),
+                account: Some("1\n}".into()),
+                ..adoption("aws_iam_user", id)
+            });
         }
         let text = file(&imports);
         let parsed = parse_back(&text);
@@ -385,6 +429,29 @@ mod tests {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             );
         }
+    }
+
+    #[test]
+    fn the_same_id_in_two_accounts_is_two_resources() {
+        let mut imports = Imports::default();
+        push(&mut imports, "aws_iam_user", "admin");
+        imports.push(Adoption {
+            account: Some("210987654321".into()),
+            ..adoption("aws_iam_user", "admin")
+        });
+        push(&mut imports, "aws_iam_user", "admin");
+        let names: Vec<&str> = imports
+            .adoptions()
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(names, ["admin", "admin_2"]);
+        let text = file(&imports);
+        assert!(text.contains("in 2 accounts or projects"), "{text}");
+        assert!(
+            text.contains("# Created or changed in 210987654321 (us-east-1) by alice (console)")
+        );
+        assert_eq!(parse_back(&text).len(), 2);
     }
 
     #[test]
