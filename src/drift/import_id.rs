@@ -88,9 +88,15 @@ impl ImportSlot {
 }
 
 /// The import id of the resource a verdict is about: only for a successful call that creates or changes a
-/// resource no state holds (not one it deletes), and only when the type's form can be filled in.
+/// resource no state holds (not one it deletes or detaches: after the call there is nothing to import), and
+/// only when the type's form can be filled in.
 pub fn of(verdict: &Verdict) -> Option<&str> {
-    if verdict.managed != Some(false) || matches!(verdict.change, None | Some(Change::Delete)) {
+    if verdict.managed != Some(false)
+        || matches!(
+            verdict.change,
+            None | Some(Change::Delete) | Some(Change::Detach)
+        )
+    {
         return None;
     }
     verdict.import.text()

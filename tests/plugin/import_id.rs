@@ -208,3 +208,42 @@ fn a_lambda_permission_is_imported_as_function_slash_statement() {
     let fields = run_aws(&record, &state);
     assert_eq!(fields.str("tfdrift.import_id"), None);
 }
+
+#[test]
+fn an_attachment_is_imported_as_role_slash_policy_arn_and_not_once_detached() {
+    // Stratus Red Team's backdoor role: AdministratorAccess attached by hand.
+    let record = stratus_record(
+        "aws.persistence.iam-create-backdoor-role.json",
+        "AttachRolePolicy",
+    );
+    let mut parsed: Value = serde_json::from_str(&record).unwrap();
+    let role = parsed["requestParameters"]["roleName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let policy = parsed["requestParameters"]["policyArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = state_v4(
+        1,
+        vec![resource(
+            "",
+            "aws_iam_role_policy_attachment",
+            "other",
+            json!({"id": "ops-20240101", "role": "ops", "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+        )],
+    );
+    let fields = run_aws(&record, &state);
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(true));
+    // aws_iam_role_policy_attachment's documentation: the role name and policy ARN separated by `/`.
+    assert_eq!(
+        fields.str("tfdrift.import_id"),
+        Some(format!("{role}/{policy}"))
+    );
+    // Detached, there is nothing left to import.
+    parsed["eventName"] = json!("DetachRolePolicy");
+    let fields = run_aws(&parsed.to_string(), &state);
+    assert_eq!(fields.bool("tfdrift.managed"), Some(false));
+    assert_eq!(fields.str("tfdrift.import_id"), None);
+}
