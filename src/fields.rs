@@ -158,6 +158,8 @@ fields! {
         "Terraform resource type of the resource the call touched (aws_security_group), managed or not.";
     RESOURCE_ID = "tfdrift.resource_id", "Resource id", Read::Str(|v| v.primary().map(|m| m.resource_id.as_str()).or(v.unmatched_id.as_deref())),
         "The touched resource's id attribute in the state, or the identifier the call names when no state holds it.";
+    IMPORT_ID = "tfdrift.import_id", "Import id", Read::Str(crate::drift::import_id::of),
+        "For a resource no state holds that the call created or changed: the id Terraform's import takes for it, in the form the provider's documentation gives (alice for aws_iam_user, role:policy for aws_iam_role_policy, projects/p/global/networks/n for google_compute_network). No value when a state holds the resource, for a delete or a detach (nothing is left to import), or when the call does not give every part of the id.";
     MODULE = "tfdrift.module", "Module", Read::Str(|v| v.primary().map(|m| m.module.as_str())),
         "Module path of the managed resource (module.net); empty for the root module.";
     STATE = "tfdrift.state", "State", Read::Str(|v| v.primary().map(|m| m.state.as_str())),

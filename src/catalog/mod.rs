@@ -7,6 +7,7 @@
 //! afterwards, so lookups take no lock.
 
 pub mod dump;
+pub mod import_forms;
 pub mod path;
 
 use crate::state::KeySpec;
@@ -102,6 +103,9 @@ pub struct Target {
     /// The identifier in the form Terraform's import takes (`{requestParameters.keyId}:{responseElements.grantId}`),
     /// for a resource no state holds.
     pub import_id: Option<ImportId>,
+    /// How Terraform's import names a resource of this type (`catalog/import-ids/forms.toml`).
+    #[serde(skip)]
+    pub import_form: Option<std::sync::Arc<import_forms::ImportForm>>,
 }
 
 /// A template of record paths and text: `{path}` stands for the path's first value.
@@ -604,6 +608,7 @@ impl Catalog {
             .into_iter()
             .map(|(t, attrs)| (t.into(), attrs.into_iter().map(Into::into).collect()))
             .collect();
+        import_forms::ImportForms::embedded()?.attach(&mut catalog);
         // Longest prefix first, so `subnet-` is tried before `s`-anything shorter.
         catalog
             .id_prefixes
@@ -705,6 +710,7 @@ impl Catalog {
                     .map(|j| j.iter().map(|a| a.as_str().into()).collect()),
                 parts: parts.into(),
                 import_id,
+                import_form: None,
             });
         }
         let attrs = doc

@@ -12,6 +12,7 @@ mod gcp_attrs_tests;
 pub mod iam;
 #[cfg(test)]
 mod iam_tests;
+pub mod import_id;
 pub mod maintenance;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
@@ -99,6 +100,8 @@ pub struct Verdict {
     pub unmatched_type: Option<String>,
     /// See `unmatched_type`.
     pub unmatched_id: Option<String>,
+    /// How Terraform's import would name that resource (`tfdrift.import_id`, see [`import_id::of`]).
+    pub import: import_id::ImportSlot,
     /// Attributes the call sets.
     pub touched_attrs: Vec<String>,
     /// Attributes the call sets to a value other than the state's.
@@ -712,6 +715,8 @@ fn find_matches(
                     first
                 })
             });
+            verdict.import =
+                import_id::ImportSlot::capture(target, import_id.as_deref(), &ids, sections);
             verdict.unmatched_id = import_id.or_else(|| ids.first().cloned());
         }
         // The other parts of a composite identity, as the record gives them.

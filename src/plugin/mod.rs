@@ -443,6 +443,7 @@ extract_fields! {
     RESOURCE_ADDRESSES => extract_resource_addresses: strings -> Vec<CString>;
     RESOURCE_TYPE => extract_resource_type: string -> Option<CString>;
     RESOURCE_ID => extract_resource_id: string -> Option<CString>;
+    IMPORT_ID => extract_import_id: string -> Option<CString>;
     MODULE => extract_module: string -> Option<CString>;
     STATE => extract_state: string -> Option<CString>;
     CHANGED_ATTRS => extract_changed_attrs: strings -> Vec<CString>;

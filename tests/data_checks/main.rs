@@ -4,6 +4,7 @@
 
 mod catalog;
 mod deploy;
+mod import_ids;
 mod metadata;
 mod readme_fields;
 mod real_states;

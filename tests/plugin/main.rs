@@ -11,6 +11,7 @@ mod gcp_attrs;
 mod gcp_rules;
 mod hostile_records;
 mod hostile_states;
+mod import_id;
 mod panic_guard;
 mod real_records;
 mod rules;

@@ -7,6 +7,7 @@
 //! so a folder, or even a file, may hold both; each record is still read once: the view that read the
 //! previous record reads it first, and the other one only when the first finds nothing of its cloud.
 
+mod imports;
 mod input;
 mod output;
 mod report;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tfdrift::config::Config;
 use tfdrift::drift::Engine;
+use tfdrift::fields;
 use tfdrift::gcpaudit::LogKind;
 use tfdrift::sources::load_once;
 use tfdrift::state::Snapshot;
@@ -70,6 +72,10 @@ struct Args {
     /// that name sets, and the event name without a version suffix.
     #[arg(long, exclusive = true, value_name = "NAMES_FILE", num_args = 0..=1)]
     dump_catalog: Option<Option<PathBuf>>,
+    /// Write Terraform `import` blocks (Terraform 1.5 and later, OpenTofu) for every resource made by hand
+    /// that the run finds to this file, for `terraform plan -generate-config-out=generated.tf`.
+    #[arg(long, value_name = "PATH")]
+    import_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -120,12 +126,22 @@ fn main() -> anyhow::Result<()> {
         report: Report::new(format, std::io::BufWriter::new(stdout.lock())),
         counts: Counts::default(),
         hint: Cloud::Aws,
+        import_file: args.import_file.is_some(),
+        imports: imports::Imports::default(),
     };
     for file in &files {
         for_each_record(file, |text, at| replay.record(text, file, at))?;
     }
-    let Replay { report, counts, .. } = replay;
+    let Replay {
+        report,
+        counts,
+        imports,
+        ..
+    } = replay;
     report.finish(&counts)?;
+    if let Some(path) = &args.import_file {
+        write_import_file(path, &imports)?;
+    }
     let counts = &counts;
     let neither = if counts.unrecognised > 0 {
         format!(", {} neither", counts.unrecognised)
@@ -166,6 +182,10 @@ struct Replay<'r, W: Write> {
     /// The cloud of the last record read: the view tried first on the next, so a file of one cloud's records
     /// is read once per record; the other view reads a record only when the first does not recognise it.
     hint: Cloud,
+    /// Whether `--import-file` asks for the resources made by hand.
+    import_file: bool,
+    /// The resources made by hand found so far, for `--import-file`.
+    imports: imports::Imports,
 }
 
 impl<W: Write> Replay<'_, W> {
@@ -212,11 +232,33 @@ impl<W: Write> Replay<'_, W> {
     fn judge(&mut self, view: &View, text: &str) -> anyhow::Result<()> {
         let verdict = view.verdict(self.engine, self.snapshot);
         self.counts.add(&verdict);
-        if let Some(finding) = Finding::new(&verdict, view, text, self.all) {
+        if self.import_file {
+            self.imports.add(&verdict, view);
+        }
+        if let Some(mut finding) = Finding::new(&verdict, view, text, self.all) {
+            finding.import_id = fields::IMPORT_ID.str(&verdict).map(str::to_owned);
             self.report.add(finding)?;
         }
         Ok(())
     }
+}
+
+/// Writes the import blocks to `path`, whole or not at all (a temporary file beside it, then renamed).
+fn write_import_file(path: &Path, imports: &imports::Imports) -> anyhow::Result<()> {
+    let mut text = Vec::new();
+    imports.write(&mut text)?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, &text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "{} import block(s) written to {}",
+        imports.adoptions().len(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// The plugin's configuration (`--config`, or none) with the command line's states, Terraform principals and

@@ -688,6 +688,7 @@ pub const ALL_FIELDS: &[&str] = &[
     "tfdrift.resource_addresses",
     "tfdrift.resource_type",
     "tfdrift.resource_id",
+    "tfdrift.import_id",
     "tfdrift.module",
     "tfdrift.state",
     "tfdrift.changed_attrs",
