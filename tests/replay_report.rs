@@ -146,8 +146,13 @@ fn json_and_csv_carry_when_where_and_from_where_from_the_records() {
         assert_eq!(object["finding.source_ip"], record["sourceIPAddress"]);
         assert_eq!(object["finding.user_agent"], record["userAgent"]);
         assert_eq!(object["finding.cloud"], "aws");
-        assert_eq!(object["finding.import_id"], Value::Null);
+        // The import id of an unmanaged resource is the plugin field's, as the import blocks show it.
+        assert_eq!(object["finding.import_id"], object["tfdrift.import_id"]);
         let kind = object["finding.kind"].as_str().unwrap();
+        // Only what no state holds can be imported.
+        if object["tfdrift.import_id"].is_string() {
+            assert_eq!(kind, "unmanaged");
+        }
         assert_eq!(object["tfdrift.drift"], kind == "drift");
         assert_eq!(object["tfdrift.unmanaged"], kind == "unmanaged");
 
