@@ -47,49 +47,8 @@ pub fn shell_quote(arg: &str) -> String {
     }
 }
 
-/// A string as an HCL (Terraform) quoted string: backslashes, quotes and control characters escaped, and
-/// template sequences (`${`, `%{`) doubled so that Terraform reads them as text, never as an expression.
-pub fn hcl_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str(r"\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str(r"\n"),
-            '\r' => out.push_str(r"\r"),
-            '\t' => out.push_str(r"\t"),
-            '$' | '%' if chars.peek() == Some(&'{') => {
-                out.push(c);
-                out.push(c);
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A Terraform identifier made of `text` (letters, digits, `_`, `-`; starting with a letter or `_`), for an
-/// import block's `to` address.
-pub fn identifier(text: &str) -> String {
-    let mut name: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        name.insert(0, '_');
-    }
-    name
-}
+// The import file's quoting and naming, so that a report's import block and the file's are the same.
+pub use super::super::imports::{hcl_string, identifier};
 
 /// An import block: `import { to = TYPE.NAME id = "ID" }` (Terraform 1.5 and later, OpenTofu).
 pub fn import_block(resource_type: &str, name: &str, id: &str) -> String {
@@ -102,23 +61,6 @@ pub fn import_block(resource_type: &str, name: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hcl_strings_never_interpolate() {
-        assert_eq!(hcl_string("alice"), "\"alice\"");
-        assert_eq!(
-            hcl_string("a\"b\\c${x}%{y}$z\n"),
-            r#""a\"b\\c$${x}%%{y}$z\n""#
-        );
-    }
-
-    #[test]
-    fn identifiers_are_terraform_identifiers() {
-        assert_eq!(identifier("malicious-iam-user"), "malicious-iam-user");
-        assert_eq!(identifier("My Bucket.v2"), "my_bucket_v2");
-        assert_eq!(identifier("9lives"), "_9lives");
-        assert_eq!(identifier(""), "_");
-    }
 
     #[test]
     fn shell_quoting() {
