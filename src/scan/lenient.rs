@@ -42,6 +42,87 @@ pub fn value(text: &str) -> Option<Value> {
     }
 }
 
+/// Every non-empty string [`value`] would read in `text`, each once, appended to `out` (which may hold strings
+/// already: they are not added again) while it holds fewer than `max`, without building the value: the
+/// strings a call outside the catalog is looked up by. They come in the order a walk of the value meets them
+/// (an object's members by name, as `serde_json::Map` orders them, the first of duplicated members; an
+/// array's elements in order), so the lookups, and which match comes first, are those of the value's walk;
+/// [`UNREADABLE`] stands where the value has it.
+pub fn strings(text: &str, out: &mut Vec<String>, max: usize) {
+    let before = out.len();
+    let mut scanner = Scanner::new(text);
+    let read = strings_at(&mut scanner, 0, out, max).and_then(|()| scanner.finish());
+    if read.is_err() {
+        // Text that is not well-formed JSON reads as unreadable as a whole, as in `value`.
+        out.truncate(before);
+        add(out, UNREADABLE.into(), max);
+    }
+}
+
+fn add(out: &mut Vec<String>, text: std::borrow::Cow<'_, str>, max: usize) {
+    if out.len() < max && !text.is_empty() && !out.iter().any(|s| *s == *text) {
+        out.push(text.into_owned());
+    }
+}
+
+fn strings_at(
+    scanner: &mut Scanner<'_>,
+    depth: usize,
+    out: &mut Vec<String>,
+    max: usize,
+) -> Result<(), super::ScanError> {
+    match scanner.peek() {
+        Some(b'{' | b'[') if depth >= MAX_DEPTH => {
+            scanner.skip()?;
+            add(out, UNREADABLE.into(), max);
+            Ok(())
+        }
+        Some(b'[') => scanner.read_elements(|scanner| strings_at(scanner, depth + 1, out, max)),
+        Some(b'{') => {
+            // The members by decoded name, the first of duplicates kept: the order of `Map`.
+            let mut members: Vec<(std::borrow::Cow<'_, str>, &str)> = Vec::new();
+            let mut key = scanner.first_key()?;
+            while let Some(found) = key {
+                let text = std::str::from_utf8(found.raw).unwrap_or_default();
+                let name = if found.escaped {
+                    std::borrow::Cow::Owned(decode_name(text))
+                } else {
+                    std::borrow::Cow::Borrowed(text)
+                };
+                let value = scanner.value()?.text();
+                members.push((name, value));
+                key = scanner.next_key()?;
+            }
+            // Stable: among members of one name, the first stays first and is the one kept.
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            members.dedup_by(|later, first| later.0 == first.0);
+            for (_, value) in members {
+                if out.len() >= max {
+                    break;
+                }
+                let mut inner = Scanner::new(value);
+                strings_at(&mut inner, depth + 1, out, max)?;
+            }
+            Ok(())
+        }
+        _ => {
+            let value = scanner.value()?;
+            if value.is_string() {
+                let text = match value.plain_string() {
+                    Some(plain) => plain.into(),
+                    None => decode_lossy(value.text()).into(),
+                };
+                add(out, text, max);
+            } else if !matches!(value.text(), "true" | "false" | "null")
+                && serde_json::from_str::<Number>(value.text()).is_err()
+            {
+                add(out, UNREADABLE.into(), max);
+            }
+            Ok(())
+        }
+    }
+}
+
 fn unreadable() -> Value {
     Value::String(UNREADABLE.to_owned())
 }

@@ -8,3 +8,4 @@ mod metadata;
 mod readme_fields;
 mod real_states;
 mod regressions;
+mod sections;
