@@ -31,12 +31,6 @@ pub trait Call {
     fn region(&self) -> Option<&str>;
     /// One part of the call as a JSON value, parsed on every ask: the caller keeps it.
     fn section_value(&self, section: Section) -> Option<Value>;
-    /// One free-form part of the call as the JSON text [`Call::section_value`] parses, when the view keeps it
-    /// as text: what reads a few strings of a section without building its value. `None` by default (the
-    /// caller then parses).
-    fn section_text(&self, _section: Section) -> Option<&str> {
-        None
-    }
     /// The caller's identities that [`Principals`] match: its own, and the one it acts as (an assumed role).
     fn principals(&self) -> impl Iterator<Item = &str>;
     /// Whether the client says it is Terraform: a header the caller chooses, trusted only when configured.

@@ -407,16 +407,6 @@ impl Call for Record<'_> {
         raw.and_then(lenient::value)
     }
 
-    fn section_text(&self, section: Section) -> Option<&str> {
-        match section {
-            Section::Request => self.request_parameters,
-            Section::Response => self.response_elements,
-            Section::Resources => self.resources,
-            Section::Details => self.additional_event_data,
-            Section::Name | Section::Region | Section::Account => None,
-        }
-    }
-
     /// The caller's ARN and, for temporary credentials, the ARN of the role (or user) that issued them.
     fn principals(&self) -> impl Iterator<Item = &str> {
         let identity = &self.user_identity;

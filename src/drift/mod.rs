@@ -533,11 +533,7 @@ const FALLBACK_MAX_STRINGS: usize = 512;
 fn fallback(catalog: &Catalog, call: &impl Call, snapshot: &Snapshot, verdict: &mut Verdict) {
     let mut strings: Vec<String> = Vec::new();
     for section in [Section::Request, Section::Resources] {
-        // Read from the text where the view keeps it (no value built: the strings only), in the order and
-        // with the reading of the value's walk (see `lenient::strings`).
-        if let Some(text) = call.section_text(section) {
-            crate::scan::lenient::strings(text, &mut strings, FALLBACK_MAX_STRINGS);
-        } else if let Some(value) = call.section_value(section) {
+        if let Some(value) = call.section_value(section) {
             collect_strings(&value, &mut strings);
         }
     }

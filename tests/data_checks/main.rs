@@ -8,4 +8,3 @@ mod metadata;
 mod readme_fields;
 mod real_states;
 mod regressions;
-mod sections;
