@@ -96,11 +96,18 @@ fn main() {
         .map(|p| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}")));
     let tfdrift_rules = own.as_deref().unwrap_or(TFDRIFT_RULES);
     let full_rules = Ruleset::load(&[CLOUDTRAIL_RULES, tfdrift_rules]);
+    // TFDRIFT_BENCH_ALSO names a second pack measured in the same rounds (the pack before a change, say), so
+    // that two packs compare against one baseline.
+    let also = std::env::var("TFDRIFT_BENCH_ALSO").ok().map(|p| {
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        (p, Ruleset::load(&[CLOUDTRAIL_RULES, &text]))
+    });
     let first_rules = Ruleset::load(&[tfdrift_rules, CLOUDTRAIL_RULES]);
     let mut base = capture(&texts, None);
     let mut full = capture(&texts, Some(&config));
     let mut first = capture(&texts, Some(&config));
     let mut unmanaged = capture(&texts, Some(&unmanaged_config));
+    let mut also_capture = also.as_ref().map(|_| capture(&texts, Some(&config)));
 
     // The model must be exercising both packs: the cloudtrail rules fire on the records they were written
     // for, and tfdrift's drift rules fire on the records that change a resource the state holds.
@@ -148,14 +155,22 @@ fn main() {
             .unwrap_or(41)
     };
     let (_, _, unmanaged_reads) = pass(&mut unmanaged, &full_rules, n);
-    let (mut b, mut f, mut t, mut u) = (vec![], vec![], vec![], vec![]);
+    let also_reads = match (&also, &mut also_capture) {
+        (Some((_, rules)), Some(c)) => pass(c, rules, n).2,
+        _ => (0, 0),
+    };
+    let (mut b, mut f, mut t, mut u, mut a) = (vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..rounds {
+        if let (Some((_, rules)), Some(c)) = (&also, &mut also_capture) {
+            a.push(pass(c, rules, n).0);
+        }
         b.push(pass(&mut base, &base_rules, n).0);
         f.push(pass(&mut full, &full_rules, n).0);
         t.push(pass(&mut first, &first_rules, n).0);
         u.push(pass(&mut unmanaged, &full_rules, n).0);
     }
     let [b, f, t, u] = [b, f, t, u].map(|mut v| support::median(&mut v));
+    let a = (!a.is_empty()).then(|| support::median(&mut a));
     let ratio = b / f;
     let ratio_first = b / t;
 
@@ -195,6 +210,13 @@ fn main() {
         u,
         unmanaged_reads,
     ));
+    if let (Some((path, _)), Some(a)) = (&also, a) {
+        report.line(row(
+            &format!("+ tfdrift and the pack {path}, after the cloudtrail rules"),
+            a,
+            also_reads,
+        ));
+    }
     report.line(format!(
         "\nalerts over one pass: cloudtrail rules {}, tfdrift rules {tfdrift_alerts}",
         base_matched.iter().sum::<usize>(),
@@ -203,6 +225,12 @@ fn main() {
         "\nthroughput left with a state holding none of the touched resources: {:.2}",
         b / u
     ));
+    if let Some(a) = a {
+        report.line(format!(
+            "throughput left with the pack of TFDRIFT_BENCH_ALSO: {:.2}",
+            b / a
+        ));
+    }
     report.target(
         "throughput left with tfdrift and its rules (baseline / with), at least 0.8",
         format!("{ratio:.2} after, {ratio_first:.2} before"),
