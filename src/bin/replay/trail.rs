@@ -95,19 +95,10 @@ impl Window {
 /// instant in UTC), or a duration back from `now` (`90d`, `12h`, `30m`, `2w`).
 pub fn parse_time(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
     let text = text.trim();
-    if let Some(unit) = text.chars().last().filter(|c| c.is_ascii_alphabetic())
-        && let Ok(n) = text[..text.len() - 1].parse::<i64>()
-    {
-        let hours = match unit {
-            'w' => n.checked_mul(7 * 24),
-            'd' => n.checked_mul(24),
-            'h' => Some(n),
-            'm' => return back(now, SignedDuration::from_mins(n), text),
-            's' => return back(now, SignedDuration::from_secs(n), text),
-            _ => bail!("{text}: a duration's unit is s, m, h, d or w"),
-        };
-        let hours = hours.context("a duration too long")?;
-        return back(now, SignedDuration::from_hours(hours), text);
+    if let Ok(back) = parse_duration(text) {
+        return now
+            .checked_sub(back)
+            .with_context(|| format!("{text}: too far back"));
     }
     if let Ok(time) = text.parse::<Timestamp>() {
         return Ok(time);
@@ -118,24 +109,25 @@ pub fn parse_time(text: &str, now: Timestamp) -> anyhow::Result<Timestamp> {
     bail!("{text}: neither an RFC 3339 time, a date (YYYY-MM-DD) nor a duration (90d, 12h, 30m)")
 }
 
-fn back(now: Timestamp, by: SignedDuration, text: &str) -> anyhow::Result<Timestamp> {
-    if by.is_negative() {
-        bail!("{text}: a negative duration");
-    }
-    now.checked_sub(by)
-        .with_context(|| format!("{text}: too far back"))
-}
-
-/// A duration on the command line (`1d`, `12h`, `0m`).
+/// A duration on the command line (`1d`, `12h`, `0m`): a whole number and a unit (s, m, h, d, w).
 pub fn parse_duration(text: &str) -> anyhow::Result<SignedDuration> {
-    let epoch = Timestamp::UNIX_EPOCH
-        .checked_add(SignedDuration::from_hours(24 * 365 * 100))
-        .expect("a century after the epoch is a time");
-    let then = parse_time(text, epoch)?;
-    if then == epoch && !text.trim().starts_with('0') {
-        bail!("{text}: not a duration");
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
+        .with_context(|| format!("{text}: not a duration (1d, 12h, 30m)"))?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3_600),
+        "d" => n.checked_mul(86_400),
+        "w" => n.checked_mul(7 * 86_400),
+        _ => None,
     }
-    Ok(epoch.duration_since(then))
+    .with_context(|| format!("{text}: not a duration (1d, 12h, 30m)"))?;
+    Ok(SignedDuration::from_secs(seconds))
 }
 
 /// What to read of a trail.
@@ -377,9 +369,7 @@ impl Walker {
         }
         let trail = format!("{prefix}CloudTrail/");
         for region in self.folders(&trail).await? {
-            if !self.filters.regions.is_empty()
-                && !self.filters.regions.iter().any(|r| *r == region)
-            {
+            if !self.filters.regions.is_empty() && !self.filters.regions.contains(&region) {
                 continue;
             }
             let region = format!("{trail}{region}/");
@@ -546,6 +536,9 @@ mod tests {
             SignedDuration::from_hours(24)
         );
         assert_eq!(parse_duration("0m").unwrap(), SignedDuration::ZERO);
+        assert!(parse_duration("2024-01-01").is_err());
+        assert!(parse_duration("-1d").is_err());
+        assert!(parse_duration("d").is_err());
     }
 
     #[test]
