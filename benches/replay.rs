@@ -90,8 +90,22 @@ fn state(dir: &Path) -> PathBuf {
     write_state(dir, "bench.tfstate", &state_v4(1, resources))
 }
 
-/// Seconds a command takes, its output thrown away; it must succeed.
-fn time(command: &mut Command) -> f64 {
+/// The seconds a command takes (wall clock) and the CPU seconds it uses (user and system, every thread; by
+/// GNU time when it is installed, else 0), its output thrown away; it must succeed.
+fn time(program: &str, args: &[&std::ffi::OsStr]) -> (f64, f64) {
+    let gnu_time = Path::new("/usr/bin/time");
+    let cpu_file = support::work_dir().join("replay-cpu.txt");
+    let mut command = if gnu_time.exists() {
+        let mut command = Command::new(gnu_time);
+        command
+            .args(["-f", "%U %S", "-o"])
+            .arg(&cpu_file)
+            .arg(program);
+        command
+    } else {
+        Command::new(program)
+    };
+    command.args(args);
     let started = Instant::now();
     let output = command
         .stdout(Stdio::null())
@@ -104,7 +118,14 @@ fn time(command: &mut Command) -> f64 {
         "{command:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    seconds
+    let cpu = std::fs::read_to_string(&cpu_file)
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(|p| p.parse::<f64>().ok());
+            Some(parts.next()?? + parts.next()??)
+        })
+        .unwrap_or(0.0);
+    (seconds, cpu)
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -137,50 +158,69 @@ fn main() {
         "replay, S3",
         "GETs alone (curl, 8 at a time)",
     ];
+    let state = state.into_os_string();
+    let local = trail.dir.join("AWSLogs").into_os_string();
+    let bucket = std::ffi::OsString::from(format!("s3://{BUCKET}"));
+    let endpoint = std::ffi::OsString::from(moto.endpoint());
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let gzip_args: Vec<&std::ffi::OsStr> = std::iter::once(os("-dc"))
+        .chain(trail.files.iter().map(|f| f.as_os_str()))
+        .collect();
+    let mut curl_args: Vec<&std::ffi::OsStr> = [
+        "-s",
+        "-f",
+        "--parallel",
+        "--parallel-max",
+        "8",
+        "-H",
+        MOTO_AUTH,
+    ]
+    .into_iter()
+    .map(os)
+    .collect();
+    for url in &gets {
+        curl_args.extend([os("-o"), os("/dev/null"), std::ffi::OsStr::new(url)]);
+    }
+    let runs: [(&str, Vec<&std::ffi::OsStr>); 5] = [
+        ("gzip", gzip_args),
+        (replay, vec![os("--quiet"), os("--state"), &state, &local]),
+        (
+            replay,
+            vec![
+                os("--quiet"),
+                os("--threads"),
+                os("1"),
+                os("--state"),
+                &state,
+                &local,
+            ],
+        ),
+        (
+            replay,
+            vec![
+                os("--quiet"),
+                os("--state"),
+                &state,
+                &bucket,
+                os("--s3-region"),
+                os("us-east-1"),
+                os("--endpoint-url"),
+                &endpoint,
+            ],
+        ),
+        ("curl", curl_args),
+    ];
     let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for _ in 0..rounds {
-        seconds[0].push(time(Command::new("gzip").arg("-dc").args(&trail.files)));
-        seconds[1].push(time(
-            Command::new(replay)
-                .arg("--quiet")
-                .arg("--state")
-                .arg(&state)
-                .arg(trail.dir.join("AWSLogs")),
-        ));
-        seconds[2].push(time(
-            Command::new(replay)
-                .args(["--quiet", "--threads", "1", "--state"])
-                .arg(&state)
-                .arg(trail.dir.join("AWSLogs")),
-        ));
-        seconds[3].push(time(
-            Command::new(replay)
-                .args(["--quiet", "--state"])
-                .arg(&state)
-                .arg(format!("s3://{BUCKET}"))
-                .args([
-                    "--s3-region",
-                    "us-east-1",
-                    "--endpoint-url",
-                    &moto.endpoint(),
-                ]),
-        ));
-        let mut curl = Command::new("curl");
-        curl.args([
-            "-s",
-            "-f",
-            "--parallel",
-            "--parallel-max",
-            "8",
-            "-H",
-            MOTO_AUTH,
-        ]);
-        for url in &gets {
-            curl.args(["-o", "/dev/null", url]);
+        for (n, (program, args)) in runs.iter().enumerate() {
+            let (wall, used) = time(program, args);
+            seconds[n].push(wall);
+            cpu[n].push(used);
         }
-        seconds[4].push(time(&mut curl));
     }
     let medians: Vec<f64> = seconds.iter_mut().map(|s| median(s)).collect();
+    let cpu: Vec<f64> = cpu.iter_mut().map(|s| median(s)).collect();
 
     let mut report = Report::new("replay");
     report.line(format!(
@@ -190,14 +230,17 @@ fn main() {
         trail.raw_bytes as f64 / (1 << 20) as f64,
         trail.records
     ));
-    report.line("| run | seconds | records/s | MiB/s of JSON | speed against `gzip -dc` |");
-    report.line("|---|---|---|---|---|");
-    for (mode, s) in modes.iter().zip(&medians) {
+    report.line(
+        "| run | seconds | records/s | MiB/s of JSON | speed against `gzip -dc` | CPU seconds | CPU against `gzip -dc` |",
+    );
+    report.line("|---|---|---|---|---|---|---|");
+    for ((mode, s), c) in modes.iter().zip(&medians).zip(&cpu) {
         report.line(format!(
-            "| {mode} | {s:.3} | {:.0} | {:.0} | {:.2} |",
+            "| {mode} | {s:.3} | {:.0} | {:.0} | {:.2} | {c:.2} | {:.2} |",
             trail.records as f64 / s,
             trail.raw_bytes as f64 / (1 << 20) as f64 / s,
-            medians[0] / s
+            medians[0] / s,
+            c / cpu[0].max(1e-9)
         ));
     }
     report.line("");
