@@ -292,7 +292,10 @@ fn fetch(
         let gets = Arc::new(Semaphore::new(concurrency));
         let mut running = tokio::task::JoinSet::new();
         let mut client = None;
-        for input in plan.inputs {
+        let count = plan.inputs.len();
+        for (n, input) in plan.inputs.into_iter().enumerate() {
+            // Every input is found once the last one is listed (the progress display's total is then known).
+            let last = n + 1 == count;
             match input {
                 Input::Path(path) => {
                     let mut files = Vec::new();
@@ -300,6 +303,9 @@ fn fetch(
                     found
                         .inputs
                         .fetch_add(files.len() as u64, Ordering::Relaxed);
+                    if last && listed.is_ok() {
+                        found.done.store(true, Ordering::Relaxed);
+                    }
                     for file in files {
                         let Ok(ticket) = Arc::clone(&tickets).acquire_owned().await else {
                             return;
@@ -368,6 +374,9 @@ fn fetch(
                         });
                         seq += 1;
                         while running.try_join_next().is_some() {}
+                    }
+                    if last {
+                        found.done.store(true, Ordering::Relaxed);
                     }
                 }
             }

@@ -62,7 +62,7 @@ impl Progress {
             let left = listed.saturating_sub(tally.objects) as f64;
             format!("{:.0}s", left * elapsed / tally.objects as f64)
         } else {
-            "unknown (still listing)".to_owned()
+            "unknown (still finding inputs)".to_owned()
         };
         format!(
             "progress: {}/{}{} objects, {} records, {} findings, {rate:.0} records/s ({mib:.1} MiB/s read), ETA {eta}",
@@ -87,7 +87,7 @@ impl Watch for Progress {
                     let listing = if found.done.load(Ordering::Relaxed) {
                         ""
                     } else {
-                        " (listing)"
+                        " (finding inputs)"
                     };
                     bar.set_message(format!(
                         "{} records, {} findings, {:.0} records/s{listing}",
