@@ -224,8 +224,26 @@ pub struct Object {
 
 impl std::fmt::Display for Object {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.key)
+        write!(f, "s3://{}/{}", self.bucket, shown(&self.key))
     }
+}
+
+/// A name from a listing, for messages. Whoever writes to the bucket names its objects: control characters
+/// (a terminal's escape sequences) are written escaped.
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.chars().any(char::is_control) {
+        return name.into();
+    }
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// How to reach S3.
@@ -354,8 +372,10 @@ impl Walker {
                 self.account(&format!("{logs}{name}/"), &name).await?;
             } else {
                 tracing::warn!(
-                    "s3://{}/{logs}{name}/ is neither an account nor an organisation: not read",
-                    self.bucket
+                    "s3://{}/{}{}/ is neither an account nor an organisation: not read",
+                    self.bucket,
+                    shown(&logs),
+                    shown(&name)
                 );
             }
         }
@@ -444,8 +464,9 @@ impl Walker {
                 let Some(key) = object.key() else { continue };
                 if !(key.ends_with(".json.gz") || key.ends_with(".json")) {
                     tracing::warn!(
-                        "s3://{}/{key}: no CloudTrail log file: not read",
-                        self.bucket
+                        "s3://{}/{}: no CloudTrail log file: not read",
+                        self.bucket,
+                        shown(key)
                     );
                     continue;
                 }
@@ -470,8 +491,9 @@ impl Walker {
 
     fn cannot_list(&self, prefix: &str, e: &impl std::error::Error) -> anyhow::Error {
         anyhow::anyhow!(
-            "cannot list s3://{}/{prefix}: {}",
+            "cannot list s3://{}/{}: {}",
             self.bucket,
+            shown(prefix),
             DisplayErrorContext(e)
         )
     }
@@ -511,6 +533,11 @@ mod tests {
         assert_eq!(uri.logs(), "AWSLogs/");
         assert!(S3Uri::parse("s3:///x").unwrap().is_err());
         assert!(S3Uri::parse("/tmp/s3:/x").is_none());
+        let object = Object {
+            bucket: "b".into(),
+            key: "AWSLogs/x\u{1b}[2Jy.json.gz".into(),
+        };
+        assert_eq!(object.to_string(), "s3://b/AWSLogs/x\\u{1b}[2Jy.json.gz");
     }
 
     #[test]
