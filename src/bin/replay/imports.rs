@@ -48,45 +48,6 @@ pub struct Imports {
 }
 
 impl Imports {
-    /// Keeps the resource a verdict is about when it is a finding of a resource made by hand whose import id
-    /// is known.
-    pub fn add(&mut self, verdict: &Verdict, view: &View) {
-        if !verdict.unmanaged {
-            return;
-        }
-        let (Some(resource_type), Some(id)) =
-            (verdict.unmatched_type.as_deref(), import_id::of(verdict))
-        else {
-            return;
-        };
-        let (service, when, account, region) = match view {
-            View::Aws(record) => (
-                record.service(),
-                record.time(),
-                record.account_id(),
-                record.region(),
-            ),
-            View::Gcp(entry) => (
-                entry.service(),
-                entry.time(),
-                entry.account_id(),
-                entry.region(),
-            ),
-        };
-        let actor = verdict.actor.as_deref().unwrap_or("unknown");
-        let kind = verdict.actor_kind.map_or("unknown", |k| k.as_str());
-        self.push(Adoption {
-            resource_type: resource_type.to_owned(),
-            id: id.to_owned(),
-            name: String::new(),
-            account: account.map(str::to_owned),
-            region: region.map(str::to_owned),
-            who: format!("{actor} ({kind})"),
-            when: when.unwrap_or("an unknown time").to_owned(),
-            call: format!("{service} {}", view.operation_name()),
-        });
-    }
-
     /// Keeps one resource (its `name` is given here), unless it is kept already; gives it a name no other of
     /// its type has.
     pub fn push(&mut self, mut adoption: Adoption) {
@@ -170,6 +131,47 @@ impl Imports {
             writeln!(out, "}}")?;
         }
         Ok(())
+    }
+}
+
+impl Adoption {
+    /// The resource a verdict is about, when it is a finding of a resource made by hand whose import id is
+    /// known (its name is given when it is kept, by [`Imports::push`]).
+    pub fn of(verdict: &Verdict, view: &View) -> Option<Adoption> {
+        if !verdict.unmanaged {
+            return None;
+        }
+        let (Some(resource_type), Some(id)) =
+            (verdict.unmatched_type.as_deref(), import_id::of(verdict))
+        else {
+            return None;
+        };
+        let (service, when, account, region) = match view {
+            View::Aws(record) => (
+                record.service(),
+                record.time(),
+                record.account_id(),
+                record.region(),
+            ),
+            View::Gcp(entry) => (
+                entry.service(),
+                entry.time(),
+                entry.account_id(),
+                entry.region(),
+            ),
+        };
+        let actor = verdict.actor.as_deref().unwrap_or("unknown");
+        let kind = verdict.actor_kind.map_or("unknown", |k| k.as_str());
+        Some(Adoption {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+            name: String::new(),
+            account: account.map(str::to_owned),
+            region: region.map(str::to_owned),
+            who: format!("{actor} ({kind})"),
+            when: when.unwrap_or("an unknown time").to_owned(),
+            call: format!("{service} {}", view.operation_name()),
+        })
     }
 }
 

@@ -67,19 +67,20 @@ struct Log<'a> {
 ///
 /// The records' text is handed over as it is in the file, with no copy and no parse beyond finding where a
 /// record ends in an array: the record views read each record once.
-pub fn for_each_record(
-    path: &Path,
+/// The bytes come from `reader` (gzip with `gz`): a file or an object, called `name` in messages.
+pub fn for_each_record_in(
+    reader: impl Read,
+    name: &str,
+    gz: bool,
     mut each: impl FnMut(&str, Position) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
+    let reader: Box<dyn Read + '_> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
     } else {
-        Box::new(file)
+        Box::new(reader)
     };
     let mut reader = BufReader::with_capacity(1 << 16, reader);
-    let cannot_read = || format!("cannot read {}", path.display());
+    let cannot_read = || format!("cannot read {name}");
     let mut line = String::new();
     let mut number = 0;
     // The first line with something on it tells the layout.
@@ -114,7 +115,7 @@ pub fn for_each_record(
                     let log = serde_json::from_str::<Log>(line.trim()).with_context(|| {
                         format!(
                             "{} line {number}: not a {{\"Records\": [...]}} object as line 1",
-                            path.display()
+                            name
                         )
                     })?;
                     for record in log.records {
@@ -144,7 +145,7 @@ pub fn for_each_record(
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let records: Vec<&RawValue> = serde_json::from_str(trimmed)
-            .with_context(|| format!("{} is not a JSON array of records", path.display()))?;
+            .with_context(|| format!("{name} is not a JSON array of records"))?;
         for (n, record) in records.into_iter().enumerate() {
             each(record.get(), Position::Item(n + 1))?;
         }
@@ -158,8 +159,7 @@ pub fn for_each_record(
     }
     let values = serde_json::Deserializer::from_str(trimmed).into_iter::<&RawValue>();
     for (n, record) in values.enumerate() {
-        let record =
-            record.with_context(|| format!("{} record {}: not JSON", path.display(), n + 1))?;
+        let record = record.with_context(|| format!("{name} record {}: not JSON", n + 1))?;
         each(record.get(), Position::Item(n + 1))?;
     }
     Ok(())

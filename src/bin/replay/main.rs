@@ -10,25 +10,30 @@
 mod imports;
 mod input;
 mod output;
+mod pipeline;
+mod progress;
 mod report;
+mod trail;
 mod view;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use input::{Position, collect_files, for_each_record};
-use output::Counts;
+use pipeline::{Input, Judge, Outcome, Plan};
+use progress::{Mode, Progress};
 use report::{Finding, Format, Report};
 use serde_json::{Map, Value, json};
-use std::io::Write;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tfdrift::config::Config;
-use tfdrift::drift::Engine;
 use tfdrift::fields;
-use tfdrift::gcpaudit::LogKind;
 use tfdrift::sources::load_once;
-use tfdrift::state::Snapshot;
-use view::{Cloud, View};
+use trail::{Connection, Filters, S3Uri, Window};
+
+/// Set by Ctrl-C (SIGINT, SIGTERM): the run stops between inputs and reports what it read.
+static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Replay CloudTrail records and GCP audit log entries through tfdrift and print the findings.
 #[derive(Parser)]
@@ -44,8 +49,46 @@ struct Args {
     /// Log files, or folders of them (.json, .jsonl, .json.gz, .jsonl.gz): CloudTrail's ({"Records":[...]}, a
     /// JSON array of records, or one record per line) and Cloud Audit Logs entries (one LogEntry per line, as
     /// a Cloud Logging export writes them, or a JSON array, as `gcloud logging read --format=json` prints them).
+    /// Or a CloudTrail trail's bucket, `s3://BUCKET[/PREFIX]`: the objects under
+    /// `PREFIX/AWSLogs/[ORG_ID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/`, in that order.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// Only records from this time on: an RFC 3339 time, a date (YYYY-MM-DD, from its start in UTC), or a
+    /// duration back from now (90d, 12h, 30m, 2w). A trail's objects delivered before it are never read.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only records before this time (same forms as --since). A trail's objects delivered later than it (and
+    /// --delivery-grace) are never read.
+    #[arg(long)]
+    until: Option<String>,
+    /// How long after --until a trail's file may still be delivered with records from before it (CloudTrail
+    /// delivers a file with records "written at any point before" its time).
+    #[arg(long, default_value = "1d", value_name = "DURATION")]
+    delivery_grace: String,
+    /// Read only this account's part of a trail (12 digits). Repeatable.
+    #[arg(long = "account", value_name = "ACCOUNT_ID")]
+    accounts: Vec<String>,
+    /// Read only this region's part of a trail (us-east-1). Repeatable.
+    #[arg(long = "region", value_name = "REGION")]
+    regions: Vec<String>,
+    /// Most objects read from S3 at a time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Threads that read and judge the records (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+    /// The region of the trail's bucket (default: the AWS SDK's, AWS_REGION or the profile's).
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// Another S3 endpoint than AWS's, for an S3-compatible store (AWS_ENDPOINT_URL works too).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// No progress on standard error.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Seconds between progress lines when standard error is not a terminal.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    progress_interval: f64,
     /// ARN, or Google principal (service account email), of an identity that runs Terraform (`*` and `?`
     /// wildcards). Repeatable.
     #[arg(long = "terraform-principal")]
@@ -109,40 +152,133 @@ fn main() -> anyhow::Result<()> {
     }
     let engine = config.engine(catalog)?;
 
-    let mut files = Vec::new();
-    for input in &args.inputs {
-        collect_files(input, &mut files)?;
+    let now = jiff::Timestamp::now();
+    let window = Window {
+        since: args
+            .since
+            .as_deref()
+            .map(|t| trail::parse_time(t, now))
+            .transpose()
+            .context("--since")?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| trail::parse_time(t, now))
+            .transpose()
+            .context("--until")?,
+    };
+    if let (Some(since), Some(until)) = (window.since, window.until)
+        && since >= until
+    {
+        bail!("--since {since} is not before --until {until}");
     }
-    let stdout = std::io::stdout();
+    let mut inputs = Vec::new();
+    for input in &args.inputs {
+        match input.to_str().and_then(S3Uri::parse) {
+            Some(uri) => inputs.push(Input::Trail(uri?)),
+            None => inputs.push(Input::Path(input.clone())),
+        }
+    }
+    let plan = Plan {
+        inputs,
+        filters: Filters {
+            accounts: args.accounts.clone(),
+            regions: args.regions.clone(),
+            window,
+            grace: trail::parse_duration(&args.delivery_grace).context("--delivery-grace")?,
+            now,
+        },
+        connection: Connection {
+            region: args.s3_region.clone(),
+            endpoint: args.endpoint_url.clone(),
+        },
+        concurrency: usize::from(args.concurrency),
+        threads: args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            usize::from,
+        ),
+    };
+    let judge = Judge {
+        engine: Arc::new(engine),
+        snapshot: Arc::new(snapshot),
+        window,
+    };
     let format = args.format.unwrap_or(if args.json {
         Format::Json
     } else {
         Format::Text
     });
-    let mut replay = Replay {
-        engine: &engine,
-        snapshot: &snapshot,
-        all: args.all && matches!(format, Format::Json | Format::Csv),
-        report: Report::new(format, std::io::BufWriter::new(stdout.lock())),
-        counts: Counts::default(),
-        hint: Cloud::Aws,
-        import_file: args.import_file.is_some(),
-        imports: imports::Imports::default(),
+    // Records with no finding are reported too only where a row per record makes sense.
+    let all = args.all && matches!(format, Format::Json | Format::Csv);
+    let import_file = args.import_file.is_some();
+    // On the workers: what the report and the import file keep of a record, owned, nothing of the record itself.
+    let each = move |view: &view::View, verdict: &tfdrift::drift::Verdict, text: &str| {
+        let adoption = import_file
+            .then(|| imports::Adoption::of(verdict, view))
+            .flatten();
+        let finding = Finding::new(verdict, view, text, all).map(|mut finding| {
+            finding.import_id = fields::IMPORT_ID.str(verdict).map(str::to_owned);
+            finding
+        });
+        (finding.is_some() || adoption.is_some()).then_some((finding, adoption))
     };
-    for file in &files {
-        for_each_record(file, |text, at| replay.record(text, file, at))?;
+    ctrlc::set_handler(|| {
+        // A second Ctrl-C does not wait for the first to be handled.
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    })
+    .context("cannot handle Ctrl-C")?;
+    let mode = if args.quiet {
+        Mode::Quiet
+    } else if std::io::stderr().is_terminal() {
+        Mode::Bar
+    } else {
+        Mode::Lines(
+            Duration::try_from_secs_f64(args.progress_interval).context("--progress-interval")?,
+        )
+    };
+    let tick = match mode {
+        Mode::Lines(every) => every.clamp(Duration::from_millis(10), Duration::from_millis(200)),
+        _ => Duration::from_millis(200),
+    };
+    let mut progress = Progress::new(mode);
+    let stdout = std::io::stdout();
+    let mut report = Report::new(format, std::io::BufWriter::new(stdout.lock()));
+    report.describe(describe(&args));
+    let mut adoptions = imports::Imports::default();
+    let sink =
+        |(finding, adoption): (Option<Finding>, Option<imports::Adoption>)| -> anyhow::Result<()> {
+            if let Some(adoption) = adoption {
+                adoptions.push(adoption);
+            }
+            if let Some(finding) = finding {
+                report.add(finding)?;
+            }
+            Ok(())
+        };
+    let ran = pipeline::run(plan, judge, each, sink, &mut progress, tick, &STOP);
+    progress.finish();
+    let (tally, outcome) = match ran {
+        Ok(ran) => ran,
+        Err(error) => {
+            // What was judged before the failure is still printed (a stream's lines are out already).
+            report.mark_partial(format!("the run stopped on an error: {error:#}"));
+            report.finish(&Default::default())?;
+            return Err(error);
+        }
+    };
+    if outcome == Outcome::Interrupted {
+        report.mark_partial(format!(
+            "interrupted (Ctrl-C): it covers the {} objects read before the stop",
+            tally.objects
+        ));
     }
-    let Replay {
-        report,
-        counts,
-        imports,
-        ..
-    } = replay;
-    report.finish(&counts)?;
+    report.finish(&tally.counts)?;
     if let Some(path) = &args.import_file {
-        write_import_file(path, &imports)?;
+        write_import_file(path, &adoptions)?;
     }
-    let counts = &counts;
+    let counts = &tally.counts;
     let neither = if counts.unrecognised > 0 {
         format!(", {} neither", counts.unrecognised)
     } else {
@@ -156,91 +292,64 @@ fn main() -> anyhow::Result<()> {
     } else {
         String::new()
     };
+    let mut window_note = String::new();
+    if tally.outside > 0 {
+        window_note.push_str(&format!(
+            "; {} records outside --since/--until skipped",
+            tally.outside
+        ));
+    }
+    if tally.undated > 0 {
+        window_note.push_str(&format!(
+            "; {} records with no time judged as in the window",
+            tally.undated
+        ));
+    }
+    if outcome == Outcome::Interrupted {
+        eprintln!(
+            "interrupted: the report is partial: it covers the {} objects read before the stop",
+            tally.objects
+        );
+    }
     eprintln!(
-        "{} records ({} CloudTrail, {} GCP audit log{neither}) from {} files: {} mutating calls covered by the catalog, {} on managed resources, {} drift, {} unmanaged, {} by Terraform{no_audit_log}",
+        "{} records ({} CloudTrail, {} GCP audit log{neither}) from {} files: {} mutating calls covered by the catalog, {} on managed resources, {} drift, {} unmanaged, {} by Terraform{no_audit_log}{window_note}",
         counts.records,
         counts.aws,
         counts.gcp,
-        files.len(),
+        tally.objects,
         counts.covered,
         counts.managed,
         counts.drift,
         counts.unmanaged,
         counts.by_terraform
     );
+    if outcome == Outcome::Interrupted {
+        std::process::exit(130);
+    }
     Ok(())
 }
 
-/// The command's run over the records: the engine, the snapshot, the report and the tallies.
-struct Replay<'r, W: Write> {
-    engine: &'r Engine,
-    snapshot: &'r Snapshot,
-    /// Records with no finding are reported too (`--all`).
-    all: bool,
-    report: Report<W>,
-    counts: Counts,
-    /// The cloud of the last record read: the view tried first on the next, so a file of one cloud's records
-    /// is read once per record; the other view reads a record only when the first does not recognise it.
-    hint: Cloud,
-    /// Whether `--import-file` asks for the resources made by hand.
-    import_file: bool,
-    /// The resources made by hand found so far, for `--import-file`.
-    imports: imports::Imports,
-}
-
-impl<W: Write> Replay<'_, W> {
-    fn record(&mut self, text: &str, file: &Path, at: Position) -> anyhow::Result<()> {
-        let first = View::read(self.hint, text)
-            .with_context(|| format!("{} {at}: not a JSON object", file.display()))?;
-        self.counts.records += 1;
-        let view = if first.recognised() {
-            first
-        } else {
-            match View::read(self.hint.other(), text) {
-                Ok(other) if other.recognised() => other,
-                _ => {
-                    // Judged all the same (it may still name something the catalog knows), but counted
-                    // apart: the summary says how much of the input tfdrift could not place.
-                    self.counts.unrecognised += 1;
-                    tracing::warn!(
-                        "{} {at}: neither a CloudTrail record (no eventSource, eventName) nor a Cloud Audit Log \
-                         entry (no logName, protoPayload.serviceName, protoPayload.methodName)",
-                        file.display()
-                    );
-                    return self.judge(&first, text);
-                }
-            }
-        };
-        self.hint = view.cloud();
-        match &view {
-            View::Aws(_) => self.counts.aws += 1,
-            View::Gcp(entry) => {
-                self.counts.gcp += 1;
-                if entry.log_kind() == LogKind::Other {
-                    self.counts.gcp_not_audit += 1;
-                    tracing::debug!(
-                        "{} {at}: no Cloud Audit Log's logName: never judged",
-                        file.display()
-                    );
-                }
-            }
-        }
-        self.judge(&view, text)
+/// What the run reads, for the top of a report: the inputs, and the window and filters when given.
+fn describe(args: &Args) -> String {
+    let inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .map(|input| input.display().to_string())
+        .collect();
+    let mut line = format!("Read: {}", inputs.join(", "));
+    if let Some(since) = &args.since {
+        line.push_str(&format!("; since {since}"));
     }
-
-    /// The verdict on one record (`text`, which `view` reads), tallied and reported.
-    fn judge(&mut self, view: &View, text: &str) -> anyhow::Result<()> {
-        let verdict = view.verdict(self.engine, self.snapshot);
-        self.counts.add(&verdict);
-        if self.import_file {
-            self.imports.add(&verdict, view);
-        }
-        if let Some(mut finding) = Finding::new(&verdict, view, text, self.all) {
-            finding.import_id = fields::IMPORT_ID.str(&verdict).map(str::to_owned);
-            self.report.add(finding)?;
-        }
-        Ok(())
+    if let Some(until) = &args.until {
+        line.push_str(&format!("; until {until}"));
     }
+    if !args.accounts.is_empty() {
+        line.push_str(&format!("; accounts {}", args.accounts.join(", ")));
+    }
+    if !args.regions.is_empty() {
+        line.push_str(&format!("; regions {}", args.regions.join(", ")));
+    }
+    line
 }
 
 /// Writes the import blocks to `path`, whole or not at all (a temporary file beside it, then renamed).

@@ -314,7 +314,6 @@ impl<W: Write> Report<W> {
     /// Adds a line to the header of the markdown and html reports, saying what was read (`Trail
     /// s3://bucket/prefix, 2026-09-07 to 2026-12-06`); the other formats do not print it.
     // For the trail's run loop (issue 21, part 1: the bucket and window read), which is not in this module.
-    #[allow(dead_code)]
     pub fn describe(&mut self, line: impl Into<String>) {
         self.context.push(line.into());
     }
@@ -322,7 +321,6 @@ impl<W: Write> Report<W> {
     /// Marks the report partial (the run was stopped before it read everything): markdown and html say so,
     /// with `why`, at their top.
     // For the run loop's Ctrl-C (issue 21, part 2), which is not in this module.
-    #[allow(dead_code)]
     pub fn mark_partial(&mut self, why: impl Into<String>) {
         self.partial = Some(why.into());
     }
