@@ -23,7 +23,8 @@ fn examples() -> PathBuf {
 
 fn replay(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tfdrift-replay"));
-    command.args(args).env("RUST_LOG", "warn");
+    // From the repository's root, so that the inputs a report names are the same on every machine.
+    command.args(args).env("RUST_LOG", "warn").current_dir(ROOT);
     let output = command.output().expect("run tfdrift-replay");
     assert!(
         output.status.success(),
@@ -39,8 +40,9 @@ fn stdout(output: &Output) -> String {
 
 /// The example's state and records, in a format.
 fn example_report(format: &str) -> String {
-    let state = examples().join("terraform.tfstate");
-    let logs = examples().join("cloudtrail");
+    // Relative to the root the command runs from: the report says what it read.
+    let state = Path::new("examples/terraform.tfstate");
+    let logs = Path::new("examples/cloudtrail");
     stdout(&replay(&[&"--state", &state, &logs, &"--format", &format]))
 }
 
