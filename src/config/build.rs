@@ -8,8 +8,10 @@ use crate::sources::gcs::{GcsCredentials, GcsOptions, GcsSource};
 use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
 use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
-use crate::sources::s3::{S3Options, S3Source};
-use crate::sources::{Registration, ReloadOptions, ScopeConfig, ScopeSetting, StateSource};
+use crate::sources::s3::{S3Discovery, S3Options, S3Source};
+use crate::sources::{
+    KeyPattern, KeyScope, Registration, ReloadOptions, ScopeConfig, ScopeSetting, StateSource,
+};
 use crate::state::Limits;
 use anyhow::Context;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ impl Config {
         Limits {
             max_bytes: usize::try_from(self.max_state_bytes.get()).unwrap_or(usize::MAX),
             max_instances: usize::try_from(self.max_state_instances.get()).unwrap_or(usize::MAX),
+            max_total_instances: usize::try_from(self.max_total_instances.get())
+                .unwrap_or(usize::MAX),
             poll_timeout: self.poll_timeout.duration(),
         }
     }
@@ -59,6 +63,7 @@ impl Config {
                     account: scope(state.account_id.as_ref()),
                     region: scope(state.region.as_ref()),
                     project: scope(state.project_id.as_ref()),
+                    key: key_scope(state),
                 };
                 Registration {
                     source: source(state),
@@ -78,7 +83,16 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
             name,
             S3Options {
                 bucket: s3.bucket.clone(),
-                key: s3.key.clone(),
+                key: s3.key.clone().unwrap_or_default(),
+                discover: s3.discover.as_ref().and_then(|d| {
+                    Some(S3Discovery {
+                        prefix: d.listed_prefix(),
+                        // Checked with the configuration.
+                        pattern: KeyPattern::new(&d.pattern).ok()?,
+                        concurrency: usize::try_from(d.concurrency).unwrap_or(1),
+                    })
+                }),
+                requests: Default::default(),
                 region: s3.region.clone().map(String::from),
                 endpoint: s3.endpoint.clone().map(String::from),
                 path_style: s3.use_path_style,
@@ -135,6 +149,20 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
             },
         )),
     }
+}
+
+/// The scope pattern of a state's discovered keys, if it has one (checked with the configuration).
+fn key_scope(state: &StateConfig) -> Option<KeyScope> {
+    let Source::S3(s3) = &state.source else {
+        return None;
+    };
+    let pattern = s3.discover.as_ref()?.scope.as_ref()?;
+    let workspaces = s3.workspaces.as_ref().map(|_| {
+        s3.workspace_key_prefix
+            .clone()
+            .unwrap_or_else(|| "env:".into())
+    });
+    KeyScope::new(pattern, &state.name, workspaces).ok()
 }
 
 /// A configured scope: `None` is inferred from the state's ARNs, `*` is any.

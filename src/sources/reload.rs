@@ -12,7 +12,9 @@
 //! first answers; a source still busy then is loaded when it answers. On shutdown nothing waits for a
 //! source: a thread stuck in a read is left behind. Nothing here runs on Falco's event thread.
 
-use super::members::{Found, Loaded, MemberSlot, Refreshed, ScopeConfig, apply, parse_fetch};
+use super::members::{
+    Budget, Found, Loaded, MemberSlot, Refreshed, ScopeConfig, apply, parse_fetch,
+};
 use super::source::{PollContext, StateSource};
 use crate::catalog::Catalog;
 use crate::state::{Index, Limits, Snapshot, SnapshotReader};
@@ -70,6 +72,10 @@ struct Sources {
     started: SystemTime,
     /// When a poll counts as late: its deadline and [`LATE_MARGIN`].
     late: Duration,
+    /// [`Limits::max_total_instances`].
+    max_total_instances: usize,
+    /// The state counts last logged, so that they are logged when they change.
+    last_counts: (u64, u64, u64, u64),
 }
 
 impl Drop for Sources {
@@ -132,6 +138,8 @@ impl Sources {
             stats,
             started: SystemTime::now(),
             late: limits.poll_timeout + LATE_MARGIN,
+            max_total_instances: limits.max_total_instances,
+            last_counts: (0, 0, 0, 0),
         })
     }
 
@@ -222,6 +230,10 @@ impl Sources {
 
     /// Applies one source's answer to its states.
     fn answer(&mut self, (index, polled): Answer, refreshed: &mut Refreshed) {
+        let mut budget = Budget {
+            used: self.loaded().map(|l| l.state.instances.len()).sum(),
+            max: self.max_total_instances,
+        };
         let stats = &self.stats;
         let Some(slot) = self.slots.get_mut(index) else {
             return;
@@ -249,6 +261,7 @@ impl Sources {
                     &slot.describe,
                     now,
                     stats,
+                    &mut budget,
                     refreshed,
                 );
             }
@@ -274,9 +287,24 @@ impl Sources {
     }
 
     /// Publishes the counters that describe the current set of states.
-    fn publish_stats(&self, snapshot: Option<&Snapshot>) {
+    fn publish_stats(&mut self, snapshot: Option<&Snapshot>) {
         let stats = &self.stats;
-        ReloadStats::set(&stats.states_loaded, self.loaded().count() as u64);
+        let loaded = self.loaded().count() as u64;
+        ReloadStats::set(&stats.states_loaded, loaded);
+        let members = || self.slots.iter().flat_map(|slot| &slot.members);
+        let discovered = members().count() as u64;
+        let stale = members().filter(|m| m.stale()).count() as u64;
+        let failed = members().filter(|m| m.failed()).count() as u64;
+        ReloadStats::set(&stats.states_discovered, discovered);
+        ReloadStats::set(&stats.states_stale, stale);
+        ReloadStats::set(&stats.states_failed, failed);
+        // One line when the counts change, whatever the number of states; each state's own change has its
+        // line (loaded, refused, failing, missing), logged once while it lasts.
+        let counts = (discovered, loaded, stale, failed);
+        if counts != self.last_counts {
+            self.last_counts = counts;
+            tracing::info!(discovered, loaded, stale, failed, "states");
+        }
         if let Some(snapshot) = snapshot {
             ReloadStats::set(
                 &stats.resources_indexed,
@@ -656,6 +684,9 @@ pub struct ReloadStats {
     pub(super) rollbacks_refused: AtomicU64,
     pub(super) state_loads: AtomicU64,
     pub(super) state_checks: AtomicU64,
+    pub(super) states_discovered: AtomicU64,
+    pub(super) states_stale: AtomicU64,
+    pub(super) states_failed: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -676,6 +707,13 @@ pub struct ReloadCounts {
     pub state_loads: u64,
     /// Successful checks of a state, changed or not.
     pub state_checks: u64,
+    /// States the sources hold now (listed, or kept while missing), loaded or not.
+    pub states_discovered: u64,
+    /// Loaded states whose loaded version is not their source's newest: refused, failing, or no longer
+    /// listed (kept for [`super::MISSING_GRACE`]).
+    pub states_stale: u64,
+    /// States that failed and have no version loaded.
+    pub states_failed: u64,
 }
 
 impl ReloadStats {
@@ -691,6 +729,9 @@ impl ReloadStats {
             rollbacks_refused: get(&self.rollbacks_refused),
             state_loads: get(&self.state_loads),
             state_checks: get(&self.state_checks),
+            states_discovered: get(&self.states_discovered),
+            states_stale: get(&self.states_stale),
+            states_failed: get(&self.states_failed),
         }
     }
 
@@ -982,6 +1023,7 @@ mod tests {
                 account: ScopeSetting::Infer,
                 region: ScopeSetting::Is("eu-west-1".into()),
                 project: ScopeSetting::Is("acme-prod".into()),
+                key: None,
             },
         );
         s.refresh(Duration::from_secs(30));
@@ -1000,6 +1042,7 @@ mod tests {
                 account: ScopeSetting::Any,
                 region: ScopeSetting::Infer,
                 project: ScopeSetting::Infer,
+                key: None,
             },
         );
         any.refresh(Duration::from_secs(30));
