@@ -92,7 +92,6 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
                         concurrency: usize::try_from(d.concurrency).unwrap_or(1),
                     })
                 }),
-                requests: Default::default(),
                 region: s3.region.clone().map(String::from),
                 endpoint: s3.endpoint.clone().map(String::from),
                 path_style: s3.use_path_style,

@@ -184,7 +184,7 @@ impl Refreshed {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn apply(
     members: &mut Vec<MemberSlot>,
-    found: Vec<(String, Found)>,
+    mut found: Vec<(String, Found)>,
     scope: &ScopeConfig,
     describe: &str,
     now: SystemTime,
@@ -192,6 +192,9 @@ pub(super) fn apply(
     budget: &mut Budget,
     refreshed: &mut Refreshed,
 ) {
+    // In name order, whatever order the downloads finished in: which state crosses max_total_instances
+    // does not depend on timing. Stable: of two answers for one name, the first still counts.
+    found.sort_by(|a, b| a.0.cmp(&b.0));
     // By name, so that a source of thousands of states costs a hash lookup per state, not a scan.
     let mut previous: Vec<Option<MemberSlot>> = std::mem::take(members).into_iter().map(Some).collect();
     let by_name: HashMap<String, usize> = previous

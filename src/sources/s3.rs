@@ -22,6 +22,7 @@
 //! their own: they are workspaces of a discovered key, followed only when `workspaces` matches them.
 
 use super::discover::{KeyPattern, state_name};
+use super::reload::ReloadStats;
 use super::web::{self, BodyError, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::{Deliver, Fetch, PollContext, StateSource};
 use aws_config::BehaviorVersion;
@@ -33,8 +34,6 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wildmatch::WildMatch;
 
@@ -60,29 +59,6 @@ pub struct S3Discovery {
     pub concurrency: usize,
 }
 
-/// The requests a source sent, by kind: what a refresh cost (tests, benchmarks).
-#[derive(Debug, Default)]
-pub struct S3Requests {
-    /// Listing pages.
-    pub lists: AtomicU64,
-    /// GETs of an object, conditional or not.
-    pub gets: AtomicU64,
-    /// GETs answered `304 Not Modified`.
-    pub not_modified: AtomicU64,
-}
-
-impl S3Requests {
-    fn count(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// (listing pages, GETs, GETs answered 304) so far.
-    pub fn read(&self) -> (u64, u64, u64) {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        (get(&self.lists), get(&self.gets), get(&self.not_modified))
-    }
-}
-
 /// Where a state (or a family of workspace states) is in S3.
 #[derive(Debug, Clone)]
 pub struct S3Options {
@@ -104,8 +80,6 @@ pub struct S3Options {
     pub workspaces: Option<Vec<String>>,
     /// States discovered by key pattern; `key` is then unused.
     pub discover: Option<S3Discovery>,
-    /// Counts the requests sent.
-    pub requests: Arc<S3Requests>,
 }
 
 /// A state in S3, or the states of several workspaces, downloaded again only when their ETag changes.
@@ -160,7 +134,7 @@ impl S3Source {
                 key,
                 etag,
                 ctx.limits.max_bytes,
-                &self.options.requests,
+                ctx.stats(),
             ),
         );
         settle(&mut self.seen, &self.options.bucket, key, got)
@@ -173,7 +147,7 @@ impl S3Source {
             let mut listed = Vec::new();
             let mut token: Option<String> = None;
             for _ in 0..MAX_LIST_PAGES {
-                S3Requests::count(&self.options.requests.lists);
+                ctx.count_listing();
                 let page = client
                     .list_objects_v2()
                     .bucket(&self.options.bucket)
@@ -235,12 +209,11 @@ impl S3Source {
         prefix: &str,
     ) -> anyhow::Result<Vec<Object>> {
         let bucket = &self.options.bucket;
-        let requests = &self.options.requests;
         ctx.block_on(ctx.limits.poll_timeout, async {
             let mut objects = Vec::new();
             let mut token: Option<String> = None;
             for _ in 0..MAX_DISCOVERY_PAGES {
-                S3Requests::count(&requests.lists);
+                ctx.count_listing();
                 let page = client
                     .list_objects_v2()
                     .bucket(bucket)
@@ -354,7 +327,7 @@ impl S3Source {
         }
         let mut done = vec![false; todo.len()];
         let seen = &mut self.seen;
-        let requests = &self.options.requests;
+        let stats = ctx.stats();
         let concurrency = discovery.concurrency.max(1);
         let downloaded = ctx.block_on(ctx.limits.poll_timeout, async {
             let client = &client;
@@ -363,7 +336,7 @@ impl S3Source {
                 |(i, (_, key, etag))| async move {
                     (
                         i,
-                        get(client, bucket, key, etag.clone(), limit, requests).await,
+                        get(client, bucket, key, etag.clone(), limit, stats).await,
                     )
                 },
             ))
@@ -402,9 +375,9 @@ async fn get(
     key: &str,
     etag: Option<String>,
     limit: usize,
-    requests: &S3Requests,
+    stats: &ReloadStats,
 ) -> anyhow::Result<Got> {
-    S3Requests::count(&requests.gets);
+    ReloadStats::add(&stats.downloads, 1);
     let output = match client
         .get_object()
         .bucket(bucket)
@@ -422,7 +395,7 @@ async fn get(
                 || status == Some(404);
             return Ok(match status {
                 Some(304) => {
-                    S3Requests::count(&requests.not_modified);
+                    ReloadStats::add(&stats.not_modified, 1);
                     Got::Unchanged
                 }
                 _ if missing => Got::Missing,
@@ -658,7 +631,6 @@ mod tests {
                 workspace_key_prefix: "env:".into(),
                 workspaces: Some(vec!["prod-*".into(), "default".into()]),
                 discover: None,
-                requests: Arc::default(),
             },
         );
         assert!(source.wants("prod-eu") && source.wants("default") && !source.wants("dev"));
