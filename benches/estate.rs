@@ -115,7 +115,11 @@ fn start(config: &Config) -> Reloader {
 
 /// The size of the estate: (states, resources per state).
 fn size() -> (usize, usize) {
-    if support::smoke() { (40, 5) } else { (2_000, 50) }
+    if support::smoke() {
+        (40, 5)
+    } else {
+        (2_000, 50)
+    }
 }
 
 /// Memory, in a fresh process: `index` (the states parsed from memory) or `reloader` (from moto at
@@ -132,7 +136,9 @@ fn child_memory(what: &str) {
         let parsed = texts
             .iter()
             .enumerate()
-            .map(|(i, t)| Arc::new(tfdrift::state::parse(&format!("s{i}"), t, &limits).expect("a state")))
+            .map(|(i, t)| {
+                Arc::new(tfdrift::state::parse(&format!("s{i}"), t, &limits).expect("a state"))
+            })
             .collect();
         Box::new(Index::build(parsed, &*catalog))
     } else {
@@ -154,7 +160,10 @@ fn memory_in_child(what: &str, endpoint: &str) -> (usize, isize) {
         .env("TFDRIFT_ESTATE_ENDPOINT", endpoint)
         .output()
         .expect("run the memory measurement");
-    assert!(out.status.success(), "the memory measurement failed: {out:?}");
+    assert!(
+        out.status.success(),
+        "the memory measurement failed: {out:?}"
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -192,7 +201,9 @@ fn main() {
     let parsed = texts
         .iter()
         .enumerate()
-        .map(|(i, t)| Arc::new(tfdrift::state::parse(&format!("s{i}"), t, &limits).expect("a state")))
+        .map(|(i, t)| {
+            Arc::new(tfdrift::state::parse(&format!("s{i}"), t, &limits).expect("a state"))
+        })
         .collect();
     let index = Index::build(parsed, &*catalog);
     let baseline = t.elapsed();
@@ -273,12 +284,24 @@ fn main() {
         "| unchanged refresh (median of {rounds}) | {} | {lists} listing pages ({list_pages} expected), {gets} GETs | {parses} |",
         support::human_ns(refresh)
     ));
-    report.line(format!("\nstates scoped from their key: {scoped} of {states}\n"));
-    report.line("| memory (fresh process) | heap held | / states' size | RSS growth | / states' size |");
+    report.line(format!(
+        "\nstates scoped from their key: {scoped} of {states}\n"
+    ));
+    report.line(
+        "| memory (fresh process) | heap held | / states' size | RSS growth | / states' size |",
+    );
     report.line("|---|---:|---:|---:|---:|");
     for (what, held, rss) in [
-        ("index of the 2,000 states (parsed from memory)", index_held, index_rss),
-        ("reloader after its first load from moto", reloader_held, reloader_rss),
+        (
+            "index of the 2,000 states (parsed from memory)",
+            index_held,
+            index_rss,
+        ),
+        (
+            "reloader after its first load from moto",
+            reloader_held,
+            reloader_rss,
+        ),
     ] {
         report.line(format!(
             "| {what} | {} | {:.2} | {} | {:.2} |",
@@ -297,7 +320,9 @@ fn main() {
     report.target(
         "unchanged refresh: one listing, no GET, no parse",
         format!("{lists} listing pages, {gets} GETs, {parses} parses"),
-        costs.iter().all(|&(l, g, p)| l == list_pages && g == 0 && p == 0),
+        costs
+            .iter()
+            .all(|&(l, g, p)| l == list_pages && g == 0 && p == 0),
     );
     let ratio = index_held.max(index_rss.max(0) as usize) as f64 / total_bytes as f64;
     report.target(

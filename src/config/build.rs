@@ -1,16 +1,17 @@
 //! What a checked configuration builds: the catalog, the verdict's policy and engine, the state sources with
 //! their scope, and the reload thread's options. The plugin and `tfdrift-replay` both start from here.
 
-use super::{AnyOr, Config, GcsCredentialsChoice, Source, StateConfig};
+use super::{AnyOr, Config, DiscoverConfig, GcsCredentialsChoice, Source, StateConfig};
 use crate::catalog::Catalog;
 use crate::drift::Engine;
 use crate::sources::gcs::{GcsCredentials, GcsOptions, GcsSource};
 use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
 use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
-use crate::sources::s3::{S3Discovery, S3Options, S3Source};
+use crate::sources::s3::{S3Options, S3Source};
 use crate::sources::{
-    KeyPattern, KeyScope, Registration, ReloadOptions, ScopeConfig, ScopeSetting, StateSource,
+    Discovery, KeyPattern, KeyScope, Registration, ReloadOptions, ScopeConfig, ScopeSetting,
+    StateSource,
 };
 use crate::state::Limits;
 use anyhow::Context;
@@ -84,14 +85,7 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
             S3Options {
                 bucket: s3.bucket.clone(),
                 key: s3.key.clone().unwrap_or_default(),
-                discover: s3.discover.as_ref().and_then(|d| {
-                    Some(S3Discovery {
-                        prefix: d.listed_prefix(),
-                        // Checked with the configuration.
-                        pattern: KeyPattern::new(&d.pattern).ok()?,
-                        concurrency: usize::try_from(d.concurrency).unwrap_or(1),
-                    })
-                }),
+                discover: s3.discover.as_ref().and_then(discovery),
                 region: s3.region.clone().map(String::from),
                 endpoint: s3.endpoint.clone().map(String::from),
                 path_style: s3.use_path_style,
@@ -114,6 +108,7 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
                     GcsCredentialsChoice::Anonymous => GcsCredentials::Anonymous,
                 },
                 workspaces: gcs.workspaces.as_ref().map(|w| w.patterns()),
+                discover: gcs.discover.as_ref().and_then(discovery),
             },
         )),
         Source::Http(http) => {
@@ -150,18 +145,31 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
     }
 }
 
+/// What a `discover` setting asks for (checked with the configuration).
+fn discovery(d: &DiscoverConfig) -> Option<Discovery> {
+    Some(Discovery {
+        prefix: d.listed_prefix(),
+        pattern: KeyPattern::new(&d.pattern).ok()?,
+        concurrency: usize::try_from(d.concurrency).unwrap_or(1),
+    })
+}
+
 /// The scope pattern of a state's discovered keys, if it has one (checked with the configuration).
 fn key_scope(state: &StateConfig) -> Option<KeyScope> {
-    let Source::S3(s3) = &state.source else {
-        return None;
+    let (discover, workspaces) = match &state.source {
+        Source::S3(s3) => (
+            s3.discover.as_ref()?,
+            s3.workspaces.as_ref().map(|_| {
+                s3.workspace_key_prefix
+                    .clone()
+                    .unwrap_or_else(|| "env:".into())
+            }),
+        ),
+        // A gcs workspace's state is an object of its own, matched as it is.
+        Source::Gcs(gcs) => (gcs.discover.as_ref()?, None),
+        _ => return None,
     };
-    let pattern = s3.discover.as_ref()?.scope.as_ref()?;
-    let workspaces = s3.workspaces.as_ref().map(|_| {
-        s3.workspace_key_prefix
-            .clone()
-            .unwrap_or_else(|| "env:".into())
-    });
-    KeyScope::new(pattern, &state.name, workspaces).ok()
+    KeyScope::new(discover.scope.as_ref()?, &state.name, workspaces).ok()
 }
 
 /// A configured scope: `None` is inferred from the state's ARNs, `*` is any.

@@ -242,9 +242,9 @@ pub struct S3StateConfig {
     #[serde(default)]
     pub key: Option<String>,
     /// Discovery: every object whose key matches a pattern is a state of its own, named `name/<key>`
-    /// (instead of `key`). `{"pattern": "live/*/*/*/terraform.tfstate"}`; see [`S3DiscoverConfig`].
+    /// (instead of `key`). `{"pattern": "live/*/*/*/terraform.tfstate"}`; see [`DiscoverConfig`].
     #[serde(default)]
-    pub discover: Option<S3DiscoverConfig>,
+    pub discover: Option<DiscoverConfig>,
     /// The bucket's region. Default: the SDK's (`AWS_REGION`, the profile).
     #[serde(default)]
     pub region: Option<Region>,
@@ -268,11 +268,11 @@ pub struct S3StateConfig {
     pub workspaces: Option<Workspaces>,
 }
 
-/// States discovered in an S3 bucket by key pattern.
+/// States discovered in a bucket (`s3` or `gcs`) by key pattern.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(crate = "falco_plugin::schemars")]
-pub struct S3DiscoverConfig {
+pub struct DiscoverConfig {
     /// Which keys are states, matched against the whole key: `*` any characters within one `/`-separated
     /// segment, `?` one character, `**` (a whole segment) any number of segments
     /// (`live/*/*/*/terraform.tfstate`, `**/terraform.tfstate`).
@@ -287,7 +287,7 @@ pub struct S3DiscoverConfig {
     /// the state is scoped as without it (`account_id`, `region`, `project_id`, or inferred).
     #[serde(default)]
     pub scope: Option<String>,
-    /// Most downloads at a time, 1 to 64. Default 8.
+    /// Most downloads at a time, 1 to 64 (`s3`; a `gcs` source downloads one at a time). Default 8.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
 }
@@ -296,7 +296,7 @@ fn default_concurrency() -> u32 {
     8
 }
 
-impl S3DiscoverConfig {
+impl DiscoverConfig {
     /// The prefix listed: the configured one, or the pattern's leading literal segments.
     pub fn listed_prefix(&self) -> String {
         match &self.prefix {
@@ -334,9 +334,14 @@ pub struct GcsStateConfig {
     /// Workspace discovery: `"*"` or a list of patterns (`["prod-*", "default"]`, `*` and `?` wildcards).
     /// Every `<workspace>.tfstate` directly under the prefix whose workspace matches is loaded as the state
     /// `name/workspace`; new and removed workspaces are picked up on refresh. Without it, only the default
-    /// workspace's state is read.
+    /// workspace's state is read. With `discover`: only the discovered objects named `<workspace>.tfstate`
+    /// of a matching workspace.
     #[serde(default)]
     pub workspaces: Option<Workspaces>,
+    /// Discovery: every object whose name matches a pattern is a state of its own, named `name/<object>`
+    /// (instead of `prefix`): `{"pattern": "live/**/*.tfstate"}`; see [`DiscoverConfig`].
+    #[serde(default)]
+    pub discover: Option<DiscoverConfig>,
 }
 
 /// Which credentials a `gcs` state is read with.
@@ -494,7 +499,8 @@ fn default_max_state_instances() -> NonZeroU64 {
 }
 
 fn default_max_total_instances() -> NonZeroU64 {
-    NonZeroU64::new(crate::state::Limits::default().max_total_instances as u64).unwrap_or(NonZeroU64::MIN)
+    NonZeroU64::new(crate::state::Limits::default().max_total_instances as u64)
+        .unwrap_or(NonZeroU64::MIN)
 }
 
 fn default_max_record_bytes() -> NonZeroU64 {
@@ -623,10 +629,10 @@ impl Config {
 
 /// Checks what the types of a state's source do not: values that must agree with each other, keys and
 /// patterns that must not be empty.
-fn check_discover(i: usize, discover: &S3DiscoverConfig) -> Result<(), ConfigError> {
+fn check_discover(i: usize, source: &str, discover: &DiscoverConfig) -> Result<(), ConfigError> {
     let fail = |field: &str, problem: String| {
         Err(ConfigError {
-            key: format!("states[{i}].s3.discover.{field}"),
+            key: format!("states[{i}].{source}.discover.{field}"),
             problem,
         })
     };
@@ -636,7 +642,10 @@ fn check_discover(i: usize, discover: &S3DiscoverConfig) -> Result<(), ConfigErr
     };
     if let Some(prefix) = &discover.prefix {
         if prefix.starts_with('/') {
-            return fail("prefix", "must be a key prefix, not starting with `/`".into());
+            return fail(
+                "prefix",
+                "must be a key prefix, not starting with `/`".into(),
+            );
         }
         // No key under the prefix could match: a typo that would load nothing.
         let literal = pattern.literal_prefix();
@@ -676,7 +685,9 @@ fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
                 return fail("s3.bucket", "must not be empty");
             }
             match (&s3.key, &s3.discover) {
-                (Some(_), Some(_)) => return fail("s3.discover", "use `key` or `discover`, not both"),
+                (Some(_), Some(_)) => {
+                    return fail("s3.discover", "use `key` or `discover`, not both");
+                }
                 (None, None) => return fail("s3.key", "one of `key` and `discover` is required"),
                 (Some(key), None)
                     if key.trim().is_empty() || key.starts_with('/') || key.ends_with('/') =>
@@ -687,7 +698,7 @@ fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
                     );
                 }
                 (Some(_), None) => {}
-                (None, Some(discover)) => check_discover(i, discover)?,
+                (None, Some(discover)) => check_discover(i, "s3", discover)?,
             }
             if s3
                 .role_arn
@@ -762,6 +773,15 @@ fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
                         "must be a workspace name or pattern, without `/`",
                     );
                 }
+            }
+            if let Some(discover) = &gcs.discover {
+                if !gcs.prefix.is_empty() {
+                    return fail(
+                        "gcs.prefix",
+                        "use `discover.prefix` with `discover`, not `prefix`",
+                    );
+                }
+                check_discover(i, "gcs", discover)?;
             }
             Ok(())
         }
@@ -1072,6 +1092,37 @@ mod tests {
     }
 
     #[test]
+    fn discovered_states() {
+        let config = Config::parse(
+            r#"{"states":[
+              {"name":"estate","s3":{"bucket":"b","discover":{"pattern":"live/*/*/*/terraform.tfstate",
+                "scope":"live/{account}/{region}/**"}}},
+              {"name":"all","s3":{"bucket":"b","discover":{"pattern":"**/terraform.tfstate","prefix":"live/",
+                "concurrency":2}}}],
+              "max_total_instances":100000}"#,
+        )
+        .expect("valid");
+        assert_eq!(config.max_total_instances.get(), 100_000);
+        assert_eq!(config.limits().max_total_instances, 100_000);
+        let discover = |i: usize| match &config.states[i].source {
+            Source::S3(s3) => s3.discover.clone().expect("discover"),
+            other => panic!("not S3: {other:?}"),
+        };
+        // The prefix listed: the pattern's literal segments, or the one given.
+        assert_eq!(discover(0).listed_prefix(), "live/");
+        assert_eq!(discover(0).concurrency, 8);
+        assert_eq!(discover(1).listed_prefix(), "live/");
+        assert_eq!(discover(1).concurrency, 2);
+        assert_eq!(
+            Config::parse(r#"{"states":[{"name":"a","path":"/x"}]}"#)
+                .expect("valid")
+                .limits()
+                .max_total_instances,
+            5_000_000
+        );
+    }
+
+    #[test]
     fn source_errors_name_the_key() {
         for (state, key) in [
             (r#"{"name":"a"}"#, "states[0]"),
@@ -1134,6 +1185,39 @@ mod tests {
             (
                 r#"{"name":"a","gcs":{"bucket":"tf-state","workspaces":["a/b"]}}"#,
                 "states[0].gcs.workspaces[0]",
+            ),
+            (r#"{"name":"a","s3":{"bucket":"b"}}"#, "states[0].s3.key"),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","discover":{"pattern":"*"}}}"#,
+                "states[0].s3.discover",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"live/a**/x"}}}"#,
+                "states[0].s3.discover.pattern",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"live/{account}/x"}}}"#,
+                "states[0].s3.discover.pattern",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"live/**","prefix":"other/"}}}"#,
+                "states[0].s3.discover.prefix",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"**","scope":"{acount}/**"}}}"#,
+                "states[0].s3.discover.scope",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"**","concurrency":0}}}"#,
+                "states[0].s3.discover.concurrency",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","prefix":"p","discover":{"pattern":"**"}}}"#,
+                "states[0].gcs.prefix",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","discover":{"pattern":"/x"}}}"#,
+                "states[0].gcs.discover.pattern",
             ),
             (
                 r#"{"name":"a","gcs":{"bucket":"tf-state","encryption_key":"x"}}"#,

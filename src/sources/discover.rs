@@ -11,6 +11,17 @@
 use std::collections::HashSet;
 use wildmatch::WildMatch;
 
+/// States discovered under a prefix by key pattern (`s3` and `gcs` sources).
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// Only keys under it are listed (`live/`); empty: the whole bucket.
+    pub prefix: String,
+    /// Which keys are states.
+    pub pattern: KeyPattern,
+    /// Most downloads at a time (at least one).
+    pub concurrency: usize,
+}
+
 /// Most segments a pattern may have.
 const MAX_SEGMENTS: usize = 64;
 
@@ -90,7 +101,9 @@ pub enum PatternError {
     #[error("has more than {MAX_SEGMENTS} segments")]
     TooLong,
     /// `{x}` that is not a known placeholder, or a placeholder in a discovery pattern.
-    #[error("`{0}` is not a placeholder here (use `{{account}}`, `{{region}}` or `{{project}}`, as a whole segment, in a scope pattern)")]
+    #[error(
+        "`{0}` is not a placeholder here (use `{{account}}`, `{{region}}` or `{{project}}`, as a whole segment, in a scope pattern)"
+    )]
     Placeholder(String),
     /// The same placeholder twice.
     #[error("`{{{0}}}` appears twice")]
@@ -296,7 +309,9 @@ impl KeyScope {
     /// What the key of the state named `state` (`<source>/<key>`, see [`state_name`]) says of its scope;
     /// `None` when the key does not match the pattern.
     pub fn scope(&self, state: &str) -> Option<KeyScoped> {
-        let key = state.strip_prefix(self.source.as_str())?.strip_prefix('/')?;
+        let key = state
+            .strip_prefix(self.source.as_str())?
+            .strip_prefix('/')?;
         let key = match &self.workspace_key_prefix {
             Some(prefix) => match key
                 .strip_prefix(prefix.as_str())
@@ -398,9 +413,7 @@ mod tests {
         // A workspace's state: scoped by the key it is a workspace of.
         assert_eq!(
             scope
-                .scope(
-                    "estate/env:/prod/live/222222222222/us-gov-west-1/iam/terraform.tfstate"
-                )
+                .scope("estate/env:/prod/live/222222222222/us-gov-west-1/iam/terraform.tfstate")
                 .and_then(|s| s.account),
             Some("222222222222".into())
         );
@@ -427,17 +440,33 @@ mod tests {
 
     #[test]
     fn names_escape_what_would_break_a_line() {
-        assert_eq!(state_name("s", "live/a/terraform.tfstate"), "s/live/a/terraform.tfstate");
+        assert_eq!(
+            state_name("s", "live/a/terraform.tfstate"),
+            "s/live/a/terraform.tfstate"
+        );
         assert_eq!(state_name("s", "a\nb"), "s/a\\u{a}b");
         assert_eq!(state_name("s", "a\\u{a}b"), "s/a\\\\u{a}b");
     }
 
     #[test]
     fn regions_and_projects() {
-        for ok in ["us-east-1", "us-gov-west-1", "cn-north-1", "eu-isoe-west-1", "ap-southeast-2"] {
+        for ok in [
+            "us-east-1",
+            "us-gov-west-1",
+            "cn-north-1",
+            "eu-isoe-west-1",
+            "ap-southeast-2",
+        ] {
             assert!(Placeholder::Region.accepts(ok), "{ok}");
         }
-        for bad in ["global", "us-east", "EU-WEST-1", "us-east-1a", "-east-1", "us--1"] {
+        for bad in [
+            "global",
+            "us-east",
+            "EU-WEST-1",
+            "us-east-1a",
+            "-east-1",
+            "us--1",
+        ] {
             assert!(!Placeholder::Region.accepts(bad), "{bad}");
         }
         assert!(Placeholder::Project.accepts("acme-prod"));

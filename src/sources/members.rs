@@ -196,7 +196,8 @@ pub(super) fn apply(
     // does not depend on timing. Stable: of two answers for one name, the first still counts.
     found.sort_by(|a, b| a.0.cmp(&b.0));
     // By name, so that a source of thousands of states costs a hash lookup per state, not a scan.
-    let mut previous: Vec<Option<MemberSlot>> = std::mem::take(members).into_iter().map(Some).collect();
+    let mut previous: Vec<Option<MemberSlot>> =
+        std::mem::take(members).into_iter().map(Some).collect();
     let by_name: HashMap<String, usize> = previous
         .iter()
         .enumerate()

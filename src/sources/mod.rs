@@ -28,7 +28,7 @@ pub mod s3;
 mod source;
 mod web;
 
-pub use discover::{KeyPattern, KeyScope, PatternError, state_name};
+pub use discover::{Discovery, KeyPattern, KeyScope, PatternError, state_name};
 pub use members::{MISSING_GRACE, ScopeConfig, ScopeSetting};
 pub use reload::{
     INIT_WAIT, Registration, ReloadCounts, ReloadOptions, ReloadStats, Reloader, load_once,

@@ -16,12 +16,12 @@
 //! state, named `name/<key>` ([`state_name`]). Each refresh is one paginated listing (two when workspaces
 //! are followed and live outside the prefix), which gives every object's ETag and size: an object whose ETag
 //! is the one last seen costs nothing more, one over `max_state_bytes` is refused without a download, and
-//! the others are downloaded several at a time ([`S3Discovery::concurrency`]), each GET still conditional on
+//! the others are downloaded several at a time ([`Discovery::concurrency`]), each GET still conditional on
 //! the ETag last seen. A workspace's state (`<workspace_key_prefix>/<workspace>/<key>`, `key` matching the
 //! pattern) is named by its own object key too. Objects under `<workspace_key_prefix>/` are never states of
 //! their own: they are workspaces of a discovered key, followed only when `workspaces` matches them.
 
-use super::discover::{KeyPattern, state_name};
+use super::discover::{Discovery, state_name};
 use super::reload::ReloadStats;
 use super::web::{self, BodyError, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::{Deliver, Fetch, PollContext, StateSource};
@@ -48,17 +48,6 @@ const MAX_LIST_PAGES: usize = 100;
 /// narrower prefix.
 const MAX_DISCOVERY_PAGES: usize = 1000;
 
-/// States discovered under a prefix by key pattern.
-#[derive(Debug, Clone)]
-pub struct S3Discovery {
-    /// Only keys under it are listed (`live/`); empty: the whole bucket.
-    pub prefix: String,
-    /// Which keys are states.
-    pub pattern: KeyPattern,
-    /// Most downloads at a time (at least one).
-    pub concurrency: usize,
-}
-
 /// Where a state (or a family of workspace states) is in S3.
 #[derive(Debug, Clone)]
 pub struct S3Options {
@@ -79,7 +68,7 @@ pub struct S3Options {
     /// Workspace name patterns (`*`); `None`: only the state at `key`.
     pub workspaces: Option<Vec<String>>,
     /// States discovered by key pattern; `key` is then unused.
-    pub discover: Option<S3Discovery>,
+    pub discover: Option<Discovery>,
 }
 
 /// A state in S3, or the states of several workspaces, downloaded again only when their ETag changes.
@@ -250,7 +239,7 @@ impl S3Source {
 
     /// Whether the object at `key` is a discovered state: a key under the prefix matching the pattern (the
     /// default workspace's, when workspaces are followed), or a matching workspace's state of such a key.
-    fn discovered(&self, discovery: &S3Discovery, key: &str) -> bool {
+    fn discovered(&self, discovery: &Discovery, key: &str) -> bool {
         let workspaces = &self.options.workspace_key_prefix;
         if let Some(rest) = key
             .strip_prefix(workspaces.as_str())
@@ -274,7 +263,7 @@ impl S3Source {
     fn poll_discovered(
         &mut self,
         ctx: &PollContext,
-        discovery: &S3Discovery,
+        discovery: &Discovery,
         deliver: &mut Deliver<'_>,
     ) -> anyhow::Result<()> {
         let client = self.client(ctx)?;

@@ -163,7 +163,10 @@ fn an_estate_is_discovered_loaded_refreshed_and_scoped_from_one_entry() {
         scope(&b, "eu-west-1"),
         "inferred from its ARNs"
     );
-    assert_eq!(loaded[&format!("estate/{misfiled}")].1, scope(&a, "us-east-1"));
+    assert_eq!(
+        loaded[&format!("estate/{misfiled}")].1,
+        scope(&a, "us-east-1")
+    );
     // The workspace's state: named by its own key, scoped by the key it is a workspace of.
     assert_eq!(
         loaded.get(&format!("estate/{staging}")),
@@ -194,7 +197,11 @@ fn an_estate_is_discovered_loaded_refreshed_and_scoped_from_one_entry() {
     assert_eq!(unchanged.parses, first.parses);
     assert_eq!(unchanged.state_loads, first.state_loads);
     assert_eq!(
-        (unchanged.states_loaded, unchanged.states_stale, unchanged.states_failed),
+        (
+            unchanged.states_loaded,
+            unchanged.states_stale,
+            unchanged.states_failed
+        ),
         (STATES as u64 + 3, 0, 2)
     );
 
@@ -203,7 +210,13 @@ fn an_estate_is_discovered_loaded_refreshed_and_scoped_from_one_entry() {
     moto.put(
         BUCKET,
         &changed.key,
-        &bytes(&estate_state(2, &changed.account, &changed.region, "module-0000", 2)),
+        &bytes(&estate_state(
+            2,
+            &changed.account,
+            &changed.region,
+            "module-0000",
+            2,
+        )),
     );
     let deleted = &estate[2];
     moto.delete(BUCKET, &deleted.key);
@@ -279,4 +292,74 @@ fn max_total_instances_refuses_the_state_that_crosses_it_and_keeps_the_others() 
     assert_eq!(loaded[&format!("estate/{}", first.key)].0, 1);
     assert_eq!(loaded.len(), 16);
     assert_eq!((after.states_stale, after.states_failed), (1, 4));
+}
+
+#[test]
+fn gcs_states_are_discovered_by_name_pattern_and_scoped_by_project() {
+    test_environment();
+    let server = FakeGcsServer::start();
+    server.create_bucket(BUCKET);
+    // The gcs backend's layout: `<prefix>/<workspace>.tfstate`, one prefix per module and project.
+    let projects = ["acme-prod-1", "acme-dev-22"];
+    let mut expected = HashMap::new();
+    for (p, project) in projects.iter().enumerate() {
+        for module in 0..10 {
+            for workspace in ["default", "staging", "scratch"] {
+                let object = format!("live/{project}/module-{module}/{workspace}.tfstate");
+                let state = estate_state(1, &estate_account(p), "us-east-1", "m", 1);
+                server.put(BUCKET, &object, &bytes(&state));
+                if workspace != "scratch" {
+                    expected.insert(format!("estate/{object}"), project.to_string());
+                }
+            }
+        }
+    }
+    server.put(BUCKET, "live/acme-prod-1/notes.txt", b"not a state");
+    let huge = "live/acme-prod-1/huge/default.tfstate";
+    server.put(
+        BUCKET,
+        huge,
+        &bytes(&estate_state(
+            1,
+            &estate_account(0),
+            "us-east-1",
+            "huge",
+            400,
+        )),
+    );
+    let config = Config::from_value(json!({
+        "states": [{
+            "name": "estate",
+            "gcs": {
+                "bucket": BUCKET,
+                "endpoint": server.endpoint(),
+                "credentials": "anonymous",
+                "discover": {"pattern": "live/**/*.tfstate", "scope": "live/{project}/**"},
+                "workspaces": ["default", "staging"],
+            },
+        }],
+        "refresh_interval": 3600,
+        "max_state_bytes": 200_000,
+    }))
+    .expect("a valid configuration");
+    let reloader = start(&config);
+    let first = reloader.stats().read();
+    let loaded = by_name(&reloader.snapshot());
+    assert_eq!(loaded.len(), expected.len());
+    for (name, project) in &expected {
+        let (serial, scope) = &loaded[name];
+        assert_eq!(*serial, 1);
+        assert_eq!(scope.project.as_deref(), Some(project.as_str()), "{name}");
+    }
+    // The oversized object: refused from its listed size, never downloaded.
+    assert_eq!(first.downloads, expected.len() as u64);
+    assert_eq!(
+        (first.states_discovered, first.states_failed),
+        (expected.len() as u64 + 1, 1)
+    );
+
+    let unchanged = refresh(&reloader);
+    assert_eq!(unchanged.listings - first.listings, 1);
+    assert_eq!(unchanged.downloads, first.downloads);
+    assert_eq!(unchanged.parses, first.parses);
 }
