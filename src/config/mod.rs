@@ -242,7 +242,7 @@ pub struct S3StateConfig {
     #[serde(default)]
     pub key: Option<String>,
     /// Discovery: every object whose key matches a pattern is a state of its own, named `name/<key>`
-    /// (instead of `key`). `{"pattern": "live/*/*/*/terraform.tfstate"}`; see [`DiscoverConfig`].
+    /// (instead of `key`): `{"pattern": "live/*/*/*/terraform.tfstate"}`.
     #[serde(default)]
     pub discover: Option<DiscoverConfig>,
     /// The bucket's region. Default: the SDK's (`AWS_REGION`, the profile).
@@ -287,7 +287,7 @@ pub struct DiscoverConfig {
     /// the state is scoped as without it (`account_id`, `region`, `project_id`, or inferred).
     #[serde(default)]
     pub scope: Option<String>,
-    /// Most downloads at a time, 1 to 64 (`s3`; a `gcs` source downloads one at a time). Default 8.
+    /// Most downloads at a time, 1 to 64 (`s3`; a `gcs` source downloads one at a time).
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
 }
@@ -339,7 +339,7 @@ pub struct GcsStateConfig {
     #[serde(default)]
     pub workspaces: Option<Workspaces>,
     /// Discovery: every object whose name matches a pattern is a state of its own, named `name/<object>`
-    /// (instead of `prefix`): `{"pattern": "live/**/*.tfstate"}`; see [`DiscoverConfig`].
+    /// (instead of `prefix`): `{"pattern": "live/**/*.tfstate"}`.
     #[serde(default)]
     pub discover: Option<DiscoverConfig>,
 }
