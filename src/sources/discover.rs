@@ -22,6 +22,10 @@ pub struct Discovery {
     pub concurrency: usize,
 }
 
+/// Most states one discovering source follows: past it, its poll fails (every state kept as it was) rather
+/// than hold what whoever writes the bucket chose to create.
+pub const MAX_DISCOVERED: usize = 100_000;
+
 /// Most segments a pattern may have.
 const MAX_SEGMENTS: usize = 64;
 

@@ -20,7 +20,7 @@
 //! nothing more, one over `max_state_bytes` is refused without a download, the others are downloaded one at a
 //! time, each conditional on the generation last seen.
 
-use super::discover::{Discovery, state_name};
+use super::discover::{Discovery, MAX_DISCOVERED, state_name};
 use super::reload::ReloadStats;
 use super::web::{READ_TIMEOUT, Web};
 use super::{Deliver, Fetch, PollContext, StateSource};
@@ -346,14 +346,15 @@ struct Object {
 }
 
 impl GcsSource {
-    /// Every object under the discovery prefix (no delimiter): one listing, paginated; an error rather than
-    /// part of it.
+    /// Every discovered state under the discovery prefix (no delimiter; other objects dropped as each page
+    /// comes): one listing, paginated; an error rather than part of it, or more than [`MAX_DISCOVERED`].
     async fn list_all(
         &self,
         ctx: &PollContext<'_>,
         client: &Client,
-        prefix: &str,
+        discovery: &Discovery,
     ) -> anyhow::Result<Vec<Object>> {
+        let prefix = discovery.prefix.as_str();
         let what = format!("cannot list {}", self.location(prefix));
         let mut objects = Vec::new();
         let mut token: Option<String> = None;
@@ -388,6 +389,10 @@ impl GcsSource {
             let page: ListPage = serde_json::from_slice(&body)
                 .map_err(|e| anyhow::anyhow!("{what}: not a listing ({e})"))?;
             for item in page.items {
+                // Not a state: dropped as it comes.
+                if !self.discovered(discovery, &item.name) {
+                    continue;
+                }
                 let generation = item
                     .generation
                     .as_ref()
@@ -405,6 +410,11 @@ impl GcsSource {
                     generation,
                     size,
                 });
+            }
+            if objects.len() > MAX_DISCOVERED {
+                anyhow::bail!(
+                    "{what}: more than {MAX_DISCOVERED} states match: give `discover` a narrower pattern"
+                );
             }
             match page.next_page_token {
                 Some(next) if !next.is_empty() => token = Some(next),
@@ -439,9 +449,8 @@ impl GcsSource {
         let client = self.client(ctx)?;
         let mut objects = ctx.block_on(
             ctx.limits.poll_timeout,
-            self.list_all(ctx, &client, &discovery.prefix),
+            self.list_all(ctx, &client, discovery),
         )?;
-        objects.retain(|object| self.discovered(discovery, &object.name));
         objects.sort_by(|a, b| a.name.cmp(&b.name));
         objects.dedup_by(|a, b| a.name == b.name);
         let limit = ctx.limits.max_bytes;

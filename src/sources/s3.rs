@@ -21,7 +21,7 @@
 //! pattern) is named by its own object key too. Objects under `<workspace_key_prefix>/` are never states of
 //! their own: they are workspaces of a discovered key, followed only when `workspaces` matches them.
 
-use super::discover::{Discovery, state_name};
+use super::discover::{Discovery, MAX_DISCOVERED, state_name};
 use super::reload::ReloadStats;
 use super::web::{self, BodyError, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::{Deliver, Fetch, PollContext, StateSource};
@@ -190,16 +190,19 @@ struct Object {
 }
 
 impl S3Source {
-    /// Every object under `prefix`: one listing, paginated. Fails rather than return part of it.
+    /// Every discovered state under `prefix`, added to `objects`: one listing, paginated, each page's keys
+    /// that are not states dropped as it comes. Fails rather than return part of it, or more than
+    /// [`MAX_DISCOVERED`].
     fn list_all(
         &self,
         ctx: &PollContext,
         client: &Client,
+        discovery: &Discovery,
         prefix: &str,
-    ) -> anyhow::Result<Vec<Object>> {
+        objects: &mut Vec<Object>,
+    ) -> anyhow::Result<()> {
         let bucket = &self.options.bucket;
         ctx.block_on(ctx.limits.poll_timeout, async {
-            let mut objects = Vec::new();
             let mut token: Option<String> = None;
             for _ in 0..MAX_DISCOVERY_PAGES {
                 ctx.count_listing();
@@ -217,17 +220,23 @@ impl S3Source {
                         )
                     })?;
                 objects.extend(page.contents().iter().filter_map(|object| {
+                    let key = object.key().filter(|key| self.discovered(discovery, key))?;
                     Some(Object {
-                        key: object.key()?.to_owned(),
+                        key: key.to_owned(),
                         etag: object.e_tag().map(str::to_owned),
                         size: object.size().and_then(|n| u64::try_from(n).ok()),
                     })
                 }));
+                if objects.len() > MAX_DISCOVERED {
+                    anyhow::bail!(
+                        "more than {MAX_DISCOVERED} states match under s3://{bucket}/{prefix}: give `discover` a narrower pattern"
+                    );
+                }
                 match page.next_continuation_token() {
                     Some(next) if page.is_truncated() == Some(true) => {
                         token = Some(next.to_owned())
                     }
-                    _ => return Ok(objects),
+                    _ => return Ok(()),
                 }
             }
             anyhow::bail!(
@@ -267,12 +276,12 @@ impl S3Source {
         deliver: &mut Deliver<'_>,
     ) -> anyhow::Result<()> {
         let client = self.client(ctx)?;
-        let mut objects = self.list_all(ctx, &client, &discovery.prefix)?;
+        let mut objects = Vec::new();
+        self.list_all(ctx, &client, discovery, &discovery.prefix, &mut objects)?;
         let workspaces = format!("{}/", self.options.workspace_key_prefix);
         if self.options.workspaces.is_some() && !workspaces.starts_with(&discovery.prefix) {
-            objects.extend(self.list_all(ctx, &client, &workspaces)?);
+            self.list_all(ctx, &client, discovery, &workspaces, &mut objects)?;
         }
-        objects.retain(|object| self.discovered(discovery, &object.key));
         // Key order: deterministic names, logs and max_total_instances refusals.
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         objects.dedup_by(|a, b| a.key == b.key);
