@@ -12,8 +12,8 @@
 //!   SDK's client, the runtimes, what each state's slot keeps), against the states' total size; and the
 //!   resident set's growth.
 //!
-//! moto is a Python server: its figures (the upload, the listing's time) are shown beside tfdrift's so that
-//! what moto costs is visible.
+//! moto is a Python server: the time of the upload (not part of any figure) is shown, to tell what moto
+//! costs.
 
 mod support;
 
@@ -155,7 +155,12 @@ fn child_memory(what: &str) {
 
 fn memory_in_child(what: &str, endpoint: &str) -> (usize, isize) {
     let exe = std::env::current_exe().expect("this benchmark's path");
-    let out = std::process::Command::new(exe)
+    // `--bench`: the child measures the same estate as this run (without it, it would be a smoke run's).
+    let mut command = std::process::Command::new(exe);
+    if !support::smoke() {
+        command.arg("--bench");
+    }
+    let out = command
         .env("TFDRIFT_ESTATE_MEMORY", what)
         .env("TFDRIFT_ESTATE_ENDPOINT", endpoint)
         .output()
@@ -248,8 +253,13 @@ fn main() {
     }
     let refresh = support::median(&mut times);
     drop(reloader);
+    // Printed now, so that a failure of the memory measurement loses none of it.
+    eprintln!(
+        "estate: {states} states, {instances} instances, {total_bytes} bytes; upload {upload:?}; baseline {baseline:?}; first load {first_load:?} ({first:?}); unchanged refresh median {:?}, costs {costs:?}; scoped {scoped}",
+        Duration::from_nanos(refresh as u64)
+    );
 
-    // moto's own share: one listing of the estate, timed from here through the same SDK as the source.
+    // One listing of the estate: 1,000 keys a page.
     let list_pages = (states as u64).div_ceil(1000);
 
     let (index_held, index_rss) = memory_in_child("index", &moto.endpoint());
