@@ -301,12 +301,9 @@ fn main() {
         "| memory (fresh process) | heap held | / states' size | RSS growth | / states' size |",
     );
     report.line("|---|---:|---:|---:|---:|");
+    let index_label = format!("index of the {states} states (parsed from memory)");
     for (what, held, rss) in [
-        (
-            "index of the 2,000 states (parsed from memory)",
-            index_held,
-            index_rss,
-        ),
+        (index_label.as_str(), index_held, index_rss),
         (
             "reloader after its first load from moto",
             reloader_held,
