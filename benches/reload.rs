@@ -133,6 +133,7 @@ fn main() {
             account: ScopeSetting::Any,
             region: ScopeSetting::Any,
             project: ScopeSetting::Any,
+            key: None,
         },
     };
     let reloader = Reloader::start(

@@ -1,7 +1,7 @@
 //! What a checked configuration builds: the catalog, the verdict's policy and engine, the state sources with
 //! their scope, and the reload thread's options. The plugin and `tfdrift-replay` both start from here.
 
-use super::{AnyOr, Config, GcsCredentialsChoice, Source, StateConfig};
+use super::{AnyOr, Config, DiscoverConfig, GcsCredentialsChoice, Source, StateConfig};
 use crate::catalog::Catalog;
 use crate::drift::Engine;
 use crate::sources::gcs::{GcsCredentials, GcsOptions, GcsSource};
@@ -9,7 +9,10 @@ use crate::sources::hcp::{HcpOptions, HcpSource, Selector};
 use crate::sources::http::{HttpAuth, HttpOptions, HttpSource};
 use crate::sources::local::LocalFile;
 use crate::sources::s3::{S3Options, S3Source};
-use crate::sources::{Registration, ReloadOptions, ScopeConfig, ScopeSetting, StateSource};
+use crate::sources::{
+    Discovery, KeyPattern, KeyScope, Registration, ReloadOptions, ScopeConfig, ScopeSetting,
+    StateSource,
+};
 use crate::state::Limits;
 use anyhow::Context;
 use std::sync::Arc;
@@ -32,6 +35,8 @@ impl Config {
         Limits {
             max_bytes: usize::try_from(self.max_state_bytes.get()).unwrap_or(usize::MAX),
             max_instances: usize::try_from(self.max_state_instances.get()).unwrap_or(usize::MAX),
+            max_total_instances: usize::try_from(self.max_total_instances.get())
+                .unwrap_or(usize::MAX),
             poll_timeout: self.poll_timeout.duration(),
         }
     }
@@ -59,6 +64,7 @@ impl Config {
                     account: scope(state.account_id.as_ref()),
                     region: scope(state.region.as_ref()),
                     project: scope(state.project_id.as_ref()),
+                    key: key_scope(state),
                 };
                 Registration {
                     source: source(state),
@@ -78,7 +84,8 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
             name,
             S3Options {
                 bucket: s3.bucket.clone(),
-                key: s3.key.clone(),
+                key: s3.key.clone().unwrap_or_default(),
+                discover: s3.discover.as_ref().and_then(discovery),
                 region: s3.region.clone().map(String::from),
                 endpoint: s3.endpoint.clone().map(String::from),
                 path_style: s3.use_path_style,
@@ -101,6 +108,7 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
                     GcsCredentialsChoice::Anonymous => GcsCredentials::Anonymous,
                 },
                 workspaces: gcs.workspaces.as_ref().map(|w| w.patterns()),
+                discover: gcs.discover.as_ref().and_then(discovery),
             },
         )),
         Source::Http(http) => {
@@ -135,6 +143,33 @@ fn source(state: &StateConfig) -> Box<dyn StateSource> {
             },
         )),
     }
+}
+
+/// What a `discover` setting asks for (checked with the configuration).
+fn discovery(d: &DiscoverConfig) -> Option<Discovery> {
+    Some(Discovery {
+        prefix: d.listed_prefix(),
+        pattern: KeyPattern::new(&d.pattern).ok()?,
+        concurrency: usize::try_from(d.concurrency).unwrap_or(1),
+    })
+}
+
+/// The scope pattern of a state's discovered keys, if it has one (checked with the configuration).
+fn key_scope(state: &StateConfig) -> Option<KeyScope> {
+    let (discover, workspaces) = match &state.source {
+        Source::S3(s3) => (
+            s3.discover.as_ref()?,
+            s3.workspaces.as_ref().map(|_| {
+                s3.workspace_key_prefix
+                    .clone()
+                    .unwrap_or_else(|| "env:".into())
+            }),
+        ),
+        // A gcs workspace's state is an object of its own, matched as it is.
+        Source::Gcs(gcs) => (gcs.discover.as_ref()?, None),
+        _ => return None,
+    };
+    KeyScope::new(discover.scope.as_ref()?, &state.name, workspaces).ok()
 }
 
 /// A configured scope: `None` is inferred from the state's ARNs, `*` is any.

@@ -54,6 +54,11 @@ pub struct Config {
     /// instance costs about 230 bytes of index).
     #[serde(default = "default_max_state_instances")]
     pub max_state_instances: NonZeroU64,
+    /// The most resource instances of all states together. A new version of a state that would cross it is
+    /// refused, naming the state, and its last good version kept (the states already loaded keep their
+    /// place). Bounds the index's memory across an estate of discovered states.
+    #[serde(default = "default_max_total_instances")]
+    pub max_total_instances: NonZeroU64,
     /// The largest CloudTrail record tfdrift reads, in bytes: a larger event gets no tfdrift values, and no
     /// parse. CloudTrail records are a few kilobytes; the limit bounds the cost of a hostile event.
     #[serde(default = "default_max_record_bytes")]
@@ -232,8 +237,14 @@ impl TryFrom<StateEntry> for StateConfig {
 pub struct S3StateConfig {
     /// Bucket name.
     pub bucket: String,
-    /// Key of the state object, as in the backend's `key` (`network/terraform.tfstate`).
-    pub key: String,
+    /// Key of the state object, as in the backend's `key` (`network/terraform.tfstate`). Required, unless
+    /// `discover` is given instead.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Discovery: every object whose key matches a pattern is a state of its own, named `name/<key>`
+    /// (instead of `key`): `{"pattern": "live/*/*/*/terraform.tfstate"}`.
+    #[serde(default)]
+    pub discover: Option<DiscoverConfig>,
     /// The bucket's region. Default: the SDK's (`AWS_REGION`, the profile).
     #[serde(default)]
     pub region: Option<Region>,
@@ -255,6 +266,46 @@ pub struct S3StateConfig {
     /// loaded as the state `name/workspace`; new and removed workspaces are picked up on refresh.
     #[serde(default)]
     pub workspaces: Option<Workspaces>,
+}
+
+/// States discovered in a bucket (`s3` or `gcs`) by key pattern.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "falco_plugin::schemars")]
+pub struct DiscoverConfig {
+    /// Which keys are states, matched against the whole key: `*` any characters within one `/`-separated
+    /// segment, `?` one character, `**` (a whole segment) any number of segments
+    /// (`live/*/*/*/terraform.tfstate`, `**/terraform.tfstate`).
+    pub pattern: String,
+    /// Only keys under this prefix are listed (`live/`). Default: the pattern's leading segments without
+    /// wildcards.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Scope from the key: a pattern like `pattern` whose segments `{account}`, `{region}` or `{project}`
+    /// give a state's account, region or Google project (`live/{account}/{region}/**`). Where a state's
+    /// key matches (an account of 12 digits, a region's shape), those parts are the key's; where it does not,
+    /// the state is scoped as without it (`account_id`, `region`, `project_id`, or inferred).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Most downloads at a time, 1 to 64 (`s3`; a `gcs` source downloads one at a time).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+}
+
+fn default_concurrency() -> u32 {
+    8
+}
+
+impl DiscoverConfig {
+    /// The prefix listed: the configured one, or the pattern's leading literal segments.
+    pub fn listed_prefix(&self) -> String {
+        match &self.prefix {
+            Some(prefix) => prefix.clone(),
+            None => crate::sources::KeyPattern::new(&self.pattern)
+                .map(|p| p.literal_prefix())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// A state in Google Cloud Storage, where Terraform's `gcs` backend keeps it: `<prefix><workspace>.tfstate`,
@@ -283,9 +334,14 @@ pub struct GcsStateConfig {
     /// Workspace discovery: `"*"` or a list of patterns (`["prod-*", "default"]`, `*` and `?` wildcards).
     /// Every `<workspace>.tfstate` directly under the prefix whose workspace matches is loaded as the state
     /// `name/workspace`; new and removed workspaces are picked up on refresh. Without it, only the default
-    /// workspace's state is read.
+    /// workspace's state is read. With `discover`: only the discovered objects named `<workspace>.tfstate`
+    /// of a matching workspace.
     #[serde(default)]
     pub workspaces: Option<Workspaces>,
+    /// Discovery: every object whose name matches a pattern is a state of its own, named `name/<object>`
+    /// (instead of `prefix`): `{"pattern": "live/**/*.tfstate"}`.
+    #[serde(default)]
+    pub discover: Option<DiscoverConfig>,
 }
 
 /// Which credentials a `gcs` state is read with.
@@ -442,6 +498,11 @@ fn default_max_state_instances() -> NonZeroU64 {
     NonZeroU64::new(crate::state::Limits::default().max_instances as u64).unwrap_or(NonZeroU64::MIN)
 }
 
+fn default_max_total_instances() -> NonZeroU64 {
+    NonZeroU64::new(crate::state::Limits::default().max_total_instances as u64)
+        .unwrap_or(NonZeroU64::MIN)
+}
+
 fn default_max_record_bytes() -> NonZeroU64 {
     NonZeroU64::new(4 * 1024 * 1024).expect("not zero")
 }
@@ -568,6 +629,47 @@ impl Config {
 
 /// Checks what the types of a state's source do not: values that must agree with each other, keys and
 /// patterns that must not be empty.
+fn check_discover(i: usize, source: &str, discover: &DiscoverConfig) -> Result<(), ConfigError> {
+    let fail = |field: &str, problem: String| {
+        Err(ConfigError {
+            key: format!("states[{i}].{source}.discover.{field}"),
+            problem,
+        })
+    };
+    let pattern = match crate::sources::KeyPattern::new(&discover.pattern) {
+        Ok(pattern) => pattern,
+        Err(e) => return fail("pattern", e.to_string()),
+    };
+    if let Some(prefix) = &discover.prefix {
+        if prefix.starts_with('/') {
+            return fail(
+                "prefix",
+                "must be a key prefix, not starting with `/`".into(),
+            );
+        }
+        // No key under the prefix could match: a typo that would load nothing.
+        let literal = pattern.literal_prefix();
+        if !prefix.starts_with(&literal) && !literal.starts_with(prefix.as_str()) {
+            return fail(
+                "prefix",
+                format!(
+                    "no key under {prefix:?} can match the pattern {:?}",
+                    discover.pattern
+                ),
+            );
+        }
+    }
+    if let Some(scope) = &discover.scope
+        && let Err(e) = crate::sources::KeyScope::new(scope, "", None)
+    {
+        return fail("scope", e.to_string());
+    }
+    if !(1..=64).contains(&discover.concurrency) {
+        return fail("concurrency", "must be 1 to 64".into());
+    }
+    Ok(())
+}
+
 fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
     let fail = |field: &str, problem: &str| {
         Err(ConfigError {
@@ -582,11 +684,21 @@ fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
             if s3.bucket.trim().is_empty() {
                 return fail("s3.bucket", "must not be empty");
             }
-            if s3.key.trim().is_empty() || s3.key.starts_with('/') || s3.key.ends_with('/') {
-                return fail(
-                    "s3.key",
-                    "must be an object key, neither empty nor starting or ending with `/`",
-                );
+            match (&s3.key, &s3.discover) {
+                (Some(_), Some(_)) => {
+                    return fail("s3.discover", "use `key` or `discover`, not both");
+                }
+                (None, None) => return fail("s3.key", "one of `key` and `discover` is required"),
+                (Some(key), None)
+                    if key.trim().is_empty() || key.starts_with('/') || key.ends_with('/') =>
+                {
+                    return fail(
+                        "s3.key",
+                        "must be an object key, neither empty nor starting or ending with `/`",
+                    );
+                }
+                (Some(_), None) => {}
+                (None, Some(discover)) => check_discover(i, "s3", discover)?,
             }
             if s3
                 .role_arn
@@ -661,6 +773,15 @@ fn check_state(i: usize, state: &StateConfig) -> Result<(), ConfigError> {
                         "must be a workspace name or pattern, without `/`",
                     );
                 }
+            }
+            if let Some(discover) = &gcs.discover {
+                if !gcs.prefix.is_empty() {
+                    return fail(
+                        "gcs.prefix",
+                        "use `discover.prefix` with `discover`, not `prefix`",
+                    );
+                }
+                check_discover(i, "gcs", discover)?;
             }
             Ok(())
         }
@@ -971,6 +1092,37 @@ mod tests {
     }
 
     #[test]
+    fn discovered_states() {
+        let config = Config::parse(
+            r#"{"states":[
+              {"name":"estate","s3":{"bucket":"b","discover":{"pattern":"live/*/*/*/terraform.tfstate",
+                "scope":"live/{account}/{region}/**"}}},
+              {"name":"all","s3":{"bucket":"b","discover":{"pattern":"**/terraform.tfstate","prefix":"live/",
+                "concurrency":2}}}],
+              "max_total_instances":100000}"#,
+        )
+        .expect("valid");
+        assert_eq!(config.max_total_instances.get(), 100_000);
+        assert_eq!(config.limits().max_total_instances, 100_000);
+        let discover = |i: usize| match &config.states[i].source {
+            Source::S3(s3) => s3.discover.clone().expect("discover"),
+            other => panic!("not S3: {other:?}"),
+        };
+        // The prefix listed: the pattern's literal segments, or the one given.
+        assert_eq!(discover(0).listed_prefix(), "live/");
+        assert_eq!(discover(0).concurrency, 8);
+        assert_eq!(discover(1).listed_prefix(), "live/");
+        assert_eq!(discover(1).concurrency, 2);
+        assert_eq!(
+            Config::parse(r#"{"states":[{"name":"a","path":"/x"}]}"#)
+                .expect("valid")
+                .limits()
+                .max_total_instances,
+            5_000_000
+        );
+    }
+
+    #[test]
     fn source_errors_name_the_key() {
         for (state, key) in [
             (r#"{"name":"a"}"#, "states[0]"),
@@ -1033,6 +1185,39 @@ mod tests {
             (
                 r#"{"name":"a","gcs":{"bucket":"tf-state","workspaces":["a/b"]}}"#,
                 "states[0].gcs.workspaces[0]",
+            ),
+            (r#"{"name":"a","s3":{"bucket":"b"}}"#, "states[0].s3.key"),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","key":"k","discover":{"pattern":"*"}}}"#,
+                "states[0].s3.discover",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"live/a**/x"}}}"#,
+                "states[0].s3.discover.pattern",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"live/{account}/x"}}}"#,
+                "states[0].s3.discover.pattern",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"live/**","prefix":"other/"}}}"#,
+                "states[0].s3.discover.prefix",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"**","scope":"{acount}/**"}}}"#,
+                "states[0].s3.discover.scope",
+            ),
+            (
+                r#"{"name":"a","s3":{"bucket":"b","discover":{"pattern":"**","concurrency":0}}}"#,
+                "states[0].s3.discover.concurrency",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","prefix":"p","discover":{"pattern":"**"}}}"#,
+                "states[0].gcs.prefix",
+            ),
+            (
+                r#"{"name":"a","gcs":{"bucket":"tf-state","discover":{"pattern":"/x"}}}"#,
+                "states[0].gcs.discover.pattern",
             ),
             (
                 r#"{"name":"a","gcs":{"bucket":"tf-state","encryption_key":"x"}}"#,

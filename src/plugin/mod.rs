@@ -266,6 +266,15 @@ mod metric {
     pub fn rollbacks_refused() -> MetricLabel {
         MetricLabel::new(c"rollbacks_refused", MetricType::Monotonic)
     }
+    pub fn states_discovered() -> MetricLabel {
+        MetricLabel::new(c"states_discovered", MetricType::NonMonotonic)
+    }
+    pub fn states_stale() -> MetricLabel {
+        MetricLabel::new(c"states_stale", MetricType::NonMonotonic)
+    }
+    pub fn states_failed() -> MetricLabel {
+        MetricLabel::new(c"states_failed", MetricType::NonMonotonic)
+    }
     pub fn state_loads() -> MetricLabel {
         MetricLabel::new(c"state_loads", MetricType::Monotonic)
     }
@@ -330,7 +339,7 @@ impl Plugin for TfDrift {
 }
 
 impl TfDrift {
-    fn metrics(&self) -> [Metric; 11] {
+    fn metrics(&self) -> [Metric; 14] {
         #[cfg(debug_assertions)]
         if self.inject.metrics {
             panic!("injected panic in get_metrics (debug builds only)");
@@ -341,6 +350,9 @@ impl TfDrift {
         [
             value(metric::states_loaded(), reload.states_loaded),
             value(metric::resources_indexed(), reload.resources_indexed),
+            value(metric::states_discovered(), reload.states_discovered),
+            value(metric::states_stale(), reload.states_stale),
+            value(metric::states_failed(), reload.states_failed),
             value(
                 metric::seconds_since_refresh_max(),
                 reload.seconds_since_refresh_max,

@@ -12,7 +12,16 @@
 //! emulators do not serve, so the listing is the JSON API's `objects.list`, sent with the tree's own HTTPS
 //! client and the same credentials' headers. Its generations tell which workspaces changed: unchanged ones
 //! cost nothing more than the listing.
+//!
+//! Discovery (`discover`): every object under a prefix whose name matches a pattern ([`Discovery`]) is a
+//! state, named `name/<object>` ([`state_name`]), workspaces included (each is an object of its own,
+//! `<dir>/<workspace>.tfstate`; `workspaces`, if given, keeps only those of matching workspaces). Each refresh
+//! is one listing (no delimiter), whose generations and sizes say which objects changed: unchanged ones cost
+//! nothing more, one over `max_state_bytes` is refused without a download, the others are downloaded one at a
+//! time, each conditional on the generation last seen.
 
+use super::discover::{Discovery, MAX_DISCOVERED, state_name};
+use super::reload::ReloadStats;
 use super::web::{READ_TIMEOUT, Web};
 use super::{Deliver, Fetch, PollContext, StateSource};
 use google_cloud_auth::credentials::{CacheableResource, Credentials};
@@ -35,6 +44,8 @@ const ATTEMPTS: u32 = 3;
 const ATTEMPTS_TIME: Duration = Duration::from_secs(60);
 /// Most pages (1,000 objects each) of a workspace listing: more is refused rather than read in part.
 const MAX_LIST_PAGES: usize = 100;
+/// Most pages of a discovery listing: a million objects.
+const MAX_DISCOVERY_PAGES: usize = 1000;
 /// Most bytes of one listing page (1,000 names of at most 1,024 bytes, with their JSON around them).
 const MAX_LIST_PAGE_BYTES: usize = 8 * 1024 * 1024;
 /// The most a download's buffer reserves before its bytes arrive (4 MiB): the declared size is the
@@ -69,6 +80,8 @@ pub struct GcsOptions {
     pub credentials: GcsCredentials,
     /// Workspace name patterns (`*`); `None`: only the default workspace's state.
     pub workspaces: Option<Vec<String>>,
+    /// States discovered by name pattern; `prefix` is then unused.
+    pub discover: Option<Discovery>,
 }
 
 /// The backend's prefix: leading `/`s trimmed, a trailing `/` added to a prefix that is not empty.
@@ -158,6 +171,7 @@ impl GcsSource {
     /// A download of one object unless its generation is the one last seen; [`Fetch::Gone`] when there is
     /// no such object.
     fn fetch(&mut self, ctx: &PollContext, client: &Client, object: &str) -> Fetch {
+        ReloadStats::add(&ctx.stats().downloads, 1);
         let limit = ctx.limits.max_bytes;
         let last = self.seen.get(object).copied();
         let mut request = client.storage.read_object(
@@ -324,6 +338,155 @@ impl GcsSource {
     }
 }
 
+/// One object of a discovery listing.
+struct Object {
+    name: String,
+    generation: i64,
+    size: Option<u64>,
+}
+
+impl GcsSource {
+    /// Every discovered state under the discovery prefix (no delimiter; other objects dropped as each page
+    /// comes): one listing, paginated; an error rather than part of it, or more than [`MAX_DISCOVERED`].
+    async fn list_all(
+        &self,
+        ctx: &PollContext<'_>,
+        client: &Client,
+        discovery: &Discovery,
+    ) -> anyhow::Result<Vec<Object>> {
+        let prefix = discovery.prefix.as_str();
+        let what = format!("cannot list {}", self.location(prefix));
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_DISCOVERY_PAGES {
+            ctx.count_listing();
+            let mut url = format!(
+                "{}/storage/v1/b/{}/o?prefix={}&fields=items(name%2Cgeneration%2Csize)%2CnextPageToken",
+                self.endpoint,
+                utf8_percent_encode(&self.options.bucket, NON_ALPHANUMERIC),
+                utf8_percent_encode(prefix, NON_ALPHANUMERIC),
+            );
+            if let Some(token) = token.take() {
+                url.push_str("&pageToken=");
+                url.extend(utf8_percent_encode(&token, NON_ALPHANUMERIC));
+            }
+            let (authorization, headers) = auth_headers(&client.credentials)
+                .await
+                .map_err(|e| e.context(what.clone()))?;
+            let response = client
+                .web
+                .get(&url, &headers, authorization.as_deref(), &self.endpoint)
+                .await
+                .map_err(|e| e.context(what.clone()))?;
+            let status = response.status;
+            let body = response
+                .bytes(MAX_LIST_PAGE_BYTES)
+                .await
+                .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+            if status != 200 {
+                anyhow::bail!("{what}: HTTP {status} ({})", error_message(&body));
+            }
+            let page: ListPage = serde_json::from_slice(&body)
+                .map_err(|e| anyhow::anyhow!("{what}: not a listing ({e})"))?;
+            for item in page.items {
+                // Not a state: dropped as it comes.
+                if !self.discovered(discovery, &item.name) {
+                    continue;
+                }
+                let generation = item
+                    .generation
+                    .as_ref()
+                    .and_then(Generation::get)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("{what}: {} is listed without a generation", item.name)
+                    })?;
+                let size = item
+                    .size
+                    .as_ref()
+                    .and_then(Generation::get)
+                    .and_then(|n| u64::try_from(n).ok());
+                objects.push(Object {
+                    name: item.name,
+                    generation,
+                    size,
+                });
+            }
+            if objects.len() > MAX_DISCOVERED {
+                anyhow::bail!(
+                    "{what}: more than {MAX_DISCOVERED} states match: give `discover` a narrower pattern"
+                );
+            }
+            match page.next_page_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(objects),
+            }
+        }
+        anyhow::bail!(
+            "{what}: more than {MAX_DISCOVERY_PAGES} pages of objects: give `discover` a narrower prefix"
+        )
+    }
+
+    /// Whether the object `name` is a discovered state.
+    fn discovered(&self, discovery: &Discovery, name: &str) -> bool {
+        if !name.starts_with(&discovery.prefix) || !discovery.pattern.matches(name) {
+            return false;
+        }
+        if self.options.workspaces.is_none() {
+            return true;
+        }
+        let file = name.rsplit('/').next().unwrap_or(name);
+        file.strip_suffix(STATE_SUFFIX)
+            .is_some_and(|workspace| !workspace.is_empty() && self.wants(workspace))
+    }
+
+    /// A poll of discovered states: the listing, then the changed objects' downloads, one at a time.
+    fn poll_discovered(
+        &mut self,
+        ctx: &PollContext,
+        discovery: &Discovery,
+        deliver: &mut Deliver<'_>,
+    ) -> anyhow::Result<()> {
+        let client = self.client(ctx)?;
+        let mut objects = ctx.block_on(
+            ctx.limits.poll_timeout,
+            self.list_all(ctx, &client, discovery),
+        )?;
+        objects.sort_by(|a, b| a.name.cmp(&b.name));
+        objects.dedup_by(|a, b| a.name == b.name);
+        let limit = ctx.limits.max_bytes;
+        for object in &objects {
+            let name = state_name(&self.name, &object.name);
+            let fetch = if object.name.chars().any(char::is_control) {
+                Fetch::Refused(anyhow::anyhow!(
+                    "gs://{}/{:?} has control characters in its name: not read",
+                    self.options.bucket,
+                    object.name
+                ))
+            } else if self.seen.get(&object.name) == Some(&object.generation) {
+                Fetch::Unchanged
+            } else if let Some(size) = object.size.filter(|&size| size > limit as u64) {
+                self.seen.insert(object.name.clone(), object.generation);
+                Fetch::Refused(anyhow::anyhow!(
+                    "{} (generation {}) is {size} bytes, over the limit of {limit} bytes",
+                    self.location(&object.name),
+                    object.generation
+                ))
+            } else if ctx.stopping() {
+                return Err(anyhow::anyhow!("interrupted: tfdrift is stopping"));
+            } else {
+                self.fetch(ctx, &client, &object.name)
+            };
+            deliver(name, fetch);
+        }
+        self.seen.retain(|name, _| {
+            objects
+                .binary_search_by(|o| o.name.as_str().cmp(name))
+                .is_ok()
+        });
+        Ok(())
+    }
+}
+
 /// What a download brought back.
 enum Got {
     Unchanged,
@@ -355,6 +518,9 @@ struct ListItem {
     name: String,
     #[serde(default)]
     generation: Option<Generation>,
+    /// Asked for by discovery only: an int64 written as a string, as a generation is.
+    #[serde(default)]
+    size: Option<Generation>,
 }
 
 /// A generation: the JSON API writes int64 values as strings; a number is taken too.
@@ -468,7 +634,13 @@ impl StateSource for GcsSource {
     }
 
     fn describe(&self) -> String {
-        let mut text = if self.options.workspaces.is_some() {
+        let mut text = if let Some(d) = &self.options.discover {
+            format!(
+                "{} objects matching {}",
+                self.location(&d.prefix),
+                d.pattern.as_str()
+            )
+        } else if self.options.workspaces.is_some() {
             format!("workspaces under {}", self.location(&self.prefix))
         } else {
             self.location(&format!("{}default{STATE_SUFFIX}", self.prefix))
@@ -483,6 +655,9 @@ impl StateSource for GcsSource {
     }
 
     fn poll(&mut self, ctx: &PollContext, deliver: &mut Deliver<'_>) -> anyhow::Result<()> {
+        if let Some(discovery) = self.options.discover.clone() {
+            return self.poll_discovered(ctx, &discovery, deliver);
+        }
         let client = self.client(ctx)?;
         if self.options.workspaces.is_none() {
             let object = format!("{}default{STATE_SUFFIX}", self.prefix);
@@ -595,6 +770,7 @@ mod tests {
                 endpoint: Some("http://127.0.0.1:4443/storage/v1/".into()),
                 credentials: GcsCredentials::Anonymous,
                 workspaces: Some(vec!["prod-*".into(), "default".into()]),
+                discover: None,
             },
         );
         assert!(source.wants("prod-eu") && source.wants("default") && !source.wants("dev"));
@@ -610,6 +786,7 @@ mod tests {
                 endpoint: None,
                 credentials: GcsCredentials::Default,
                 workspaces: None,
+                discover: None,
             },
         );
         assert_eq!(single.describe(), "gs://b/default.tfstate");

@@ -2,6 +2,7 @@
 //! worker thread, see [`parse_fetch`]), then, on the reload thread, refuses rollbacks, scopes what it
 //! accepts, keeps what left a listing for [`MISSING_GRACE`], and logs each failure once while it repeats.
 
+use super::discover::KeyScope;
 use super::reload::ReloadStats;
 use super::source::Fetch;
 use crate::state::{Limits, Scope, State, parse};
@@ -121,6 +122,30 @@ impl MemberSlot {
         self.last_ok = Some(now);
         self.last_error = None;
     }
+
+    /// Instances of the loaded version.
+    pub(super) fn instances(&self) -> usize {
+        self.loaded.as_ref().map_or(0, |l| l.state.instances.len())
+    }
+
+    /// Loaded, but the source's newest version is not (refused, failing, or no longer listed).
+    pub(super) fn stale(&self) -> bool {
+        self.loaded.is_some() && (self.refused || self.last_error.is_some())
+    }
+
+    /// Never loaded, and failing.
+    pub(super) fn failed(&self) -> bool {
+        self.loaded.is_none() && self.last_error.is_some()
+    }
+}
+
+/// What all states together may still take: [`crate::state::Limits::max_total_instances`] less what the
+/// loaded states hold.
+pub(super) struct Budget {
+    /// Instances loaded, every source together.
+    pub(super) used: usize,
+    /// The most allowed.
+    pub(super) max: usize,
 }
 
 /// What a refresh did.
@@ -156,28 +181,42 @@ impl Refreshed {
 }
 
 /// Applies one successful poll of a source (`describe`, scoped by `scope`) to its states, `members`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn apply(
     members: &mut Vec<MemberSlot>,
-    found: Vec<(String, Found)>,
+    mut found: Vec<(String, Found)>,
     scope: &ScopeConfig,
     describe: &str,
     now: SystemTime,
     stats: &ReloadStats,
+    budget: &mut Budget,
     refreshed: &mut Refreshed,
 ) {
-    let mut previous = std::mem::take(members);
+    // In name order, whatever order the downloads finished in: which state crosses max_total_instances
+    // does not depend on timing. Stable: of two answers for one name, the first still counts.
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    // By name, so that a source of thousands of states costs a hash lookup per state, not a scan.
+    let mut previous: Vec<Option<MemberSlot>> =
+        std::mem::take(members).into_iter().map(Some).collect();
+    let by_name: HashMap<String, usize> = previous
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.as_ref().map(|m| (m.name.clone(), i)))
+        .collect();
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut gone_now = Vec::new();
     for (name, found) in found {
-        if members.iter().any(|m| m.name == name) {
+        if !taken.insert(name.clone()) {
             continue;
         }
-        let mut member = match previous.iter().position(|m| m.name == name) {
-            Some(i) => previous.swap_remove(i),
+        let mut member = match by_name.get(&name).and_then(|&i| previous[i].take()) {
+            Some(member) => member,
             None => MemberSlot::new(name),
         };
         let failure = match found {
             // Gone from the source: handled below, as a state missing from its listing.
             Found::Gone => {
-                previous.push(member);
+                gone_now.push(member);
                 continue;
             }
             Found::Unchanged => {
@@ -189,13 +228,26 @@ pub(super) fn apply(
             }
             Found::Parsed(state) => {
                 ReloadStats::add(&stats.state_checks, 1);
+                let others = budget.used.saturating_sub(member.instances());
+                let total = others.saturating_add(state.instances.len());
                 match rollback(&member.serials, &state) {
                     Some(problem) => {
                         ReloadStats::add(&stats.rollbacks_refused, 1);
                         member.refused = true;
                         Some(problem)
                     }
+                    // The states already loaded keep their place: the one whose new version crosses the
+                    // total is refused, in the order the sources answer and, within one, of their keys.
+                    None if total > budget.max => {
+                        member.refused = true;
+                        Some(format!(
+                            "refused: its {} resource instances would bring all states together to {total}, over max_total_instances ({})",
+                            state.instances.len(),
+                            budget.max
+                        ))
+                    }
                     None => {
+                        budget.used = total;
                         member.load(state, scope, describe, now);
                         ReloadStats::add(&stats.state_loads, 1);
                         refreshed.changed = true;
@@ -230,7 +282,7 @@ pub(super) fn apply(
     }
     // A state the source no longer lists may have been deleted by whoever can write the bucket, which would
     // turn its drift into "unmanaged": it is kept, with a warning, for MISSING_GRACE, and counts as stale.
-    for mut gone in previous {
+    for mut gone in previous.into_iter().flatten().chain(gone_now) {
         if gone.loaded.is_none() {
             continue;
         }
@@ -243,6 +295,7 @@ pub(super) fn apply(
                 "state no longer in its source for {} hours; dropped",
                 missing_for.as_secs() / 3600
             );
+            budget.used = budget.used.saturating_sub(gone.instances());
             refreshed.changed = true;
             continue;
         }
@@ -316,6 +369,10 @@ pub struct ScopeConfig {
     pub region: ScopeSetting,
     /// The Google Cloud project.
     pub project: ScopeSetting,
+    /// A pattern over discovered states' keys (`live/{account}/{region}/**`): where a key matches, the parts
+    /// it captures are the state's, whatever is configured or inferred for them; where it does not, the
+    /// state is scoped as if there were no pattern.
+    pub key: Option<KeyScope>,
 }
 
 /// One part of a scope, as configured.
@@ -346,15 +403,47 @@ impl ScopeConfig {
         let inferred = if self.account == ScopeSetting::Infer
             || self.region == ScopeSetting::Infer
             || self.project == ScopeSetting::Infer
+            || self.key.is_some()
         {
             Scope::infer(state)
         } else {
             Scope::default()
         };
+        let configured = Scope {
+            account: self.account.resolve(inferred.account.clone()),
+            region: self.region.resolve(inferred.region.clone()),
+            project: self.project.resolve(inferred.project.clone()),
+        };
+        let Some(pattern) = &self.key else {
+            return configured;
+        };
+        let Some(keyed) = pattern.scope(&state.name) else {
+            tracing::warn!(
+                state = %state.name,
+                pattern = %pattern.as_str(),
+                "the state's key does not match the scope pattern: its scope is inferred from its resources"
+            );
+            return configured;
+        };
+        // The key says where the state is meant to be; resources elsewhere are worth a line, since a
+        // scope that excludes them would report their changes as unmanaged.
+        let disagree = |part: &str, key: &Option<Box<str>>, arns: &Option<Box<str>>| {
+            if let (Some(key), Some(arns)) = (key, arns)
+                && key != arns
+            {
+                tracing::warn!(
+                    state = %state.name,
+                    "the state's key gives {part} {key}, its resources' ARNs {arns}: the key's is used"
+                );
+            }
+        };
+        disagree("account", &keyed.account, &inferred.account);
+        disagree("region", &keyed.region, &inferred.region);
+        disagree("project", &keyed.project, &inferred.project);
         Scope {
-            account: self.account.resolve(inferred.account),
-            region: self.region.resolve(inferred.region),
-            project: self.project.resolve(inferred.project),
+            account: keyed.account.or(configured.account),
+            region: keyed.region.or(configured.region),
+            project: keyed.project.or(configured.project),
         }
     }
 }

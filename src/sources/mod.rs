@@ -17,6 +17,7 @@
 //! `http` backend), [`hcp`] (HCP Terraform and Terraform Enterprise). A source may hold several states
 //! (one per workspace), each with its own name.
 
+mod discover;
 pub mod gcs;
 pub mod hcp;
 pub mod http;
@@ -27,6 +28,7 @@ pub mod s3;
 mod source;
 mod web;
 
+pub use discover::{Discovery, KeyPattern, KeyScope, PatternError, state_name};
 pub use members::{MISSING_GRACE, ScopeConfig, ScopeSetting};
 pub use reload::{
     INIT_WAIT, Registration, ReloadCounts, ReloadOptions, ReloadStats, Reloader, load_once,

@@ -12,8 +12,10 @@
 //! first answers; a source still busy then is loaded when it answers. On shutdown nothing waits for a
 //! source: a thread stuck in a read is left behind. Nothing here runs on Falco's event thread.
 
-use super::members::{Found, Loaded, MemberSlot, Refreshed, ScopeConfig, apply, parse_fetch};
-use super::source::{PollContext, StateSource};
+use super::members::{
+    Budget, Found, Loaded, MemberSlot, Refreshed, ScopeConfig, apply, parse_fetch,
+};
+use super::source::{Fetch, PollContext, StateSource};
 use crate::catalog::Catalog;
 use crate::state::{Index, Limits, Snapshot, SnapshotReader};
 use arc_swap::ArcSwap;
@@ -70,6 +72,14 @@ struct Sources {
     started: SystemTime,
     /// When a poll counts as late: its deadline and [`LATE_MARGIN`].
     late: Duration,
+    /// [`Limits::max_total_instances`].
+    max_total_instances: usize,
+    /// The state counts last logged, so that they are logged when they change.
+    last_counts: (u64, u64, u64, u64),
+    /// Asks for a round now ([`Reloader::refresh_now`]).
+    kick: Arc<tokio::sync::Notify>,
+    /// Polls answered since the counters were last published.
+    answered: u64,
 }
 
 impl Drop for Sources {
@@ -96,6 +106,8 @@ enum Wake {
     Stop,
     Answer(Answer),
     Time,
+    /// A round asked for now.
+    Kick,
 }
 
 impl Sources {
@@ -117,7 +129,14 @@ impl Sources {
                 name: source.name().to_owned(),
                 describe: source.describe(),
                 scope,
-                worker: Worker::spawn(index, source, limits.clone(), stop.clone(), send.clone())?,
+                worker: Worker::spawn(
+                    index,
+                    source,
+                    limits.clone(),
+                    stop.clone(),
+                    send.clone(),
+                    Arc::clone(&stats),
+                )?,
                 members: Vec::new(),
                 last_ok: None,
                 last_error: None,
@@ -132,6 +151,10 @@ impl Sources {
             stats,
             started: SystemTime::now(),
             late: limits.poll_timeout + LATE_MARGIN,
+            max_total_instances: limits.max_total_instances,
+            last_counts: (0, 0, 0, 0),
+            kick: Arc::new(tokio::sync::Notify::new()),
+            answered: 0,
         })
     }
 
@@ -153,8 +176,8 @@ impl Sources {
         self.slots.iter().any(|slot| slot.worker.asked_at.is_some())
     }
 
-    /// Waits until `until` for an answer (or the stop signal).
-    fn wake(&mut self, until: Instant) -> Wake {
+    /// Waits until `until` for an answer (or the stop signal; or, with `kick`, a round asked for now).
+    fn wake_or_kick(&mut self, until: Instant, kick: bool) -> Wake {
         if let Ok(answer) = self.answers.try_recv() {
             return Wake::Answer(answer);
         }
@@ -162,6 +185,7 @@ impl Sources {
             runtime,
             answers,
             stop,
+            kick: kicked,
             ..
         } = self;
         let mut stop = stop.clone();
@@ -170,9 +194,15 @@ impl Sources {
                 biased;
                 _ = stop.wait_for(|stopping| *stopping) => Wake::Stop,
                 answer = answers.recv() => answer.map_or(Wake::Stop, Wake::Answer),
+                _ = kicked.notified(), if kick => Wake::Kick,
                 _ = tokio::time::sleep_until(until.into()) => Wake::Time,
             }
         })
+    }
+
+    /// Waits until `until` for an answer (or the stop signal).
+    fn wake(&mut self, until: Instant) -> Wake {
+        self.wake_or_kick(until, false)
     }
 
     /// Applies answers until every source asked has answered, `until` passes, or the plugin stops; then
@@ -181,7 +211,7 @@ impl Sources {
         while self.busy() {
             match self.wake(until) {
                 Wake::Answer(answer) => self.answer(answer, refreshed),
-                Wake::Stop | Wake::Time => break,
+                Wake::Stop | Wake::Time | Wake::Kick => break,
             }
         }
         self.report_late(refreshed);
@@ -222,11 +252,16 @@ impl Sources {
 
     /// Applies one source's answer to its states.
     fn answer(&mut self, (index, polled): Answer, refreshed: &mut Refreshed) {
+        let mut budget = Budget {
+            used: self.loaded().map(|l| l.state.instances.len()).sum(),
+            max: self.max_total_instances,
+        };
         let stats = &self.stats;
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
         slot.worker.asked_at = None;
+        self.answered += 1;
         let now = SystemTime::now();
         match polled {
             Err(error) => refreshed.fail(
@@ -249,6 +284,7 @@ impl Sources {
                     &slot.describe,
                     now,
                     stats,
+                    &mut budget,
                     refreshed,
                 );
             }
@@ -274,9 +310,26 @@ impl Sources {
     }
 
     /// Publishes the counters that describe the current set of states.
-    fn publish_stats(&self, snapshot: Option<&Snapshot>) {
+    fn publish_stats(&mut self, snapshot: Option<&Snapshot>) {
         let stats = &self.stats;
-        ReloadStats::set(&stats.states_loaded, self.loaded().count() as u64);
+        // Published with the snapshot they produced: once `polls` counts a poll, its states are in.
+        ReloadStats::add(&stats.polls, std::mem::take(&mut self.answered));
+        let loaded = self.loaded().count() as u64;
+        ReloadStats::set(&stats.states_loaded, loaded);
+        let members = || self.slots.iter().flat_map(|slot| &slot.members);
+        let discovered = members().count() as u64;
+        let stale = members().filter(|m| m.stale()).count() as u64;
+        let failed = members().filter(|m| m.failed()).count() as u64;
+        ReloadStats::set(&stats.states_discovered, discovered);
+        ReloadStats::set(&stats.states_stale, stale);
+        ReloadStats::set(&stats.states_failed, failed);
+        // One line when the counts change, whatever the number of states; each state's own change has its
+        // line (loaded, refused, failing, missing), logged once while it lasts.
+        let counts = (discovered, loaded, stale, failed);
+        if counts != self.last_counts {
+            self.last_counts = counts;
+            tracing::info!(discovered, loaded, stale, failed, "states");
+        }
         if let Some(snapshot) = snapshot {
             ReloadStats::set(
                 &stats.resources_indexed,
@@ -349,7 +402,11 @@ impl Sources {
         let mut retired = Retired::default();
         let mut next_refresh = Instant::now() + interval;
         loop {
-            let wake = self.wake(Instant::now() + retired.wait(next_refresh));
+            let mut wake = self.wake_or_kick(Instant::now() + retired.wait(next_refresh), true);
+            if let Wake::Kick = wake {
+                next_refresh = Instant::now();
+                wake = Wake::Time;
+            }
             retired.release();
             // A panic while reloading must not take the process down nor stop future reloads.
             let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -386,7 +443,7 @@ impl Sources {
                 self.dispatch();
                 self.collect(Instant::now() + SETTLE, &mut refreshed);
             }
-            Wake::Time => {
+            Wake::Time | Wake::Kick => {
                 self.report_late(&mut refreshed);
                 return true;
             }
@@ -397,8 +454,9 @@ impl Sources {
                 instances = snapshot.index.instance_count(),
                 "index swapped in"
             );
+            let snapshot = Arc::new(snapshot);
+            retired.keep(current.swap(Arc::clone(&snapshot)));
             self.publish_stats(Some(&snapshot));
-            retired.keep(current.swap(Arc::new(snapshot)));
         } else {
             self.publish_stats(None);
         }
@@ -433,6 +491,7 @@ pub fn load_once(
 pub struct Reloader {
     current: Arc<ArcSwap<Snapshot>>,
     stats: Arc<ReloadStats>,
+    kick: Arc<tokio::sync::Notify>,
     stop: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -458,6 +517,8 @@ impl Reloader {
         let (stop, stopped) = watch::channel(false);
         let stats = Arc::new(ReloadStats::default());
         let (ready, first_load) = std::sync::mpsc::sync_channel::<anyhow::Result<_>>(1);
+        let kick = Arc::new(tokio::sync::Notify::new());
+        let thread_kick = Arc::clone(&kick);
         let thread_stats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("tfdrift-reload".into())
@@ -466,6 +527,7 @@ impl Reloader {
                 let started = Sources::new(sources, catalog, limits, stopped, thread_stats)
                     .map_err(|e| anyhow::anyhow!("cannot start the runtime that reads states: {e}"))
                     .and_then(|mut sources| {
+                        sources.kick = thread_kick;
                         let snapshot = sources.first_load(&options)?;
                         Ok((sources, Arc::new(ArcSwap::from_pointee(snapshot))))
                     });
@@ -494,6 +556,7 @@ impl Reloader {
         Ok(Reloader {
             current,
             stats,
+            kick,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -507,6 +570,12 @@ impl Reloader {
     /// A handle for the event thread, which looks at the snapshot once per event.
     pub fn reader(&self) -> SnapshotReader {
         SnapshotReader::new(Arc::clone(&self.current))
+    }
+
+    /// Asks for a refresh round now rather than at the next interval (sources still busy with a poll are not
+    /// asked again). [`ReloadCounts::polls`] tells when their answers are in.
+    pub fn refresh_now(&self) {
+        self.kick.notify_one();
     }
 
     /// The reload thread's counters.
@@ -557,6 +626,7 @@ impl Worker {
         limits: Limits,
         stop: watch::Receiver<bool>,
         answers: tokio::sync::mpsc::UnboundedSender<Answer>,
+        stats: Arc<ReloadStats>,
     ) -> std::io::Result<Worker> {
         let (ask, asked) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -568,7 +638,7 @@ impl Worker {
                 // Each ask gets one answer; the thread ends when the reload thread is gone.
                 while asked.recv().is_ok() {
                     let polled = match &runtime {
-                        Ok(runtime) => poll(&mut *source, &limits, runtime, &stop),
+                        Ok(runtime) => poll(&mut *source, &limits, runtime, &stop, &stats),
                         Err(e) => Err(anyhow::anyhow!(
                             "cannot start the runtime that reads this source: {e}"
                         )),
@@ -594,16 +664,21 @@ fn poll(
     limits: &Limits,
     runtime: &Runtime,
     stop: &watch::Receiver<bool>,
+    stats: &ReloadStats,
 ) -> anyhow::Result<Vec<(String, Found)>> {
     let ctx = PollContext {
         limits,
         runtime,
         stop,
         deadline: Instant::now() + limits.poll_timeout,
+        stats,
     };
     let mut found = Vec::new();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         source.poll(&ctx, &mut |name, fetch| {
+            if let Fetch::New(..) = fetch {
+                ReloadStats::add(&stats.parses, 1);
+            }
             let parsed = parse_fetch(&name, fetch, limits);
             found.push((name, parsed));
         })
@@ -656,6 +731,14 @@ pub struct ReloadStats {
     pub(super) rollbacks_refused: AtomicU64,
     pub(super) state_loads: AtomicU64,
     pub(super) state_checks: AtomicU64,
+    pub(super) states_discovered: AtomicU64,
+    pub(super) states_stale: AtomicU64,
+    pub(super) states_failed: AtomicU64,
+    pub(super) polls: AtomicU64,
+    pub(super) parses: AtomicU64,
+    pub(super) listings: AtomicU64,
+    pub(super) downloads: AtomicU64,
+    pub(super) not_modified: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -676,6 +759,24 @@ pub struct ReloadCounts {
     pub state_loads: u64,
     /// Successful checks of a state, changed or not.
     pub state_checks: u64,
+    /// States the sources hold now (listed, or kept while missing), loaded or not.
+    pub states_discovered: u64,
+    /// Loaded states whose loaded version is not their source's newest: refused, failing, or no longer
+    /// listed (kept for [`super::MISSING_GRACE`]).
+    pub states_stale: u64,
+    /// States that failed and have no version loaded.
+    pub states_failed: u64,
+    /// Polls answered (one per source per refresh, failed ones included), counted once what they found is
+    /// in the published snapshot.
+    pub polls: u64,
+    /// New versions parsed (loaded or refused).
+    pub parses: u64,
+    /// Listing requests (pages) sent by the sources that list (S3 discovery and workspaces).
+    pub listings: u64,
+    /// Object GETs sent by the sources that count them (S3), conditional or not.
+    pub downloads: u64,
+    /// Of those, the ones answered `304 Not Modified`.
+    pub not_modified: u64,
 }
 
 impl ReloadStats {
@@ -691,6 +792,14 @@ impl ReloadStats {
             rollbacks_refused: get(&self.rollbacks_refused),
             state_loads: get(&self.state_loads),
             state_checks: get(&self.state_checks),
+            states_discovered: get(&self.states_discovered),
+            states_stale: get(&self.states_stale),
+            states_failed: get(&self.states_failed),
+            polls: get(&self.polls),
+            parses: get(&self.parses),
+            listings: get(&self.listings),
+            downloads: get(&self.downloads),
+            not_modified: get(&self.not_modified),
         }
     }
 
@@ -713,7 +822,7 @@ fn unix_seconds(time: SystemTime) -> u64 {
 mod tests {
     use super::*;
     use crate::sources::members::{MISSING_GRACE, ScopeSetting};
-    use crate::sources::source::{Deliver, Fetch};
+    use crate::sources::source::Deliver;
     use crate::state::Scope;
 
     /// A new version of a state of one IAM role.
@@ -982,6 +1091,7 @@ mod tests {
                 account: ScopeSetting::Infer,
                 region: ScopeSetting::Is("eu-west-1".into()),
                 project: ScopeSetting::Is("acme-prod".into()),
+                key: None,
             },
         );
         s.refresh(Duration::from_secs(30));
@@ -1000,6 +1110,7 @@ mod tests {
                 account: ScopeSetting::Any,
                 region: ScopeSetting::Infer,
                 project: ScopeSetting::Infer,
+                key: None,
             },
         );
         any.refresh(Duration::from_secs(30));

@@ -11,7 +11,18 @@
 //! request; the listing's ETags tell which workspaces changed, so unchanged ones cost nothing more) and
 //! follows every matching workspace as its own state, `name/workspace`; a workspace that disappears from the
 //! listing is dropped.
+//!
+//! Discovery (`discover`): every object under a prefix whose key matches a pattern ([`KeyPattern`]) is a
+//! state, named `name/<key>` ([`state_name`]). Each refresh is one paginated listing (two when workspaces
+//! are followed and live outside the prefix), which gives every object's ETag and size: an object whose ETag
+//! is the one last seen costs nothing more, one over `max_state_bytes` is refused without a download, and
+//! the others are downloaded several at a time ([`Discovery::concurrency`]), each GET still conditional on
+//! the ETag last seen. A workspace's state (`<workspace_key_prefix>/<workspace>/<key>`, `key` matching the
+//! pattern) is named by its own object key too. Objects under `<workspace_key_prefix>/` are never states of
+//! their own: they are workspaces of a discovered key, followed only when `workspaces` matches them.
 
+use super::discover::{Discovery, MAX_DISCOVERED, state_name};
+use super::reload::ReloadStats;
 use super::web::{self, BodyError, CONNECT_TIMEOUT, READ_TIMEOUT};
 use super::{Deliver, Fetch, PollContext, StateSource};
 use aws_config::BehaviorVersion;
@@ -21,7 +32,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use std::collections::HashMap;
+use futures_util::StreamExt;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use wildmatch::WildMatch;
 
@@ -31,6 +43,10 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most pages (1,000 keys each) of a workspace listing.
 const MAX_LIST_PAGES: usize = 100;
+/// Most pages (1,000 keys each) of a discovery listing: a million objects. A listing cut short would make
+/// the states past it look deleted, so a longer one fails the poll (every state kept) and asks for a
+/// narrower prefix.
+const MAX_DISCOVERY_PAGES: usize = 1000;
 
 /// Where a state (or a family of workspace states) is in S3.
 #[derive(Debug, Clone)]
@@ -51,6 +67,8 @@ pub struct S3Options {
     pub workspace_key_prefix: String,
     /// Workspace name patterns (`*`); `None`: only the state at `key`.
     pub workspaces: Option<Vec<String>>,
+    /// States discovered by key pattern; `key` is then unused.
+    pub discover: Option<Discovery>,
 }
 
 /// A state in S3, or the states of several workspaces, downloaded again only when their ETag changes.
@@ -96,65 +114,19 @@ impl S3Source {
 
     /// A conditional GET of one object; [`Fetch::Gone`] when there is no object at `key`.
     fn fetch(&mut self, ctx: &PollContext, client: &Client, key: &str) -> Fetch {
-        let limit = ctx.limits.max_bytes;
-        let mut request = client.get_object().bucket(&self.options.bucket).key(key);
-        if let Some(etag) = self.seen.get(key) {
-            request = request.if_none_match(etag);
-        }
-        let got = ctx.block_on(ctx.limits.poll_timeout, async {
-            let output = match request.send().await {
-                Ok(output) => output,
-                Err(e) => {
-                    let status = e.raw_response().map(|r| r.status().as_u16());
-                    let missing = e
-                        .as_service_error()
-                        .is_some_and(|service| service.is_no_such_key())
-                        || status == Some(404);
-                    return Ok(match status {
-                        Some(304) => Got::Unchanged,
-                        _ if missing => Got::Missing,
-                        _ => Got::Failed(anyhow::anyhow!("{}", DisplayErrorContext(&e))),
-                    });
-                }
-            };
-            let etag = output.e_tag().map(str::to_owned);
-            let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
-            Ok(
-                match web::read_limited(output.body, declared, limit).await {
-                    Ok(bytes) => Got::Body(bytes, etag),
-                    Err(BodyError::TooLarge { size, limit }) => Got::TooLarge(size, limit, etag),
-                    Err(BodyError::Transfer(e)) => Got::Failed(e),
-                },
-            )
-        });
-        let location = format!("s3://{}/{key}", self.options.bucket);
-        let remember = |seen: &mut HashMap<String, String>, etag: Option<String>| match etag {
-            Some(etag) => {
-                seen.insert(key.to_owned(), etag);
-            }
-            None => {
-                seen.remove(key);
-            }
-        };
-        match got {
-            Err(e) => Fetch::Failed(e.context(location)),
-            Ok(Got::Unchanged) => Fetch::Unchanged,
-            Ok(Got::Missing) => {
-                self.seen.remove(key);
-                Fetch::Gone
-            }
-            Ok(Got::Failed(e)) => Fetch::Failed(e.context(location)),
-            Ok(Got::TooLarge(size, limit, etag)) => {
-                remember(&mut self.seen, etag);
-                Fetch::Refused(anyhow::anyhow!(
-                    "{location} is {size} bytes, over the limit of {limit} bytes"
-                ))
-            }
-            Ok(Got::Body(bytes, etag)) => {
-                remember(&mut self.seen, etag);
-                Fetch::New(bytes, Some(location))
-            }
-        }
+        let etag = self.seen.get(key).cloned();
+        let got = ctx.block_on(
+            ctx.limits.poll_timeout,
+            get(
+                client,
+                &self.options.bucket,
+                key,
+                etag,
+                ctx.limits.max_bytes,
+                ctx.stats(),
+            ),
+        );
+        settle(&mut self.seen, &self.options.bucket, key, got)
     }
 
     /// The workspaces under the prefix whose names match, with their object keys and ETags.
@@ -164,6 +136,7 @@ impl S3Source {
             let mut listed = Vec::new();
             let mut token: Option<String> = None;
             for _ in 0..MAX_LIST_PAGES {
+                ctx.count_listing();
                 let page = client
                     .list_objects_v2()
                     .bucket(&self.options.bucket)
@@ -206,6 +179,274 @@ impl S3Source {
         listed.sort_by(|a, b| a.workspace.cmp(&b.workspace));
         listed.dedup_by(|a, b| a.workspace == b.workspace);
         Ok(listed)
+    }
+}
+
+/// One object of a discovery listing.
+struct Object {
+    key: String,
+    etag: Option<String>,
+    size: Option<u64>,
+}
+
+impl S3Source {
+    /// Every discovered state under `prefix`, added to `objects`: one listing, paginated, each page's keys
+    /// that are not states dropped as it comes. Fails rather than return part of it, or more than
+    /// [`MAX_DISCOVERED`].
+    fn list_all(
+        &self,
+        ctx: &PollContext,
+        client: &Client,
+        discovery: &Discovery,
+        prefix: &str,
+        objects: &mut Vec<Object>,
+    ) -> anyhow::Result<()> {
+        let bucket = &self.options.bucket;
+        ctx.block_on(ctx.limits.poll_timeout, async {
+            let mut token: Option<String> = None;
+            for _ in 0..MAX_DISCOVERY_PAGES {
+                ctx.count_listing();
+                let page = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot list s3://{bucket}/{prefix}: {}",
+                            DisplayErrorContext(&e)
+                        )
+                    })?;
+                objects.extend(page.contents().iter().filter_map(|object| {
+                    let key = object.key().filter(|key| self.discovered(discovery, key))?;
+                    Some(Object {
+                        key: key.to_owned(),
+                        etag: object.e_tag().map(str::to_owned),
+                        size: object.size().and_then(|n| u64::try_from(n).ok()),
+                    })
+                }));
+                if objects.len() > MAX_DISCOVERED {
+                    anyhow::bail!(
+                        "more than {MAX_DISCOVERED} states match under s3://{bucket}/{prefix}: give `discover` a narrower pattern"
+                    );
+                }
+                match page.next_continuation_token() {
+                    Some(next) if page.is_truncated() == Some(true) => {
+                        token = Some(next.to_owned())
+                    }
+                    _ => return Ok(()),
+                }
+            }
+            anyhow::bail!(
+                "s3://{bucket}/{prefix} holds more than {} objects: give `discover` a narrower prefix",
+                MAX_DISCOVERY_PAGES * 1000
+            )
+        })
+    }
+
+    /// Whether the object at `key` is a discovered state: a key under the prefix matching the pattern (the
+    /// default workspace's, when workspaces are followed), or a matching workspace's state of such a key.
+    fn discovered(&self, discovery: &Discovery, key: &str) -> bool {
+        let workspaces = &self.options.workspace_key_prefix;
+        if let Some(rest) = key
+            .strip_prefix(workspaces.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
+            let Some((workspace, base)) = rest.split_once('/') else {
+                return false;
+            };
+            return self.options.workspaces.is_some()
+                && !workspace.is_empty()
+                && self.wants(workspace)
+                && base.starts_with(&discovery.prefix)
+                && discovery.pattern.matches(base);
+        }
+        (self.options.workspaces.is_none() || self.wants("default"))
+            && key.starts_with(&discovery.prefix)
+            && discovery.pattern.matches(key)
+    }
+
+    /// A poll of discovered states: the listing, then the changed objects' downloads, a few at a time.
+    fn poll_discovered(
+        &mut self,
+        ctx: &PollContext,
+        discovery: &Discovery,
+        deliver: &mut Deliver<'_>,
+    ) -> anyhow::Result<()> {
+        let client = self.client(ctx)?;
+        let mut objects = Vec::new();
+        self.list_all(ctx, &client, discovery, &discovery.prefix, &mut objects)?;
+        let workspaces = format!("{}/", self.options.workspace_key_prefix);
+        if self.options.workspaces.is_some() && !workspaces.starts_with(&discovery.prefix) {
+            self.list_all(ctx, &client, discovery, &workspaces, &mut objects)?;
+        }
+        // Key order: deterministic names, logs and max_total_instances refusals.
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        objects.dedup_by(|a, b| a.key == b.key);
+        let bucket = self.options.bucket.clone();
+        let limit = ctx.limits.max_bytes;
+        let mut todo = Vec::new();
+        for object in &objects {
+            let name = state_name(&self.name, &object.key);
+            if object.key.chars().any(char::is_control) {
+                deliver(
+                    name,
+                    Fetch::Refused(anyhow::anyhow!(
+                        "s3://{bucket}/{:?} has control characters in its key: not read",
+                        object.key
+                    )),
+                );
+                continue;
+            }
+            let seen = self.seen.get(&object.key);
+            if object.etag.is_some() && seen == object.etag.as_ref() {
+                deliver(name, Fetch::Unchanged);
+                continue;
+            }
+            if let Some(size) = object.size.filter(|&size| size > limit as u64) {
+                // Refused once per version: its ETag is remembered, so it is not refused again until it
+                // changes (and the refusal keeps the state stale meanwhile).
+                match &object.etag {
+                    Some(etag) => self.seen.insert(object.key.clone(), etag.clone()),
+                    None => self.seen.remove(&object.key),
+                };
+                deliver(
+                    name,
+                    Fetch::Refused(anyhow::anyhow!(
+                        "s3://{bucket}/{} is {size} bytes, over the limit of {limit} bytes",
+                        object.key
+                    )),
+                );
+                continue;
+            }
+            todo.push((name, object.key.as_str(), seen.cloned()));
+        }
+        let mut done = vec![false; todo.len()];
+        let seen = &mut self.seen;
+        let stats = ctx.stats();
+        let concurrency = discovery.concurrency.max(1);
+        let downloaded = ctx.block_on(ctx.limits.poll_timeout, async {
+            let client = &client;
+            let bucket = bucket.as_str();
+            let mut downloads = futures_util::stream::iter(todo.iter().enumerate().map(
+                |(i, (_, key, etag))| async move {
+                    (
+                        i,
+                        get(client, bucket, key, etag.clone(), limit, stats).await,
+                    )
+                },
+            ))
+            .buffer_unordered(concurrency);
+            // Each state is parsed as it is delivered (on this thread), while the others download.
+            while let Some((i, got)) = downloads.next().await {
+                let (name, key, _) = &todo[i];
+                done[i] = true;
+                deliver(name.clone(), settle(seen, bucket, key, got));
+            }
+            Ok(())
+        });
+        if let Err(e) = downloaded {
+            if ctx.stopping() {
+                return Err(e);
+            }
+            // Out of time: what was downloaded stays delivered, the rest is tried again next refresh (a
+            // first load of a large estate makes progress at each).
+            for ((name, key, _), _) in todo.iter().zip(&done).filter(|(_, done)| !**done) {
+                deliver(
+                    name.clone(),
+                    Fetch::Failed(anyhow::anyhow!("{e:#}").context(format!("s3://{bucket}/{key}"))),
+                );
+            }
+        }
+        let listed: HashSet<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+        self.seen.retain(|key, _| listed.contains(key.as_str()));
+        Ok(())
+    }
+}
+
+/// A GET of `key`, conditional on `etag`, of at most `limit` bytes.
+async fn get(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    etag: Option<String>,
+    limit: usize,
+    stats: &ReloadStats,
+) -> anyhow::Result<Got> {
+    ReloadStats::add(&stats.downloads, 1);
+    let output = match client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_if_none_match(etag)
+        .send()
+        .await
+    {
+        Ok(output) => output,
+        Err(e) => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let missing = e
+                .as_service_error()
+                .is_some_and(|service| service.is_no_such_key())
+                || status == Some(404);
+            return Ok(match status {
+                Some(304) => {
+                    ReloadStats::add(&stats.not_modified, 1);
+                    Got::Unchanged
+                }
+                _ if missing => Got::Missing,
+                _ => Got::Failed(anyhow::anyhow!("{}", DisplayErrorContext(&e))),
+            });
+        }
+    };
+    let etag = output.e_tag().map(str::to_owned);
+    let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
+    Ok(
+        match web::read_limited(output.body, declared, limit).await {
+            Ok(bytes) => Got::Body(bytes, etag),
+            Err(BodyError::TooLarge { size, limit }) => Got::TooLarge(size, limit, etag),
+            Err(BodyError::Transfer(e)) => Got::Failed(e),
+        },
+    )
+}
+
+/// What a GET of `key` brought back, as a [`Fetch`]; the ETag of what was returned (or refused) is
+/// remembered in `seen`.
+fn settle(
+    seen: &mut HashMap<String, String>,
+    bucket: &str,
+    key: &str,
+    got: anyhow::Result<Got>,
+) -> Fetch {
+    let location = format!("s3://{bucket}/{key}");
+    let mut remember = |etag: Option<String>| match etag {
+        Some(etag) => {
+            seen.insert(key.to_owned(), etag);
+        }
+        None => {
+            seen.remove(key);
+        }
+    };
+    match got {
+        Err(e) => Fetch::Failed(e.context(location)),
+        Ok(Got::Unchanged) => Fetch::Unchanged,
+        Ok(Got::Missing) => {
+            remember(None);
+            Fetch::Gone
+        }
+        Ok(Got::Failed(e)) => Fetch::Failed(e.context(location)),
+        Ok(Got::TooLarge(size, limit, etag)) => {
+            remember(etag);
+            Fetch::Refused(anyhow::anyhow!(
+                "{location} is {size} bytes, over the limit of {limit} bytes"
+            ))
+        }
+        Ok(Got::Body(bytes, etag)) => {
+            remember(etag);
+            Fetch::New(bytes, Some(location))
+        }
     }
 }
 
@@ -276,7 +517,15 @@ impl StateSource for S3Source {
 
     fn describe(&self) -> String {
         let o = &self.options;
-        let mut text = format!("s3://{}/{}", o.bucket, o.key);
+        let mut text = match &o.discover {
+            Some(d) => format!(
+                "s3://{}/{} keys matching {}",
+                o.bucket,
+                d.prefix,
+                d.pattern.as_str()
+            ),
+            None => format!("s3://{}/{}", o.bucket, o.key),
+        };
         if o.workspaces.is_some() {
             text.push_str(&format!(
                 " and workspaces under {}/",
@@ -290,6 +539,9 @@ impl StateSource for S3Source {
     }
 
     fn poll(&mut self, ctx: &PollContext, deliver: &mut Deliver<'_>) -> anyhow::Result<()> {
+        if let Some(discovery) = self.options.discover.clone() {
+            return self.poll_discovered(ctx, &discovery, deliver);
+        }
         let client = self.client(ctx)?;
         let key = self.options.key.clone();
         if self.options.workspaces.is_none() {
@@ -376,6 +628,7 @@ mod tests {
                 role_arn: None,
                 workspace_key_prefix: "env:".into(),
                 workspaces: Some(vec!["prod-*".into(), "default".into()]),
+                discover: None,
             },
         );
         assert!(source.wants("prod-eu") && source.wants("default") && !source.wants("dev"));

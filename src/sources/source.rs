@@ -1,6 +1,7 @@
 //! What a source is: the [`StateSource`] trait, what one poll found for each state ([`Fetch`]), and what a
 //! poll may use ([`PollContext`]). A source is transport: it finds and downloads bytes and parses nothing.
 
+use super::reload::ReloadStats;
 use crate::state::Limits;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -50,6 +51,8 @@ pub struct PollContext<'a> {
     /// When the poll as a whole must be over ([`Limits::poll_timeout`] after it began): every request of the
     /// poll shares it.
     pub(super) deadline: Instant,
+    /// The reloader's counters, for the requests a source counts.
+    pub(super) stats: &'a ReloadStats,
 }
 
 impl PollContext<'_> {
@@ -82,6 +85,16 @@ impl PollContext<'_> {
         })
     }
 
+    /// Counts a listing request (one page).
+    pub fn count_listing(&self) {
+        ReloadStats::add(&self.stats.listings, 1);
+    }
+
+    /// The counters a request of the poll adds to (usable inside a future that outlives no poll).
+    pub(super) fn stats(&self) -> &ReloadStats {
+        self.stats
+    }
+
     /// Whether the plugin is going away.
     pub fn stopping(&self) -> bool {
         *self.stop.borrow() || self.stop.has_changed().is_err()
@@ -100,11 +113,13 @@ mod tests {
             .build()
             .expect("a runtime");
         let limits = Limits::default();
+        let stats = ReloadStats::default();
         let ctx = PollContext {
             limits: &limits,
             runtime: &runtime,
             stop: &stop,
             deadline: Instant::now() + Duration::from_secs(60),
+            stats: &stats,
         };
         let slow = || async {
             tokio::time::sleep(Duration::from_secs(30)).await;

@@ -38,6 +38,8 @@ pub struct Limits {
     pub max_bytes: usize,
     /// Most managed resource instances (deposed objects included) accepted in one state.
     pub max_instances: usize,
+    /// Most resource instances of all states together; a new version that would cross it is refused.
+    pub max_total_instances: usize,
     /// How long one poll of a source may take, all its requests together (listing, downloads): then it is
     /// given up and its states kept.
     pub poll_timeout: std::time::Duration,
@@ -50,6 +52,8 @@ impl Default for Limits {
             // An empty instance costs about 230 bytes of index: a million is ~230 MB at worst. Configurable
             // as `max_state_instances`.
             max_instances: 1_000_000,
+            // All states together: about 1.2 GB of index at worst. Configurable as `max_total_instances`.
+            max_total_instances: 5_000_000,
             poll_timeout: std::time::Duration::from_secs(300),
         }
     }

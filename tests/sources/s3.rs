@@ -189,6 +189,9 @@ fn s3_workspaces_are_discovered_followed_and_kept_when_they_leave() {
     );
     assert_eq!(metric(&mut capture, "states_loaded"), 3);
     assert_eq!(metric(&mut capture, "refresh_failures"), 0);
+    assert_eq!(metric(&mut capture, "states_discovered"), 3);
+    assert_eq!(metric(&mut capture, "states_stale"), 0);
+    assert_eq!(metric(&mut capture, "states_failed"), 0);
 
     // Unchanged workspaces cost the listing only: nothing parsed again.
     let checks = metric(&mut capture, "state_checks");
@@ -204,6 +207,8 @@ fn s3_workspaces_are_discovered_followed_and_kept_when_they_leave() {
     moto.delete(BUCKET, &format!("env:/prod/{KEY}"));
     wait_metric(&mut capture, "refresh_failures", |n| n >= failures + 2);
     assert_eq!(metric(&mut capture, "states_loaded"), 4);
+    // Kept, but stale: its source no longer has it.
+    assert_eq!(metric(&mut capture, "states_stale"), 1);
     assert_eq!(
         next_sg_answer(&mut capture),
         (

@@ -1646,3 +1646,110 @@ pub fn start_sg_capture(config: &Value) -> CapturingPluginRunner {
     start(&[source_sg_record()], 1_000_000, 0, &config.to_string())
         .unwrap_or_else(|e| panic!("tfdrift failed to start: {e:#}"))
 }
+
+// ------------------------------------------------------------------------------------------- estates
+
+/// One state of a Terragrunt-shaped estate ([`estate`]): its key, the account and region the key names, and
+/// the state.
+pub struct EstateState {
+    pub key: String,
+    pub account: String,
+    pub region: String,
+    pub state: Value,
+}
+
+/// The regions of an estate.
+pub const ESTATE_REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"];
+
+/// The account of the `i`th of an estate's ten accounts.
+pub fn estate_account(i: usize) -> String {
+    format!("{:012}", 210_000_000_000u64 + i as u64 * 1_111)
+}
+
+/// A Terragrunt-shaped estate of `states` states: one per module, per account (10), per region (4), each at
+/// `live/<account>/<region>/<module>/terraform.tfstate` as Terragrunt's `path_relative_to_include()` keys
+/// them, each with `resources` managed resources of that account and region (security groups, IAM roles one
+/// in five, whose ARNs say so), as pretty-printed as Terraform writes them.
+pub fn estate(states: usize, resources: usize) -> Vec<EstateState> {
+    (0..states)
+        .map(|i| {
+            let account = estate_account(i % 10);
+            let region = ESTATE_REGIONS[(i / 10) % ESTATE_REGIONS.len()];
+            let module = format!("module-{:04}", i / 40);
+            let key = format!("live/{account}/{region}/{module}/terraform.tfstate");
+            let state = estate_state(1, &account, region, &module, resources);
+            EstateState {
+                key,
+                account,
+                region: region.to_owned(),
+                state,
+            }
+        })
+        .collect()
+}
+
+/// One state of [`estate`]: `resources` resources of `account` and `region`, serial `serial`.
+pub fn estate_state(
+    serial: u64,
+    account: &str,
+    region: &str,
+    module: &str,
+    resources: usize,
+) -> Value {
+    let resources = (0..resources)
+        .map(|r| {
+            let id = format!("{:017x}", ((r as u64 + 1) * 0x9e37_79b9) ^ serial);
+            if r % 5 == 4 {
+                let name = format!("{module}-role-{r}");
+                resource(
+                    "",
+                    "aws_iam_role",
+                    &format!("r{r}"),
+                    json!({
+                        "id": name,
+                        "name": name,
+                        "arn": format!("arn:aws:iam::{account}:role/{name}"),
+                        "assume_role_policy": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}",
+                        "description": "",
+                        "max_session_duration": 3600,
+                        "path": "/",
+                        "tags": {"module": module, "managed-by": "terragrunt"},
+                        "unique_id": format!("AROA{}", id.to_uppercase()),
+                    }),
+                )
+            } else {
+                resource(
+                    "",
+                    "aws_security_group",
+                    &format!("sg{r}"),
+                    json!({
+                        "id": format!("sg-{id}"),
+                        "arn": format!("arn:aws:ec2:{region}:{account}:security-group/sg-{id}"),
+                        "name": format!("{module}-{r}"),
+                        "description": "Managed by Terraform",
+                        "vpc_id": format!("vpc-{:017x}", serial),
+                        "owner_id": account,
+                        "ingress": [{
+                            "cidr_blocks": ["10.0.0.0/8"],
+                            "description": "https",
+                            "from_port": 443,
+                            "to_port": 443,
+                            "protocol": "tcp",
+                            "ipv6_cidr_blocks": [],
+                            "prefix_list_ids": [],
+                            "security_groups": [],
+                            "self": false,
+                        }],
+                        "egress": [],
+                        "revoke_rules_on_delete": false,
+                        "tags": {"module": module, "managed-by": "terragrunt"},
+                        "timeouts": null,
+                    }),
+                )
+            }
+        })
+        .collect();
+    let mut state = state_v4(serial, resources);
+    state["lineage"] = json!(format!("estate-{account}-{region}-{module}"));
+    state
+}
