@@ -270,6 +270,38 @@ impl GcsSource {
         }
     }
 
+    /// One page of a JSON-API listing at `url` (and `token`'s page of it): an error, never a shorter page, when
+    /// it cannot be read whole.
+    async fn list_page(
+        &self,
+        client: &Client,
+        mut url: String,
+        token: Option<String>,
+        what: &str,
+    ) -> anyhow::Result<ListPage> {
+        if let Some(token) = token {
+            url.push_str("&pageToken=");
+            url.extend(utf8_percent_encode(&token, NON_ALPHANUMERIC));
+        }
+        let (authorization, headers) = auth_headers(&client.credentials)
+            .await
+            .map_err(|e| e.context(what.to_owned()))?;
+        let response = client
+            .web
+            .get(&url, &headers, authorization.as_deref(), &self.endpoint)
+            .await
+            .map_err(|e| e.context(what.to_owned()))?;
+        let status = response.status;
+        let body = response
+            .bytes(MAX_LIST_PAGE_BYTES)
+            .await
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        if status != 200 {
+            anyhow::bail!("{what}: HTTP {status} ({})", error_message(&body));
+        }
+        serde_json::from_slice(&body).map_err(|e| anyhow::anyhow!("{what}: not a listing ({e})"))
+    }
+
     /// The workspaces under the prefix whose names match, with their object names and generations, sorted
     /// by workspace. A listing that cannot be read in full is an error, never a shorter list.
     async fn list(&self, client: &Client) -> anyhow::Result<Vec<Listed>> {
@@ -277,34 +309,13 @@ impl GcsSource {
         let mut listed = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_LIST_PAGES {
-            let mut url = format!(
+            let url = format!(
                 "{}/storage/v1/b/{}/o?prefix={}&delimiter=%2F&fields=items(name%2Cgeneration)%2CnextPageToken",
                 self.endpoint,
                 utf8_percent_encode(&self.options.bucket, NON_ALPHANUMERIC),
                 utf8_percent_encode(&self.prefix, NON_ALPHANUMERIC),
             );
-            if let Some(token) = token.take() {
-                url.push_str("&pageToken=");
-                url.extend(utf8_percent_encode(&token, NON_ALPHANUMERIC));
-            }
-            let (authorization, headers) = auth_headers(&client.credentials)
-                .await
-                .map_err(|e| e.context(what.clone()))?;
-            let response = client
-                .web
-                .get(&url, &headers, authorization.as_deref(), &self.endpoint)
-                .await
-                .map_err(|e| e.context(what.clone()))?;
-            let status = response.status;
-            let body = response
-                .bytes(MAX_LIST_PAGE_BYTES)
-                .await
-                .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
-            if status != 200 {
-                anyhow::bail!("{what}: HTTP {status} ({})", error_message(&body));
-            }
-            let page: ListPage = serde_json::from_slice(&body)
-                .map_err(|e| anyhow::anyhow!("{what}: not a listing ({e})"))?;
+            let page = self.list_page(client, url, token.take(), &what).await?;
             for item in page.items {
                 let Some(workspace) = workspace_of(&item.name, &self.prefix) else {
                     continue;
@@ -360,34 +371,13 @@ impl GcsSource {
         let mut token: Option<String> = None;
         for _ in 0..MAX_DISCOVERY_PAGES {
             ctx.count_listing();
-            let mut url = format!(
+            let url = format!(
                 "{}/storage/v1/b/{}/o?prefix={}&fields=items(name%2Cgeneration%2Csize)%2CnextPageToken",
                 self.endpoint,
                 utf8_percent_encode(&self.options.bucket, NON_ALPHANUMERIC),
                 utf8_percent_encode(prefix, NON_ALPHANUMERIC),
             );
-            if let Some(token) = token.take() {
-                url.push_str("&pageToken=");
-                url.extend(utf8_percent_encode(&token, NON_ALPHANUMERIC));
-            }
-            let (authorization, headers) = auth_headers(&client.credentials)
-                .await
-                .map_err(|e| e.context(what.clone()))?;
-            let response = client
-                .web
-                .get(&url, &headers, authorization.as_deref(), &self.endpoint)
-                .await
-                .map_err(|e| e.context(what.clone()))?;
-            let status = response.status;
-            let body = response
-                .bytes(MAX_LIST_PAGE_BYTES)
-                .await
-                .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
-            if status != 200 {
-                anyhow::bail!("{what}: HTTP {status} ({})", error_message(&body));
-            }
-            let page: ListPage = serde_json::from_slice(&body)
-                .map_err(|e| anyhow::anyhow!("{what}: not a listing ({e})"))?;
+            let page = self.list_page(client, url, token.take(), &what).await?;
             for item in page.items {
                 // Not a state: dropped as it comes.
                 if !self.discovered(discovery, &item.name) {
