@@ -1,6 +1,9 @@
 //! Replay: `tfdrift-replay` over a trail of `.json.gz` files against `gzip -dc` over the same files, in one
 //! run, in alternating rounds: from local files on every core and on one, and from moto's S3 on 127.0.0.1
-//! (with the GETs alone, by curl, to show what moto itself serves).
+//! (with the GETs alone, by curl, to show what moto itself serves). With `TFDRIFT_BENCH_S3S_FS` naming an
+//! `s3s-fs` binary (a Rust S3-compatible server over a folder, which checks SigV4 signatures: `cargo install
+//! s3s-fs --version 0.14.1 --features binary --locked`), the same trail from it too, in the same rounds: moto, a
+//! Python process, takes a core of the two to serve the objects.
 //!
 //! The files are the real CloudTrail records of tests/data, written compact as CloudTrail writes them, all
 //! of them in each file (`{"Records":[...]}`, about 100 KB gzipped), a few hundred files, under
@@ -15,13 +18,57 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 use support::Report;
 use tfdrift_test_support::{
-    MotoServer, real_records, resource, state_v4, test_environment, write_state,
+    MotoServer, TEST_AWS_SECRET, real_records, resource, state_v4, test_environment, write_state,
 };
 
 const BUCKET: &str = "bench-trail";
 const ACCOUNT: &str = "123456789012";
 /// What moto takes as an authenticated request (it checks no signature): the fake key of the tests.
 const MOTO_AUTH: &str = "authorization: AWS4-HMAC-SHA256 Credential=AKIATFDRIFTTESTKEY00/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+/// The tests' fake access key (`test_environment`), which s3s-fs is started with.
+const ACCESS_KEY: &str = "AKIATFDRIFTTESTKEY00";
+
+/// An s3s-fs server on 127.0.0.1 serving `root` (a folder per bucket), stopped when dropped.
+struct S3sFs {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl S3sFs {
+    fn start(binary: &Path, root: &Path) -> S3sFs {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(binary)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", TEST_AWS_SECRET])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "s3s-fs did not listen on {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        S3sFs {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 struct Trail {
     dir: PathBuf,
@@ -151,12 +198,27 @@ fn main() {
         .map(|k| format!("{}/{BUCKET}/{k}", moto.endpoint()))
         .collect();
 
-    let modes: [&str; 5] = [
+    // The same objects from s3s-fs, when given: hard links of the trail's files in a folder named after the
+    // bucket.
+    let s3s_fs = std::env::var_os("TFDRIFT_BENCH_S3S_FS").map(|binary| {
+        let root = trail.dir.with_file_name("replay-s3s-fs");
+        let _ = std::fs::remove_dir_all(&root);
+        for key in &trail.keys {
+            let to = root.join(BUCKET).join(key);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::hard_link(trail.dir.join(key), &to)
+                .or_else(|_| std::fs::copy(trail.dir.join(key), &to).map(|_| ()))
+                .unwrap();
+        }
+        S3sFs::start(Path::new(&binary), &root)
+    });
+
+    let mut modes: Vec<&str> = vec![
         "gzip -dc",
         "replay, local",
         "replay, local, 1 thread",
-        "replay, S3",
-        "GETs alone (curl, 8 at a time)",
+        "replay, S3 (moto)",
+        "moto's GETs alone (curl, 8 at a time)",
     ];
     let state = state.into_os_string();
     let local = trail.dir.join("AWSLogs").into_os_string();
@@ -166,22 +228,41 @@ fn main() {
     let gzip_args: Vec<&std::ffi::OsStr> = std::iter::once(os("-dc"))
         .chain(trail.files.iter().map(|f| f.as_os_str()))
         .collect();
-    let mut curl_args: Vec<&std::ffi::OsStr> = [
-        "-s",
-        "-f",
-        "--parallel",
-        "--parallel-max",
-        "8",
-        "-H",
-        MOTO_AUTH,
-    ]
-    .into_iter()
-    .map(os)
-    .collect();
-    for url in &gets {
-        curl_args.extend([os("-o"), os("/dev/null"), std::ffi::OsStr::new(url)]);
-    }
-    let runs: [(&str, Vec<&std::ffi::OsStr>); 5] = [
+    let curl = |auth: &[&'static str], urls: &'_ [String]| -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = ["-s", "-f", "--parallel", "--parallel-max", "8"]
+            .iter()
+            .chain(auth)
+            .map(|a| a.into())
+            .collect();
+        for url in urls {
+            args.extend(["-o".into(), "/dev/null".into(), url.into()]);
+        }
+        args
+    };
+    let moto_curl = curl(&["-H", MOTO_AUTH], &gets);
+    let user = format!("{ACCESS_KEY}:{TEST_AWS_SECRET}");
+    let s3s_endpoint = s3s_fs
+        .as_ref()
+        .map(|s| std::ffi::OsString::from(&s.endpoint));
+    let s3s_curl = s3s_fs.as_ref().map(|server| {
+        let urls: Vec<String> = trail
+            .keys
+            .iter()
+            .map(|k| format!("{}/{BUCKET}/{k}", server.endpoint))
+            .collect();
+        let mut args = curl(
+            &[
+                "-H",
+                "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+                "--aws-sigv4",
+                "aws:amz:us-east-1:s3",
+            ],
+            &urls,
+        );
+        args.splice(0..0, ["--user".into(), user.clone().into()]);
+        args
+    });
+    let mut runs: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
         ("gzip", gzip_args),
         (replay, vec![os("--quiet"), os("--state"), &state, &local]),
         (
@@ -208,8 +289,26 @@ fn main() {
                 &endpoint,
             ],
         ),
-        ("curl", curl_args),
+        ("curl", moto_curl.iter().map(|a| a.as_os_str()).collect()),
     ];
+    if let (Some(endpoint), Some(curl_args)) = (&s3s_endpoint, &s3s_curl) {
+        modes.push("replay, S3 (s3s-fs)");
+        runs.push((
+            replay,
+            vec![
+                os("--quiet"),
+                os("--state"),
+                &state,
+                &bucket,
+                os("--s3-region"),
+                os("us-east-1"),
+                os("--endpoint-url"),
+                endpoint,
+            ],
+        ));
+        modes.push("s3s-fs's GETs alone (curl, 8 at a time)");
+        runs.push(("curl", curl_args.iter().map(|a| a.as_os_str()).collect()));
+    }
     let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for _ in 0..rounds {
@@ -253,7 +352,7 @@ fn main() {
         local >= 1.6,
     );
     report.target(
-        "replay from S3 on loopback at least 0.8 of the local speed",
+        "replay from S3 on loopback at least 0.8 of the local speed (moto)",
         format!(
             "{s3:.2} (moto serves the GETs alone, by curl, in {:.3} s: {:.2} of the local replay's time)",
             medians[4],
@@ -261,5 +360,17 @@ fn main() {
         ),
         s3 >= 0.8,
     );
+    if s3s_fs.is_some() {
+        let fast = medians[1] / medians[5];
+        report.target(
+            "replay from S3 on loopback at least 0.8 of the local speed (s3s-fs)",
+            format!(
+                "{fast:.2} (s3s-fs serves the GETs alone, by curl, in {:.3} s: {:.2} of the local replay's time)",
+                medians[6],
+                medians[6] / medians[1]
+            ),
+            fast >= 0.8,
+        );
+    }
     report.finish();
 }

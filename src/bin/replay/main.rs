@@ -216,7 +216,7 @@ fn main() -> anyhow::Result<()> {
         let adoption = import_file
             .then(|| imports::Adoption::of(verdict, view))
             .flatten();
-        let finding = Finding::new(verdict, view, text, all).map(|mut finding| {
+        let finding = Finding::new(verdict, view, text, all, format).map(|mut finding| {
             finding.import_id = fields::IMPORT_ID.str(verdict).map(str::to_owned);
             finding
         });

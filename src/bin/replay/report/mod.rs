@@ -123,7 +123,7 @@ pub struct Finding {
     /// (`tfdrift.import_id`), `None` until then.
     pub import_id: Option<String>,
     /// What `json` prints: the record's own names under its cloud's plugin's fields and every field of the
-    /// table, as `--json` always printed them. Dropped by the formats that do not print it.
+    /// table, as `--json` always printed them. Made only for `json`: every other format would drop it.
     table: Vec<(&'static str, Value)>,
 }
 
@@ -134,9 +134,15 @@ const _: fn() = || {
 };
 
 impl Finding {
-    /// The finding in a record's verdict: `None` when the verdict is neither drift nor unmanaged, unless
-    /// `all`. `text` is the record's JSON text, which `view` reads.
-    pub fn new(verdict: &Verdict, view: &View, text: &str, all: bool) -> Option<Finding> {
+    /// The finding in a record's verdict, for a report in `format`: `None` when the verdict is neither drift
+    /// nor unmanaged, unless `all`. `text` is the record's JSON text, which `view` reads.
+    pub fn new(
+        verdict: &Verdict,
+        view: &View,
+        text: &str,
+        all: bool,
+        format: Format,
+    ) -> Option<Finding> {
         let kind = if verdict.drift {
             Some(Kind::Drift)
         } else if verdict.unmanaged {
@@ -206,7 +212,12 @@ impl Finding {
             summary: owned(&fields::SUMMARY),
             diff: owned(&fields::DIFF),
             import_id: None,
-            table: json::table(verdict, view),
+            // Every field as a JSON value, made only for the one format that prints it.
+            table: if format == Format::Json {
+                json::table(verdict, view)
+            } else {
+                Vec::new()
+            },
         })
     }
 
