@@ -52,6 +52,8 @@ pub struct Record<'a> {
     pub recipient_account_id: Str<'a>,
     /// `userAgent`.
     pub user_agent: Str<'a>,
+    /// `sourceIPAddress`: the caller's address, or the AWS service's name for a call a service made.
+    pub source_ip_address: Str<'a>,
     /// `errorCode`: set when the call failed.
     pub error_code: Str<'a>,
     /// `readOnly`.
@@ -329,6 +331,9 @@ impl<'a> Record<'a> {
                 b"sessionCredentialFromConsole" => first!(seen, 14, scanner, {
                     record.session_credential_from_console = flag(scanner.value()?);
                 }),
+                b"sourceIPAddress" => first!(seen, 15, scanner, {
+                    record.source_ip_address = text(scanner.value()?);
+                }),
                 _ => scanner.skip()?,
             });
             key = scanner.next_key()?;
@@ -577,5 +582,24 @@ mod tests {
         for bad in [&b""[..], b"not json", b"[1,2]", b"{\"eventName\":", b"\0\0"] {
             assert!(Record::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_first_source_ip_address_is_read_and_a_nested_one_never() {
+        let read = |text: &str| {
+            Record::parse(text.as_bytes())
+                .unwrap()
+                .source_ip_address
+                .get()
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            read(r#"{"a":{"sourceIPAddress":"x"},"sourceIPAddress":"1.2.3.4","sourceIPAddress":"5.6.7.8"}"#)
+                .as_deref(),
+            Some("1.2.3.4")
+        );
+        // As the cloudtrail plugin reads ct.srcip: a member that is no string gives no value.
+        assert_eq!(read(r#"{"sourceIPAddress":7}"#), None);
+        assert_eq!(read(r#"{"sourceIPAddress":null}"#), None);
     }
 }

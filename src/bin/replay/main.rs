@@ -212,11 +212,11 @@ fn main() -> anyhow::Result<()> {
     let all = args.all && matches!(format, Format::Json | Format::Csv);
     let import_file = args.import_file.is_some();
     // On the workers: what the report and the import file keep of a record, owned, nothing of the record itself.
-    let each = move |view: &view::View, verdict: &tfdrift::drift::Verdict, text: &str| {
+    let each = move |view: &view::View, verdict: &tfdrift::drift::Verdict| {
         let adoption = import_file
             .then(|| imports::Adoption::of(verdict, view))
             .flatten();
-        let finding = Finding::new(verdict, view, text, all, format).map(|mut finding| {
+        let finding = Finding::new(verdict, view, all, format).map(|mut finding| {
             finding.import_id = fields::IMPORT_ID.str(verdict).map(str::to_owned);
             finding
         });

@@ -150,7 +150,7 @@ pub fn run<T, F, S>(
 ) -> anyhow::Result<(Tally, Outcome)>
 where
     T: Send + 'static,
-    F: Fn(&View, &Verdict, &str) -> Option<T> + Send + Sync + 'static,
+    F: Fn(&View, &Verdict) -> Option<T> + Send + Sync + 'static,
     S: FnMut(T) -> anyhow::Result<()>,
 {
     let threads = plan.threads.max(1);
@@ -407,7 +407,7 @@ async fn failed(
 fn work<T>(
     job: Job,
     judge: &Judge,
-    each: &(dyn Fn(&View, &Verdict, &str) -> Option<T> + Sync),
+    each: &(dyn Fn(&View, &Verdict) -> Option<T> + Sync),
 ) -> Done<T> {
     let Job {
         seq,
@@ -456,7 +456,7 @@ fn work<T>(
 /// The reading of one input.
 struct Reader<'r, T> {
     judge: &'r Judge,
-    each: &'r (dyn Fn(&View, &Verdict, &str) -> Option<T> + Sync),
+    each: &'r (dyn Fn(&View, &Verdict) -> Option<T> + Sync),
     name: &'r str,
     /// The cloud of the last record read: the view tried first on the next, so a file of one cloud's records
     /// is read once per record; the other view reads a record only when the first does not recognise it.
@@ -487,7 +487,7 @@ impl<T> Reader<'_, T> {
                         "{name} {at}: neither a CloudTrail record (no eventSource, eventName) nor a Cloud Audit Log \
                          entry (no logName, protoPayload.serviceName, protoPayload.methodName)"
                     );
-                    self.judge(&first, text);
+                    self.judge(&first);
                     return Ok(());
                 }
             }
@@ -507,7 +507,7 @@ impl<T> Reader<'_, T> {
                 }
             }
         }
-        self.judge(&view, text);
+        self.judge(&view);
         Ok(())
     }
 
@@ -534,11 +534,11 @@ impl<T> Reader<'_, T> {
         }
     }
 
-    /// The verdict on one record (`text`, which `view` reads), tallied and handed to `each`.
-    fn judge(&mut self, view: &View, text: &str) {
+    /// The verdict on one record, tallied and handed to `each`.
+    fn judge(&mut self, view: &View) {
         let verdict = view.verdict(&self.judge.engine, &self.judge.snapshot);
         self.tally.counts.add(&verdict);
-        if let Some(item) = (self.each)(view, &verdict, text) {
+        if let Some(item) = (self.each)(view, &verdict) {
             self.items.push(item);
         }
     }

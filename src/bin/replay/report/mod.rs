@@ -135,14 +135,8 @@ const _: fn() = || {
 
 impl Finding {
     /// The finding in a record's verdict, for a report in `format`: `None` when the verdict is neither drift
-    /// nor unmanaged, unless `all`. `text` is the record's JSON text, which `view` reads.
-    pub fn new(
-        verdict: &Verdict,
-        view: &View,
-        text: &str,
-        all: bool,
-        format: Format,
-    ) -> Option<Finding> {
+    /// nor unmanaged, unless `all`.
+    pub fn new(verdict: &Verdict, view: &View, all: bool, format: Format) -> Option<Finding> {
         let kind = if verdict.drift {
             Some(Kind::Drift)
         } else if verdict.unmanaged {
@@ -168,7 +162,7 @@ impl Finding {
                 record.region().map(str::to_owned),
                 record.event_source.get().map(str::to_owned),
                 record.event_id.get().map(str::to_owned),
-                source_ip_address(text),
+                record.source_ip_address.get().map(str::to_owned),
                 record.user_agent.get().map(trim_user_agent),
             ),
             View::Gcp(entry) => {
@@ -269,18 +263,6 @@ pub fn severity_rank(severity: Option<&str>) -> usize {
 
 /// The severities, most severe first.
 pub const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
-
-/// CloudTrail's `sourceIPAddress`, read as the record view reads its members (the first of repeated ones):
-/// the view has no use for it, so it is read here, once per finding.
-fn source_ip_address(text: &str) -> Option<String> {
-    for member in tfdrift::scan::members(text) {
-        let member = member.ok()?;
-        if member.name() == "sourceIPAddress" {
-            return tfdrift::scan::scalar_text(member.value).map(|s| s.into_owned());
-        }
-    }
-    None
-}
 
 /// A user agent cut to [`USER_AGENT_MAX_BYTES`] (on a character boundary, `…` marking the cut) and trimmed.
 fn trim_user_agent(agent: &str) -> String {
@@ -499,19 +481,5 @@ mod tests {
         assert!(cut.len() <= USER_AGENT_MAX_BYTES, "{}", cut.len());
         assert!(cut.ends_with('…'));
         assert_eq!(trim_user_agent("  aws-cli/2 \n"), "aws-cli/2");
-    }
-
-    #[test]
-    fn the_first_source_ip_address_is_read() {
-        assert_eq!(
-            source_ip_address(r#"{"a":{"sourceIPAddress":"x"},"sourceIPAddress":"1.2.3.4","sourceIPAddress":"5.6.7.8"}"#)
-                .as_deref(),
-            Some("1.2.3.4")
-        );
-        assert_eq!(
-            source_ip_address(r#"{"sourceIPAddress":7}"#).as_deref(),
-            Some("7")
-        );
-        assert_eq!(source_ip_address(r#"{"sourceIPAddress":null}"#), None);
     }
 }
