@@ -550,6 +550,76 @@ fn each_gcp_rule_begins_with_a_test_that_is_rarely_true() {
     }
 }
 
+#[test]
+fn five_gcp_rules_are_enabled_and_the_finer_ones_come_before_the_catch_all() {
+    // As in the CloudTrail pack: every enabled rule costs every entry a read, so the finer routing rules ship
+    // disabled, and under Falco's `rule_matching: first` they stand before "GCP Terraform Drift" so that
+    // enabling one takes its events from it.
+    let rules = load();
+    let enabled: Vec<&str> = rules
+        .rules
+        .iter()
+        .filter(|(_, r)| r["enabled"].as_bool() != Some(false))
+        .map(|(_, r)| rule_name(r))
+        .collect();
+    assert_eq!(
+        enabled,
+        [
+            "GCP Terraform State Bucket Tampering",
+            "GCP Terraform Drift On Critical Resource",
+            "GCP Terraform Drift During Maintenance",
+            "GCP Terraform Drift",
+            "GCP Unmanaged Resource Created Outside Terraform",
+        ]
+    );
+    let position = |name: &str| {
+        rules
+            .rules
+            .iter()
+            .position(|(_, r)| rule_name(r) == name)
+            .unwrap_or_else(|| panic!("no rule {name}"))
+    };
+    for finer in [
+        "GCP Terraform Drift On Critical Resource",
+        "GCP Terraform Drift On High Severity Resource",
+        "GCP Terraform Managed Resource Deleted Outside Terraform",
+        "GCP Terraform Drift During Maintenance",
+    ] {
+        assert!(position(finer) < position("GCP Terraform Drift"), "{finer}");
+    }
+}
+
+#[test]
+fn enabling_the_high_severity_gcp_rule_routes_the_subnetwork_drift_to_it() {
+    // The subnetwork change is high severity: with the pack as shipped "GCP Terraform Drift" takes it (see
+    // above); a user who enables the finer rule, as docs/GUIDE.md says, gets it at ERROR from that rule.
+    let (entry, state) = subnetwork_case();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_state(dir.path(), "network.tfstate", &state);
+    let plain = config(&[("network", &path)], serde_json::json!({}));
+    let pack = std::fs::read_to_string(GCP_RULES).unwrap();
+    let marker = "- rule: GCP Terraform Drift On High Severity Resource\n";
+    let at = pack.find(marker).expect("the rule");
+    let end = at
+        + pack[at..]
+            .find("  enabled: false\n")
+            .expect("shipped disabled");
+    let enabled = format!(
+        "{}{}",
+        &pack[..end],
+        &pack[end + "  enabled: false\n".len()..]
+    );
+    let rules = falco_model::Ruleset::load(&[&enabled]);
+    let mut capture = start_gcp(std::slice::from_ref(&entry), &plain).expect("tfdrift starts");
+    let event = next(&mut capture).expect("the entry");
+    let outcome = rules.run(&mut capture, &event);
+    let matched = outcome.matched.map(|i| rules.rules[i].name.as_str());
+    assert_eq!(
+        matched,
+        Some("GCP Terraform Drift On High Severity Resource")
+    );
+}
+
 /// The rules benchmark's model of Falco's condition language: a parser with precedence and parentheses.
 #[allow(dead_code)]
 #[path = "../../benches/support/falco.rs"]
@@ -646,8 +716,10 @@ fn a_console_change_to_a_managed_subnetwork_fires_a_gcp_drift_rule_and_terraform
 
     let fired = fire(std::slice::from_ref(&entry), &plain);
     let (rule, fields) = fired[0].as_ref().expect("a rule fires");
-    // A subnetwork change is high severity in the catalog (network exposure).
-    assert_eq!(rule, "GCP Terraform Drift On High Severity Resource");
+    // A subnetwork change is high severity in the catalog (network exposure); the high severity rule ships
+    // disabled, so "GCP Terraform Drift" takes it, with its severity in the output.
+    assert_eq!(rule, "GCP Terraform Drift");
+    assert_eq!(fields.str("tfdrift.severity").as_deref(), Some("high"));
     assert_eq!(
         fields.str("tfdrift.resource_address").as_deref(),
         Some("module.network.google_compute_subnetwork.default")
@@ -755,7 +827,7 @@ fn the_subnetwork_drift_fires_with_its_state_read_from_a_gcs_backend() {
     });
     let fired = fire(std::slice::from_ref(&entry), &config.to_string());
     let (rule, fields) = fired[0].as_ref().expect("a rule fires");
-    assert_eq!(rule, "GCP Terraform Drift On High Severity Resource");
+    assert_eq!(rule, "GCP Terraform Drift");
     assert_eq!(
         fields.str("tfdrift.resource_address").as_deref(),
         Some("module.network.google_compute_subnetwork.default")
