@@ -404,3 +404,84 @@ fn a_broken_line_is_an_error_naming_it() {
         stderr(&output)
     );
 }
+
+/// The records of one of the example's CloudTrail log files (`{"Records": [...]}`), as its text and its records.
+fn example_log(file: &str) -> (String, Vec<Value>) {
+    let text =
+        std::fs::read_to_string(PathBuf::from(EXAMPLES).join("cloudtrail").join(file)).unwrap();
+    let log: Value = serde_json::from_str(&text).unwrap();
+    let records = log["Records"].as_array().unwrap().clone();
+    (text, records)
+}
+
+/// A run that stops on an input it cannot read (a gzipped log file cut short, as an interrupted copy leaves
+/// it) after two good ones: the command fails, and its report says that it is partial and counts the records
+/// of the files read before, never zero (an auditor would read a clean, empty window). The counts are the
+/// records of those files, read here, and the whole count line is that of a run over those files alone.
+#[test]
+fn a_run_that_fails_reports_what_it_read_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = PathBuf::from(EXAMPLES).join("terraform.tfstate");
+    let (panther, panther_records) = example_log("panther-analysis.json");
+    let (stratus, stratus_records) = example_log("stratus-red-team.json");
+    let before = dir.path().join("before");
+    let logs = dir.path().join("logs");
+    for folder in [&before, &logs] {
+        std::fs::create_dir(folder).unwrap();
+        std::fs::write(folder.join("a-panther.json"), &panther).unwrap();
+        gzip(&folder.join("b-stratus.json.gz"), &stratus);
+    }
+    // CloudTrail's own delivery, one {"Records": [...]} line gzipped, cut in the middle of the stream.
+    let whole = dir.path().join("whole.json.gz");
+    gzip(&whole, &panther);
+    let bytes = std::fs::read(&whole).unwrap();
+    std::fs::write(logs.join("c-cut.json.gz"), &bytes[..bytes.len() / 2]).unwrap();
+    // Never reached: the run stops at the cut file.
+    std::fs::write(logs.join("d-after.json"), &stratus).unwrap();
+    let read = panther_records.len() + stratus_records.len();
+    assert!(read > 0);
+    let counted = format!("{read} records ({read} CloudTrail, 0 GCP audit log)");
+
+    for format in ["json", "markdown"] {
+        let clean = replay(&[&"--state", &state, &before, &"--format", &format]);
+        succeeded(&clean);
+        let failed = replay(&[&"--state", &state, &logs, &"--format", &format]);
+        let (out, err) = (stdout(&failed), stderr(&failed));
+        assert!(!failed.status.success(), "{format}: {err}");
+        assert!(err.contains("c-cut.json.gz"), "{format}: {err}");
+        assert!(
+            err.contains("the report is partial: it covers the 2 objects read before the error"),
+            "{format}: {err}"
+        );
+        // The summary line on standard error counts what was read, as a run over those files alone does.
+        assert!(
+            summary(&failed).starts_with(&counted),
+            "{}",
+            summary(&failed)
+        );
+        assert_eq!(summary(&failed), summary(&clean), "{format}");
+        match format {
+            "json" => {
+                // The findings of the files read before, as their own run gives them.
+                assert_eq!(out, stdout(&clean));
+                assert!(!out.is_empty());
+            }
+            _ => {
+                assert!(
+                    out.contains("> **Partial report**: the run stopped on an error: "),
+                    "{out}"
+                );
+                assert!(out.contains("c-cut.json.gz"), "{out}");
+                let counts = |md: &str| {
+                    md.lines()
+                        .find(|l| l.contains(" records ("))
+                        .unwrap_or_else(|| panic!("no count line in {md}"))
+                        .to_owned()
+                };
+                assert!(counts(&out).contains(&counted), "{}", counts(&out));
+                assert_eq!(counts(&out), counts(&stdout(&clean)));
+                assert!(!stdout(&clean).contains("Partial report"));
+            }
+        }
+    }
+}

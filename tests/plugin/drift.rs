@@ -82,7 +82,12 @@ fn the_same_change_already_in_the_state_is_not_drift() {
     );
     assert_eq!(fields.bool("tfdrift.managed"), Some(true));
     assert_eq!(fields.list("tfdrift.touched_attrs"), ["ingress"]);
-    assert!(fields.list("tfdrift.changed_attrs").is_empty());
+    assert_eq!(
+        fields.list("tfdrift.changed_attrs"),
+        Vec::<String>::new(),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
     assert!(fields.is_none("tfdrift.diff"));
     assert_eq!(fields.bool("tfdrift.drift"), Some(false));
 }
@@ -883,7 +888,7 @@ fn a_regional_resource_matches_only_in_its_own_region() {
 #[test]
 fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
     // A real AddPermission record (stratus-red-team) adds statement "backdoor" to a function. A permission is
-    // identified by function and statement id together (Terraform imports it as <function>:<statement-id>):
+    // identified by function and statement id together (Terraform imports it as <function>/<statement-id>):
     // the call never lands on a sibling statement of the same function.
     let record = stratus_record(
         "aws.persistence.lambda-backdoor-function.json",
@@ -954,7 +959,168 @@ fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
     assert_eq!(fields.bool("tfdrift.unmanaged"), Some(true));
     assert_eq!(
         fields.str("tfdrift.resource_id").as_deref(),
-        Some("stratus-red-team-backdoor-f-func:backdoor")
+        Some("stratus-red-team-backdoor-f-func/backdoor")
+    );
+}
+
+/// A Lambda permission as the AWS provider keeps it (`aws_lambda_permission`'s schema: `id` is the statement
+/// id), of statement `statement` of function `function`, granting `principal` `lambda:InvokeFunction`, for
+/// calls from `source_arn` when given.
+fn lambda_permission(
+    name: &str,
+    function: &str,
+    statement: &str,
+    principal: &str,
+    source: Option<(&str, &str)>,
+) -> Value {
+    let (source_arn, source_account) = source.unzip();
+    resource(
+        "",
+        "aws_lambda_permission",
+        name,
+        json!({"id": statement, "statement_id": statement, "statement_id_prefix": "",
+               "function_name": function, "action": "lambda:InvokeFunction", "principal": principal,
+               "qualifier": "", "source_arn": source_arn, "source_account": source_account,
+               "event_source_token": null, "principal_org_id": null, "function_url_auth_type": null}),
+    )
+}
+
+#[test]
+fn adding_and_removing_a_lambda_permission_attach_and_detach_a_statement() {
+    // Each statement of a function's resource policy is a Terraform resource of its own
+    // (aws_lambda_permission): AddPermission attaches one to the function, RemovePermission detaches one.
+    // The AddPermission record is stratus-red-team's (real): statement "backdoor" lets principal "*" invoke the
+    // function.
+    let add = stratus_record(
+        "aws.persistence.lambda-backdoor-function.json",
+        "AddPermission20150331v2",
+    );
+    let value: Value = serde_json::from_str(&add).unwrap();
+    let (region, account) = (
+        value["awsRegion"].as_str().unwrap(),
+        value["recipientAccountId"].as_str().unwrap(),
+    );
+    let function = value["requestParameters"]["functionName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let statement = value["requestParameters"]["statementId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let principal = value["requestParameters"]["principal"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // No RemovePermission record is in tests/data with its statement id (Panther's is sanitised to the
+    // function name alone): this one follows CloudTrail's shape for the call, the same caller removing the
+    // same statement. Lambda logs the request's URI members (functionName, statementId) as requestParameters;
+    // the call answers 204 with no body, so responseElements is null.
+    let mut remove = value.clone();
+    remove["eventName"] = json!("RemovePermission20150331v2");
+    remove["eventID"] = json!("3f1c2b9a-6e0d-4c57-8a1e-5b2d7c9e0f14");
+    remove["requestParameters"] = json!({"functionName": function, "statementId": statement});
+    remove["responseElements"] = Value::Null;
+    let remove = remove.to_string();
+
+    let function_resource = resource(
+        "",
+        "aws_lambda_function",
+        "worker",
+        json!({"id": function, "function_name": function,
+               "arn": format!("arn:aws:lambda:{region}:{account}:function:{function}")}),
+    );
+
+    // 1. A permission added by hand to a managed function, a statement no state holds: the function is now
+    //    exposed to a new principal. Drift of the function, critical (a grant to another principal, as SNS's
+    //    and SQS's AddPermission).
+    let held_elsewhere = state_v4(
+        1,
+        vec![
+            function_resource.clone(),
+            lambda_permission("allow_s3", &function, "AllowS3", "s3.amazonaws.com", None),
+        ],
+    );
+    let fields = run_with(&add, &held_elsewhere, json!({}), &plain_fields());
+    assert_eq!(fields.str("tfdrift.change").as_deref(), Some("attach"));
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(false));
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("aws_lambda_function.worker")
+    );
+    assert_eq!(fields.str("tfdrift.severity").as_deref(), Some("critical"));
+
+    // 2. Exactly the statement a state holds, added again (Lambda refuses a statement id the policy already
+    //    has, so this is a statement that was removed by hand being put back as Terraform wrote it): the
+    //    statement is Terraform's again, not drift. The usual S3 trigger's permission (the provider
+    //    documentation's example), in the same record with the request Lambda's API reference gives for it:
+    //    principal s3.amazonaws.com, restricted to the bucket's ARN and the bucket owner's account.
+    let bucket_arn = "arn:aws:s3:::stratus-red-team-uploads";
+    let s3_statement = "AllowExecutionFromS3Bucket";
+    let mut readd = value.clone();
+    readd["requestParameters"] = json!({"functionName": function, "statementId": s3_statement,
+        "action": "lambda:InvokeFunction", "principal": "s3.amazonaws.com", "sourceArn": bucket_arn,
+        "sourceAccount": account});
+    readd["responseElements"] = json!({"statement": json!({"Sid": s3_statement, "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"}, "Action": "lambda:InvokeFunction",
+        "Resource": format!("arn:aws:lambda:{region}:{account}:function:{function}"),
+        "Condition": {"StringEquals": {"AWS:SourceAccount": account},
+                      "ArnLike": {"AWS:SourceArn": bucket_arn}}}).to_string()});
+    let readd = readd.to_string();
+    let s3_held = state_v4(
+        1,
+        vec![
+            function_resource.clone(),
+            lambda_permission(
+                "allow_bucket",
+                &function,
+                s3_statement,
+                "s3.amazonaws.com",
+                Some((bucket_arn, account)),
+            ),
+        ],
+    );
+    let fields = run_with(&readd, &s3_held, json!({}), &plain_fields());
+    assert_eq!(fields.str("tfdrift.change").as_deref(), Some("attach"));
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("aws_lambda_permission.allow_bucket")
+    );
+    assert_eq!(
+        fields.list("tfdrift.changed_attrs"),
+        Vec::<String>::new(),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(false));
+
+    // The same statement with another source: a change of the held statement, drift.
+    let other_source = readd.replace(bucket_arn, "arn:aws:s3:::someone-elses-bucket");
+    let fields = run_with(&other_source, &s3_held, json!({}), &plain_fields());
+    assert_eq!(fields.list("tfdrift.changed_attrs"), ["source_arn"]);
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+
+    // 3. A statement a state holds, removed: it is gone, and Terraform's next apply adds it again. Drift of
+    //    the permission, detached (not deleted: the function the call names is still there).
+    let held = state_v4(
+        1,
+        vec![
+            function_resource.clone(),
+            lambda_permission("backdoor", &function, &statement, &principal, None),
+        ],
+    );
+    let fields = run_with(&remove, &held, json!({}), &plain_fields());
+    assert_eq!(fields.str("tfdrift.change").as_deref(), Some("detach"));
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(false));
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("aws_lambda_permission.backdoor")
     );
 }
 

@@ -261,10 +261,20 @@ fn main() -> anyhow::Result<()> {
     progress.finish();
     let (tally, outcome) = match ran {
         Ok(ran) => ran,
-        Err(error) => {
-            // What was judged before the failure is still printed (a stream's lines are out already).
-            report.mark_partial(format!("the run stopped on an error: {error:#}"));
-            report.finish(&Default::default())?;
+        Err(pipeline::Failed { tally, error }) => {
+            // What was judged before the failure is still printed (a stream's lines are out already), with
+            // the tallies of what was read: the report covers those records only, and says so, and never
+            // reads as a clean, empty window.
+            report.mark_partial(format!(
+                "the run stopped on an error: {error:#}; it covers the {} objects read before it",
+                tally.objects
+            ));
+            report.finish(&tally.counts)?;
+            eprintln!(
+                "error: the report is partial: it covers the {} objects read before the error",
+                tally.objects
+            );
+            eprintln!("{}", summary_line(&tally));
             return Err(error);
         }
     };
@@ -278,6 +288,21 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.import_file {
         write_import_file(path, &adoptions)?;
     }
+    if outcome == Outcome::Interrupted {
+        eprintln!(
+            "interrupted: the report is partial: it covers the {} objects read before the stop",
+            tally.objects
+        );
+    }
+    eprintln!("{}", summary_line(&tally));
+    if outcome == Outcome::Interrupted {
+        std::process::exit(130);
+    }
+    Ok(())
+}
+
+/// The line on standard error that counts what a run read and judged.
+fn summary_line(tally: &pipeline::Tally) -> String {
     let counts = &tally.counts;
     let neither = if counts.unrecognised > 0 {
         format!(", {} neither", counts.unrecognised)
@@ -305,13 +330,7 @@ fn main() -> anyhow::Result<()> {
             tally.undated
         ));
     }
-    if outcome == Outcome::Interrupted {
-        eprintln!(
-            "interrupted: the report is partial: it covers the {} objects read before the stop",
-            tally.objects
-        );
-    }
-    eprintln!(
+    format!(
         "{} records ({} CloudTrail, {} GCP audit log{neither}) from {} files: {} mutating calls covered by the catalog, {} on managed resources, {} drift, {} unmanaged, {} by Terraform{no_audit_log}{window_note}",
         counts.records,
         counts.aws,
@@ -322,11 +341,7 @@ fn main() -> anyhow::Result<()> {
         counts.drift,
         counts.unmanaged,
         counts.by_terraform
-    );
-    if outcome == Outcome::Interrupted {
-        std::process::exit(130);
-    }
-    Ok(())
+    )
 }
 
 /// What the run reads, for the top of a report: the inputs, and the window and filters when given.

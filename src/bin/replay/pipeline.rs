@@ -107,6 +107,24 @@ pub enum Outcome {
     Interrupted,
 }
 
+/// A run that stopped on an error: the tallies of every input handed on before it (and of the records the
+/// failing input gave before its error), so that a report of the failed run counts what it covers, and the
+/// error.
+pub struct Failed {
+    pub tally: Tally,
+    pub error: anyhow::Error,
+}
+
+impl Failed {
+    /// An error before any input was read.
+    fn before_any(error: anyhow::Error) -> Failed {
+        Failed {
+            tally: Tally::default(),
+            error,
+        }
+    }
+}
+
 /// What the progress display is told between inputs.
 pub trait Watch {
     fn update(&mut self, tally: &Tally, found: &Found);
@@ -138,7 +156,7 @@ struct Done<T> {
 /// what it returns, in input order, on this thread. `stop` (set by Ctrl-C) ends the run between inputs: the
 /// inputs finished by then are handed on, and the rest dropped; the threads still at work are left to the
 /// process's exit. The first input that cannot be read ends the run with its error, after every input before
-/// it has been handed on.
+/// it has been handed on: the error comes with the tallies of what was handed on.
 pub fn run<T, F, S>(
     plan: Plan,
     judge: Judge,
@@ -147,7 +165,7 @@ pub fn run<T, F, S>(
     watch: &mut dyn Watch,
     tick: Duration,
     stop: &'static AtomicBool,
-) -> anyhow::Result<(Tally, Outcome)>
+) -> Result<(Tally, Outcome), Failed>
 where
     T: Send + 'static,
     F: Fn(&View, &Verdict) -> Option<T> + Send + Sync + 'static,
@@ -169,7 +187,8 @@ where
         std::thread::Builder::new()
             .name("fetch".into())
             .spawn(move || fetch(plan, concurrency, jobs_tx, tickets, &found, &abort))
-            .context("cannot start the fetching thread")?;
+            .context("cannot start the fetching thread")
+            .map_err(Failed::before_any)?;
     }
     let jobs_rx = Arc::new(Mutex::new(jobs_rx));
     let judge = Arc::new(judge);
@@ -198,17 +217,22 @@ where
                     }
                 }
             })
-            .context("cannot start a worker thread")?;
+            .context("cannot start a worker thread")
+            .map_err(Failed::before_any)?;
     }
     drop(done_tx);
 
     let mut tally = Tally::default();
     let mut waiting: BTreeMap<u64, Done<T>> = BTreeMap::new();
     let mut next = 0u64;
-    let finish = |outcome: Outcome, tally: Tally| -> anyhow::Result<(Tally, Outcome)> {
+    // Every way out stops the fetching side and the workers.
+    let finish = |result: anyhow::Result<()>, outcome: Outcome, tally: Tally| {
         abort.store(true, Ordering::Relaxed);
         tickets.close();
-        Ok((tally, outcome))
+        match result {
+            Ok(()) => Ok((tally, outcome)),
+            Err(error) => Err(Failed { tally, error }),
+        }
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -216,9 +240,9 @@ where
             while let Ok(done) = done_rx.try_recv() {
                 waiting.insert(done.seq, done);
             }
-            hand_on(&mut waiting, &mut next, &mut tally, &mut sink)?;
+            let handed = hand_on(&mut waiting, &mut next, &mut tally, &mut sink);
             watch.update(&tally, &found);
-            return finish(Outcome::Interrupted, tally);
+            return finish(handed, Outcome::Interrupted, tally);
         }
         match done_rx.recv_timeout(tick) {
             Ok(done) => {
@@ -226,16 +250,14 @@ where
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                hand_on(&mut waiting, &mut next, &mut tally, &mut sink)?;
+                let handed = hand_on(&mut waiting, &mut next, &mut tally, &mut sink);
                 watch.update(&tally, &found);
-                return finish(Outcome::Complete, tally);
+                return finish(handed, Outcome::Complete, tally);
             }
         }
         if let Err(error) = hand_on(&mut waiting, &mut next, &mut tally, &mut sink) {
             watch.update(&tally, &found);
-            abort.store(true, Ordering::Relaxed);
-            tickets.close();
-            return Err(error);
+            return finish(Err(error), Outcome::Complete, tally);
         }
         watch.update(&tally, &found);
     }
@@ -439,11 +461,12 @@ fn work<T>(
             reader.tally.bytes = bytes.len() as u64;
             for_each_record_in(&bytes[..], &name, gz, |text, at| reader.record(text, at))
         }
-        Body::Failed(error) => {
-            reader.tally.objects = 0;
-            Err(error)
-        }
+        Body::Failed(error) => Err(error),
     };
+    if result.is_err() {
+        // Its records read before the error count; the input itself was not read.
+        reader.tally.objects = 0;
+    }
     Done {
         seq,
         items: reader.items,
