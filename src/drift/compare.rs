@@ -32,14 +32,17 @@ pub enum Outcome {
     Unknown(&'static str),
 }
 
-/// What CloudTrail writes in place of a value it hides.
+/// What CloudTrail writes in place of a value it hides: its markers, or a run of asterisks (`****`). A single
+/// `*` is a value, not a mask: the wildcard principal or action of a resource policy (Lambda's AddPermission,
+/// SNS's and SQS's), which must compare equal to the `*` a state holds. Were a mask ever a single `*`, it would
+/// still compare as changed against any other value the state holds: never a silence.
 pub fn hidden_by_cloudtrail(value: &Value) -> bool {
     match value {
         Value::String(s) => {
             s == "HIDDEN_DUE_TO_SECURITY_REASONS"
                 || s == "<sensitiveDataRemoved>"
                 || s.starts_with("<sensitive")
-                || (!s.is_empty() && s.chars().all(|c| c == '*'))
+                || (s.len() > 1 && s.bytes().all(|c| c == b'*'))
         }
         _ => false,
     }
@@ -648,6 +651,16 @@ mod tests {
             ));
         }
         assert!(!hidden_by_cloudtrail(&json!("hello")));
+        // The wildcard of a resource policy is a value: equal to the state's `*`, changed against anything else.
+        assert!(!hidden_by_cloudtrail(&json!("*")));
+        assert_eq!(
+            compare(Kind::Value, Op::Set, &json!("*"), &json!("*")),
+            Outcome::Same
+        );
+        assert_eq!(
+            compare(Kind::Value, Op::Set, &json!("*"), &json!("123456789012")),
+            Outcome::Changed
+        );
     }
 
     const STATE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com"]},"Action":"sts:AssumeRole"},{"Sid":"b","Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}]}"#;

@@ -1113,6 +1113,22 @@ fn adding_and_removing_a_lambda_permission_attach_and_detach_a_statement() {
             lambda_permission("backdoor", &function, &statement, &principal, None),
         ],
     );
+    // The real record's own statement, the wildcard principal "*" a state holds too, added again exactly:
+    // a `*` is the value the statement holds, not a value CloudTrail hid, so nothing changed.
+    assert_eq!(principal, "*");
+    let fields = run_with(&add, &held, json!({}), &plain_fields());
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some("aws_lambda_permission.backdoor")
+    );
+    assert_eq!(
+        fields.list("tfdrift.changed_attrs"),
+        Vec::<String>::new(),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+
     let fields = run_with(&remove, &held, json!({}), &plain_fields());
     assert_eq!(fields.str("tfdrift.change").as_deref(), Some("detach"));
     assert_eq!(fields.bool("tfdrift.managed"), Some(true));
