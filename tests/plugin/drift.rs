@@ -890,15 +890,8 @@ fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
     // A real AddPermission record (stratus-red-team) adds statement "backdoor" to a function. A permission is
     // identified by function and statement id together (Terraform imports it as <function>/<statement-id>):
     // the call never lands on a sibling statement of the same function.
-    let record = stratus_record(
-        "aws.persistence.lambda-backdoor-function.json",
-        "AddPermission20150331v2",
-    );
-    let value: Value = serde_json::from_str(&record).unwrap();
-    let (region, account) = (
-        value["awsRegion"].as_str().unwrap(),
-        value["recipientAccountId"].as_str().unwrap(),
-    );
+    let (record, value) = backdoor_add_permission();
+    let (region, account) = place(&value);
     let function = "stratus-red-team-backdoor-f-func";
     let function_resource = resource(
         "",
@@ -963,6 +956,25 @@ fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
     );
 }
 
+/// stratus-red-team's real AddPermission record (statement "backdoor" lets principal "*" invoke the function),
+/// as text and as a value.
+fn backdoor_add_permission() -> (String, Value) {
+    let record = stratus_record(
+        "aws.persistence.lambda-backdoor-function.json",
+        "AddPermission20150331v2",
+    );
+    let value = serde_json::from_str(&record).unwrap();
+    (record, value)
+}
+
+/// A record's region and account.
+fn place(record: &Value) -> (&str, &str) {
+    (
+        record["awsRegion"].as_str().unwrap(),
+        record["recipientAccountId"].as_str().unwrap(),
+    )
+}
+
 /// A Lambda permission as the AWS provider keeps it (`aws_lambda_permission`'s schema: `id` is the statement
 /// id), of statement `statement` of function `function`, granting `principal` `lambda:InvokeFunction`, for
 /// calls from `source_arn` when given.
@@ -991,15 +1003,8 @@ fn adding_and_removing_a_lambda_permission_attach_and_detach_a_statement() {
     // (aws_lambda_permission): AddPermission attaches one to the function, RemovePermission detaches one.
     // The AddPermission record is stratus-red-team's (real): statement "backdoor" lets principal "*" invoke the
     // function.
-    let add = stratus_record(
-        "aws.persistence.lambda-backdoor-function.json",
-        "AddPermission20150331v2",
-    );
-    let value: Value = serde_json::from_str(&add).unwrap();
-    let (region, account) = (
-        value["awsRegion"].as_str().unwrap(),
-        value["recipientAccountId"].as_str().unwrap(),
-    );
+    let (add, value) = backdoor_add_permission();
+    let (region, account) = place(&value);
     let function = value["requestParameters"]["functionName"]
         .as_str()
         .unwrap()
