@@ -956,6 +956,21 @@ fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
     );
 }
 
+/// The call landed on `address` and set every value as the state holds it: nothing changed, no drift.
+fn held_again(fields: &Fields, address: &str) {
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some(address)
+    );
+    assert_eq!(
+        fields.list("tfdrift.changed_attrs"),
+        Vec::<String>::new(),
+        "{:?}",
+        fields.str("tfdrift.diff")
+    );
+    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+}
+
 /// stratus-red-team's real AddPermission record (statement "backdoor" lets principal "*" invoke the function),
 /// as text and as a value.
 fn backdoor_add_permission() -> (String, Value) {
@@ -1090,17 +1105,7 @@ fn adding_and_removing_a_lambda_permission_attach_and_detach_a_statement() {
     let fields = run_with(&readd, &s3_held, json!({}), &plain_fields());
     assert_eq!(fields.str("tfdrift.change").as_deref(), Some("attach"));
     assert_eq!(fields.bool("tfdrift.managed"), Some(true));
-    assert_eq!(
-        fields.str("tfdrift.resource_address").as_deref(),
-        Some("aws_lambda_permission.allow_bucket")
-    );
-    assert_eq!(
-        fields.list("tfdrift.changed_attrs"),
-        Vec::<String>::new(),
-        "{:?}",
-        fields.str("tfdrift.diff")
-    );
-    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+    held_again(&fields, "aws_lambda_permission.allow_bucket");
     assert_eq!(fields.bool("tfdrift.unmanaged"), Some(false));
 
     // The same statement with another source: a change of the held statement, drift.
@@ -1122,17 +1127,7 @@ fn adding_and_removing_a_lambda_permission_attach_and_detach_a_statement() {
     // a `*` is the value the statement holds, not a value CloudTrail hid, so nothing changed.
     assert_eq!(principal, "*");
     let fields = run_with(&add, &held, json!({}), &plain_fields());
-    assert_eq!(
-        fields.str("tfdrift.resource_address").as_deref(),
-        Some("aws_lambda_permission.backdoor")
-    );
-    assert_eq!(
-        fields.list("tfdrift.changed_attrs"),
-        Vec::<String>::new(),
-        "{:?}",
-        fields.str("tfdrift.diff")
-    );
-    assert_eq!(fields.bool("tfdrift.drift"), Some(false));
+    held_again(&fields, "aws_lambda_permission.backdoor");
 
     let fields = run_with(&remove, &held, json!({}), &plain_fields());
     assert_eq!(fields.str("tfdrift.change").as_deref(), Some("detach"));
