@@ -20,6 +20,8 @@ pub mod iam;
 mod iam_tests;
 pub mod import_id;
 pub mod maintenance;
+#[cfg(test)]
+mod stage_tests;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
 use crate::catalog::path::IdRef;
