@@ -126,7 +126,7 @@ fn an_ignored_principals_call_answers_every_field_as_the_full_verdict_does() {
         &[("db", &state)],
         json!({"ignore_principals": ["arn:aws:sts::123456789012:assumed-role/Admin/*"]}),
     );
-    let out = drift_first_and_last(&[record.clone()], false, &config, DB_FIELDS);
+    let out = drift_first_and_last(std::slice::from_ref(&record), false, &config, DB_FIELDS);
     assert_db_fields(&out[0]);
     assert_eq!(out[0].bool("tfdrift.by_terraform"), Some(false));
     // Not ignored, the same call is drift: the principal is what made it not.
@@ -400,7 +400,7 @@ fn read_order_changes_no_answer_on_any_real_record() {
         .iter()
         .filter_map(|t| Record::parse(t.as_bytes()).ok())
         .collect();
-    let state = state_of_named(&catalog, parsed.iter().map(|r| r as &dyn NamedBy));
+    let state = state_of_named(catalog, parsed.iter().map(|r| r as &dyn NamedBy));
     let path = write_state(dir.path(), "all.tfstate", &state);
     // Everyone with an identity is Terraform: every verdict with a caller stops at stage one.
     let everyone = json!({"terraform": {"principals": ["*"]}});
@@ -418,7 +418,7 @@ fn read_order_changes_no_answer_on_any_real_record() {
         .iter()
         .filter_map(|t| Entry::parse(t.as_bytes()).ok())
         .collect();
-    let state = state_of_named(&catalog, parsed.iter().map(|e| e as &dyn NamedBy));
+    let state = state_of_named(catalog, parsed.iter().map(|e| e as &dyn NamedBy));
     let path = write_state(dir.path(), "gcp.tfstate", &state);
     let everyone = json!({"terraform": {"principals": ["*"]}});
     let managed = read_in_every_order(&entries, true, &config(&[("gcp", &path)], everyone));
