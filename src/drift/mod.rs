@@ -92,7 +92,7 @@ impl MatchKind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stage {
     /// Stage one: what the record and the policy say without the index: `parsed`, `covered`, `by_terraform`,
-    /// `actor`, `actor_kind`, `in_maintenance`, `maintenance_window`; and, since a verdict stops here only
+    /// `caller_may_drift`, `actor`, `actor_kind`, `in_maintenance`, `maintenance_window`; and, since a verdict stops here only
     /// for a caller whose changes are never drift, `drift` and `unmanaged` (both false).
     Caller,
     /// Stage two: everything, the matches in the index and the comparison with the state included.
@@ -141,6 +141,10 @@ pub struct Verdict {
     pub actor: Option<String>,
     /// How the call was made.
     pub actor_kind: Option<ActorKind>,
+    /// The caller is one whose changes may be drift: not Terraform, not an ignored principal, not an AWS or
+    /// Google service acting for someone (unless the policy counts those). False for a read-only call, whose
+    /// caller is not judged.
+    pub caller_may_drift: bool,
     /// A successful change to a managed resource, by a caller whose changes may be drift (`tfdrift.drift`).
     pub drift: bool,
     /// A successful create or change, by such a caller, of a resource no state holds, of a type some state
@@ -502,6 +506,7 @@ impl Engine {
             && !self.policy.ignored_principals.matches(call)
             && (!matches!(actor_kind, ActorKind::AwsService | ActorKind::GcpService)
                 || self.policy.aws_service_changes_are_drift);
+        verdict.caller_may_drift = outsider;
         // Such a caller's successful change is neither drift nor unmanaged, whatever the index holds: what
         // is left (the matches, the comparison) waits for a field that needs it. A failed call stops below
         // without the index anyway, so it is finished here.

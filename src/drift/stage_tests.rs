@@ -167,6 +167,7 @@ fn stage_one(v: &Verdict) -> impl PartialEq + std::fmt::Debug + '_ {
         ("parsed", v.parsed),
         ("covered", v.covered),
         ("by_terraform", v.by_terraform),
+        ("caller_may_drift", v.caller_may_drift),
         ("actor", v.actor.as_deref()),
         ("actor_kind", v.actor_kind),
         ("in_maintenance", v.in_maintenance),
@@ -232,6 +233,7 @@ fn stage_one_holds_what_the_full_verdict_holds_in_its_fields_on_real_records() {
             stopped_managed += usize::from(full.managed == Some(true));
             assert_eq!(stage_one(&partial), stage_one(&full), "{name}, record {i}");
             // It stops only where the caller cannot make drift: the full verdict says neither.
+            assert!(!full.caller_may_drift, "{name}, record {i}");
             assert!(!full.drift && !full.unmanaged, "{name}, record {i}");
             // And only where the index would have been searched: a successful mutating call.
             assert!(partial.parsed && partial.managed.is_none() && partial.matches.is_empty());

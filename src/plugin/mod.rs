@@ -4,10 +4,10 @@
 //! the catalog, the policy and the sources.
 //!
 //! Falco asks for one field per call. The first field asked of an event parses the record (a CloudTrail record
-//! or a GCP audit log entry, as [`event::LogEvent::log`] tells) and computes the verdict to stage one
-//! ([`crate::drift::Stage`]); the others of the same event read the cached verdict, and the first field that
-//! needs stage two of a verdict that stopped at stage one (a call by Terraform, an ignored principal or an
-//! AWS service) completes it. No call here blocks, locks or does I/O: the index comes from an `ArcSwap`
+//! or a GCP audit log entry, as [`event::LogEvent::log`] tells) and computes the verdict as far as that field
+//! needs ([`crate::drift::Stage`]); the others of the same event read the cached verdict, and the first
+//! field that needs stage two of a verdict that stopped at stage one (a call by Terraform, an ignored
+//! principal or an AWS service) completes it. No call here blocks, locks or does I/O: the index comes from an `ArcSwap`
 //! snapshot that the reload thread replaces.
 //!
 //! No panic may cross into Falco (the SDK's entry points are `C-unwind` and catch nothing): every field, the
@@ -178,11 +178,11 @@ impl TfDrift {
     /// Runs `answer` on the event's verdict, computing it first if this is a new event, and taking it to
     /// the stage `field` needs (see [`Field::needs`]). Any panic becomes an error for this field.
     ///
-    /// A new event's verdict is always made to [`Stage::Caller`] first, so that the metrics count what stage
-    /// one decides whichever field a rule reads first; a call whose caller's changes can be drift, or that
-    /// stops before the index anyway, gets its full verdict there. A field that needs more of a stage-one
-    /// verdict has it completed from the event's bytes (the request carries them again) against the same
-    /// snapshot, by the same full evaluation.
+    /// A new event's verdict is made as far as the field needs: a call whose caller cannot make drift stops
+    /// at stage one when the field allows (a call whose caller can, or that stops before the index anyway,
+    /// gets its full verdict). A field that needs more of a stage-one verdict has it completed from the
+    /// event's bytes (the request carries them again) against the same snapshot, by the same full
+    /// evaluation.
     fn with_verdict<R>(
         &mut self,
         req: &ExtractRequest<Self>,
@@ -216,18 +216,21 @@ impl TfDrift {
                 // The event keeps the snapshot its verdict was made from; it is cloned only when a reload
                 // has swapped in another.
                 let current = self.snapshots.current();
-                let verdict = evaluate(current, Stage::Caller);
+                let verdict = evaluate(current, field.needs);
                 // The cache is written only once the verdict is made: a panic above leaves it as it was.
                 if !Arc::ptr_eq(current, &self.cache.snapshot) {
                     self.cache.snapshot = Arc::clone(current);
                 }
                 self.cache.verdict = verdict;
                 self.cache.key = Some(key);
-                // Counted once per event, from stage one: a completion below is never counted again.
+                // Counted once per event, whichever field came first: a completion below is never counted
+                // again, and a managed resource counts only for a caller that may make drift (whose verdict
+                // never stops at stage one), so the count does not depend on which field a rule reads first.
                 let verdict = &self.cache.verdict;
                 let counts = &mut self.counts;
                 counts.events_seen += 1;
-                counts.managed_matches += u64::from(verdict.managed == Some(true));
+                counts.managed_matches +=
+                    u64::from(verdict.caller_may_drift && verdict.managed == Some(true));
                 counts.drift_verdicts += u64::from(verdict.drift);
                 counts.unmanaged_verdicts += u64::from(verdict.unmanaged);
             }
