@@ -95,8 +95,8 @@ fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 struct EventCounts {
     /// Events a verdict was computed for (every event a rule asked a tfdrift field of).
     events_seen: u64,
-    /// Verdicts that found a managed resource, among calls whose caller's changes may be drift (stage one
-    /// leaves the others unmatched: see [`Stage`]).
+    /// Verdicts that found a managed resource, among calls whose caller's changes may be drift (the others'
+    /// are matched only when a field needs it: see [`Stage`]), so that the count does not hang on the rules.
     managed_matches: u64,
     /// Verdicts of drift.
     drift_verdicts: u64,
