@@ -136,6 +136,11 @@ fn main() {
     let mut first = capture(&texts, Some(&config));
     let mut unmanaged = capture(&texts, Some(&unmanaged_config));
     let mut also_capture = also.as_ref().map(|_| capture(&texts, Some(&config)));
+    // The same, with every caller that has an identity Terraform's: their verdicts stop before the index
+    // unless a rule reads a field that needs the match (src/drift, `Stage`).
+    let mut terraform_config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    terraform_config["terraform"]["principals"] = serde_json::json!(["*"]);
+    let mut terraform = capture(&texts, Some(&terraform_config.to_string()));
 
     // The model must be exercising both packs: the cloudtrail rules fire on the records they were written
     // for, and tfdrift's drift rules fire on the records that change a resource the state holds.
@@ -183,12 +188,13 @@ fn main() {
             .unwrap_or(41)
     };
     let (_, _, unmanaged_reads) = pass(&mut unmanaged, &full_rules, n);
+    let (_, _, terraform_reads) = pass(&mut terraform, &full_rules, n);
     let also_reads = match (&also, &mut also_capture) {
         (Some((_, rules)), Some(c)) => pass(c, rules, n).2,
         _ => (0, 0),
     };
     let (mut b, mut f, mut t, mut u, mut a) = (vec![], vec![], vec![], vec![], vec![]);
-    let (mut fr, mut ur) = (vec![], vec![]);
+    let (mut fr, mut ur, mut tf) = (vec![], vec![], vec![]);
     for _ in 0..rounds {
         if let (Some((_, rules)), Some(c)) = (&also, &mut also_capture) {
             a.push(pass(c, rules, n).0);
@@ -199,8 +205,9 @@ fn main() {
         u.push(pass(&mut unmanaged, &full_rules, n).0);
         fr.push(pass_again(&mut full, &full_rules, again, n).0);
         ur.push(pass_again(&mut unmanaged, &full_rules, again, n).0);
+        tf.push(pass(&mut terraform, &full_rules, n).0);
     }
-    let [b, f, t, u, fr, ur] = [b, f, t, u, fr, ur].map(|mut v| support::median(&mut v));
+    let [b, f, t, u, fr, ur, tf] = [b, f, t, u, fr, ur, tf].map(|mut v| support::median(&mut v));
     let a = (!a.is_empty()).then(|| support::median(&mut a));
     let ratio = b / f;
     let ratio_first = b / t;
@@ -241,6 +248,11 @@ fn main() {
         u,
         unmanaged_reads,
     ));
+    report.line(row(
+        "+ tfdrift and its rules, after them; every caller Terraform (terraform.principals [\"*\"])",
+        tf,
+        terraform_reads,
+    ));
     if let (Some((path, _)), Some(a)) = (&also, a) {
         report.line(row(
             &format!("+ tfdrift and the pack {path}, after the cloudtrail rules"),
@@ -255,6 +267,10 @@ fn main() {
     report.line(format!(
         "\nthroughput left with a state holding none of the touched resources: {:.2}",
         b / u
+    ));
+    report.line(format!(
+        "throughput left with every caller Terraform: {:.2}",
+        b / tf
     ));
     if let Some(a) = a {
         report.line(format!(

@@ -1,8 +1,9 @@
 //! The `tfdrift.*` fields, once: each one's name, type, description and how its value is read from a
 //! [`Verdict`]. The plugin's extract methods, `tfdrift-replay --json` and README's field table all read this
-//! table, so what a field means (which value, and when it has none) is written here only.
+//! table, so what a field means (which value, and when it has none) is written here only, and so is how far
+//! the verdict must be taken to answer it ([`Field::needs`]).
 
-use crate::drift::Verdict;
+use crate::drift::{Stage, Verdict};
 use crate::state::Snapshot;
 use serde::Serialize;
 use std::time::SystemTime;
@@ -18,6 +19,12 @@ pub struct Field {
     pub description: &'static str,
     /// How its value is read, and so its type.
     pub read: Read,
+    /// How far the verdict must be taken for its value: [`Stage::Caller`] when a stage-one verdict (a call
+    /// whose caller cannot make drift, stopped before the index) already holds the value the full verdict
+    /// would; [`Stage::Full`] when it reads anything the matches, the comparison or the catalog entry the
+    /// matches choose decide (`change` and `severity` are of the entry whose identifiers the call names and
+    /// of the matched type).
+    pub needs: Stage,
 }
 
 /// How a field's value is read from a verdict; the variant is the field's type. `None` (or an empty list) is
@@ -132,7 +139,7 @@ impl Field {
 /// Declares each field as a constant (the plugin's extract methods name theirs) and [`ALL`], in the order
 /// Falco lists them.
 macro_rules! fields {
-    ($($id:ident = $name:literal, $display:literal, $read:expr, $description:literal;)*) => {
+    ($($id:ident = $name:literal, $display:literal, $needs:ident, $read:expr, $description:literal;)*) => {
         // Each constant's doc is its description, as a text block (`tfdrift.attr[NAME]` is no link).
         $(#[doc = concat!("```text\n", $description, "\n```")]
         pub const $id: Field = Field {
@@ -140,6 +147,7 @@ macro_rules! fields {
             display: $display,
             description: $description,
             read: $read,
+            needs: Stage::$needs,
         };)*
 
         /// Every field, in the order Falco lists them.
@@ -148,57 +156,57 @@ macro_rules! fields {
 }
 
 fields! {
-    MANAGED = "tfdrift.managed", "Managed by Terraform", Read::Bool(|v| v.managed),
+    MANAGED = "tfdrift.managed", "Managed by Terraform", Full, Read::Bool(|v| v.managed),
         "True if the resource the call touched is held by a loaded Terraform state, false if the call names a resource no state holds. No value for calls outside the catalog, read-only calls and failed calls.";
-    RESOURCE_ADDRESS = "tfdrift.resource_address", "Resource address", Read::Str(|v| v.primary().map(|m| m.address.as_str())),
+    RESOURCE_ADDRESS = "tfdrift.resource_address", "Resource address", Full, Read::Str(|v| v.primary().map(|m| m.address.as_str())),
         "Terraform address of the managed resource the call touched, the call's own resource type first (module.net.aws_security_group.web).";
-    RESOURCE_ADDRESSES = "tfdrift.resource_addresses", "Resource addresses", Read::List(|v, out| v.matches.iter().for_each(|m| out(&m.address))),
+    RESOURCE_ADDRESSES = "tfdrift.resource_addresses", "Resource addresses", Full, Read::List(|v, out| v.matches.iter().for_each(|m| out(&m.address))),
         "Terraform addresses of every managed resource the call touched (an S3 bucket call touches the bucket and its sub-resources).";
-    RESOURCE_TYPE = "tfdrift.resource_type", "Resource type", Read::Str(|v| v.primary().map(|m| m.resource_type.as_str()).or(v.unmatched_type.as_deref())),
+    RESOURCE_TYPE = "tfdrift.resource_type", "Resource type", Full, Read::Str(|v| v.primary().map(|m| m.resource_type.as_str()).or(v.unmatched_type.as_deref())),
         "Terraform resource type of the resource the call touched (aws_security_group), managed or not.";
-    RESOURCE_ID = "tfdrift.resource_id", "Resource id", Read::Str(|v| v.primary().map(|m| m.resource_id.as_str()).or(v.unmatched_id.as_deref())),
+    RESOURCE_ID = "tfdrift.resource_id", "Resource id", Full, Read::Str(|v| v.primary().map(|m| m.resource_id.as_str()).or(v.unmatched_id.as_deref())),
         "The touched resource's id attribute in the state, or the identifier the call names when no state holds it.";
-    IMPORT_ID = "tfdrift.import_id", "Import id", Read::Str(crate::drift::import_id::of),
+    IMPORT_ID = "tfdrift.import_id", "Import id", Full, Read::Str(crate::drift::import_id::of),
         "For a resource no state holds that the call created or changed: the id Terraform's import takes for it, in the form the provider's documentation gives (alice for aws_iam_user, role:policy for aws_iam_role_policy, projects/p/global/networks/n for google_compute_network). No value when a state holds the resource, for a delete or a detach (nothing is left to import), or when the call does not give every part of the id.";
-    MODULE = "tfdrift.module", "Module", Read::Str(|v| v.primary().map(|m| m.module.as_str())),
+    MODULE = "tfdrift.module", "Module", Full, Read::Str(|v| v.primary().map(|m| m.module.as_str())),
         "Module path of the managed resource (module.net); empty for the root module.";
-    STATE = "tfdrift.state", "State", Read::Str(|v| v.primary().map(|m| m.state.as_str())),
+    STATE = "tfdrift.state", "State", Full, Read::Str(|v| v.primary().map(|m| m.state.as_str())),
         "Name (from the configuration) of the state that holds the managed resource.";
-    CHANGED_ATTRS = "tfdrift.changed_attrs", "Changed attributes", Read::List(|v, out| v.changed_attrs.iter().for_each(|a| out(a))),
+    CHANGED_ATTRS = "tfdrift.changed_attrs", "Changed attributes", Full, Read::List(|v, out| v.changed_attrs.iter().for_each(|a| out(a))),
         "Top-level Terraform attributes the call sets to a value that differs from the state's (versioning_configuration); tfdrift.diff has the nested path.";
-    TOUCHED_ATTRS = "tfdrift.touched_attrs", "Touched attributes", Read::List(|v, out| v.touched_attrs.iter().for_each(|a| out(a))),
+    TOUCHED_ATTRS = "tfdrift.touched_attrs", "Touched attributes", Full, Read::List(|v, out| v.touched_attrs.iter().for_each(|a| out(a))),
         "Top-level Terraform attributes the call sets, whether or not the value differs.";
-    SUMMARY = "tfdrift.summary", "Summary", Read::Str(|v| v.diff.summary()),
+    SUMMARY = "tfdrift.summary", "Summary", Full, Read::Str(|v| v.diff.summary()),
         "One line for people, at most 400 bytes, of what changed: instance_type: t3.micro -> t3.large; ingress: +tcp 22 cidr 0.0.0.0/0 (lists: + added, - removed). Whole in alerts that Falcosidekick cuts (it shortens string fields over 512 bytes when an alert is over 4 KiB, which breaks tfdrift.diff); secrets redacted.";
-    DIFF = "tfdrift.diff", "Diff", Read::Str(|v| v.diff.text()),
+    DIFF = "tfdrift.diff", "Diff", Full, Read::Str(|v| v.diff.text()),
         "JSON object: for each changed attribute, by its path (versioning_configuration.status), the state's value and the requested one ({\"instance_type\":{\"state\":\"t3.micro\",\"requested\":\"t3.large\"}}); sensitive values are redacted.";
-    ATTR = "tfdrift.attr", "State attribute", Read::Keyed(|v, snapshot, name| v.primary_attribute(snapshot, name)),
+    ATTR = "tfdrift.attr", "State attribute", Full, Read::Keyed(|v, snapshot, name| v.primary_attribute(snapshot, name)),
         "The state's value of one attribute of the managed resource (tfdrift.attr[instance_type]); JSON for non-strings, sensitive values redacted.";
-    CHANGE = "tfdrift.change", "Change", Read::Str(|v| v.change.map(|c| c.as_str())),
+    CHANGE = "tfdrift.change", "Change", Full, Read::Str(|v| v.change.map(|c| c.as_str())),
         "What the call does to the resource: create, modify, delete, attach, detach, tag or untag.";
-    DRIFT = "tfdrift.drift", "Drift", Read::Bool(|v| v.parsed.then_some(v.drift)),
+    DRIFT = "tfdrift.drift", "Drift", Caller, Read::Bool(|v| v.parsed.then_some(v.drift)),
         "True for a successful change to a managed resource made outside Terraform (not by Terraform, not by an AWS service on someone's behalf).";
-    UNMANAGED = "tfdrift.unmanaged", "Unmanaged", Read::Bool(|v| v.parsed.then_some(v.unmanaged)),
+    UNMANAGED = "tfdrift.unmanaged", "Unmanaged", Caller, Read::Bool(|v| v.parsed.then_some(v.unmanaged)),
         "True for a successful create or change, outside Terraform, of a resource of a type some loaded state manages, that no state holds.";
-    BY_TERRAFORM = "tfdrift.by_terraform", "By Terraform", Read::Bool(|v| v.parsed.then_some(v.by_terraform)),
+    BY_TERRAFORM = "tfdrift.by_terraform", "By Terraform", Caller, Read::Bool(|v| v.parsed.then_some(v.by_terraform)),
         "True if Terraform made the call (a configured Terraform principal, or Terraform's user agent when trusted).";
-    ACTOR = "tfdrift.actor", "Actor", Read::Str(|v| v.actor.as_deref()),
+    ACTOR = "tfdrift.actor", "Actor", Caller, Read::Str(|v| v.actor.as_deref()),
         "Who is behind the call: the source identity, IAM user name, role session name (an SSO user's name), or invoking service; on GCP, the principal's email, or the first person of the chain that impersonated a service account.";
-    ACTOR_KIND = "tfdrift.actor_kind", "Actor kind", Read::Str(|v| v.actor_kind.map(|k| k.as_str())),
+    ACTOR_KIND = "tfdrift.actor_kind", "Actor kind", Caller, Read::Str(|v| v.actor_kind.map(|k| k.as_str())),
         "How the call was made: terraform, console, aws_service (an AWS service on its own or for someone), gcp_service (a Google service agent or Google itself), provisioning_service (CloudFormation, Service Catalog and the like acting for a principal), sdk_or_cli or unknown.";
-    SEVERITY = "tfdrift.severity", "Severity", Read::Str(|v| v.severity.map(|s| s.as_str())),
+    SEVERITY = "tfdrift.severity", "Severity", Full, Read::Str(|v| v.severity.map(|s| s.as_str())),
         "How much a change by this call matters, from the catalog: critical, high, medium or low.";
-    COVERED = "tfdrift.covered", "Covered", Read::Bool(|v| v.parsed.then_some(v.covered)),
+    COVERED = "tfdrift.covered", "Covered", Caller, Read::Bool(|v| v.parsed.then_some(v.covered)),
         "True if the call is in tfdrift's catalog of mutating calls.";
-    IN_MAINTENANCE = "tfdrift.in_maintenance", "In maintenance", Read::Bool(|v| v.in_maintenance),
+    IN_MAINTENANCE = "tfdrift.in_maintenance", "In maintenance", Caller, Read::Bool(|v| v.in_maintenance),
         "True if the call was made (by the record's eventTime) inside a configured maintenance window; false outside one or when none is configured.";
-    MAINTENANCE_WINDOW = "tfdrift.maintenance_window", "Maintenance window", Read::Str(|v| v.maintenance_window.as_deref()),
+    MAINTENANCE_WINDOW = "tfdrift.maintenance_window", "Maintenance window", Caller, Read::Str(|v| v.maintenance_window.as_deref()),
         "Name of the maintenance window the call was made in.";
-    MATCH = "tfdrift.match", "Match", Read::Str(|v| v.match_kind.map(|k| k.as_str())),
+    MATCH = "tfdrift.match", "Match", Full, Read::Str(|v| v.match_kind.map(|k| k.as_str())),
         "How the managed resource was found: catalog (the call's catalog entry) or fallback (a call outside the catalog whose record names, by ARN or known id prefix, a resource a state holds).";
-    STATE_SERIAL = "tfdrift.state_serial", "State serial", Read::U64(|v| v.primary().map(|m| m.serial)),
+    STATE_SERIAL = "tfdrift.state_serial", "State serial", Full, Read::U64(|v| v.primary().map(|m| m.serial)),
         "Serial of the state version that holds the managed resource.";
-    STATE_AGE = "tfdrift.state_age", "State age", Read::U64(|v| {
+    STATE_AGE = "tfdrift.state_age", "State age", Full, Read::U64(|v| {
         let loaded = v.primary()?.loaded_at?;
         Some(SystemTime::now().duration_since(loaded).unwrap_or_default().as_secs())
     }),

@@ -5,6 +5,12 @@
 //! the index, compares the attributes the call sets with the state, and classifies the caller. Read-only and
 //! failed calls stop after the cheap part. It reads the call only through [`Call`], whichever log recorded
 //! it. The verdict is owned data, so the adapter can cache it for every field of the same event.
+//!
+//! The verdict comes in two [`Stage`]s. Most mutating calls are made by callers whose changes are never drift
+//! (Terraform, ignored principals, AWS services acting for someone): for those, what the shipped rules read
+//! first (`drift`, `unmanaged`) is known before the index is searched. [`Engine::evaluate_call_staged`] can
+//! stop there, and the adapter takes the same call to [`Stage::Full`] only when a field needs it; the full
+//! verdict is always the one [`Engine::evaluate_call`] makes.
 
 pub mod compare;
 #[cfg(test)]
@@ -14,6 +20,8 @@ pub mod iam;
 mod iam_tests;
 pub mod import_id;
 pub mod maintenance;
+#[cfg(test)]
+mod stage_tests;
 
 use crate::call::{ActorKind, Call, Principals, TerraformIdentity};
 use crate::catalog::path::IdRef;
@@ -79,9 +87,26 @@ impl MatchKind {
     }
 }
 
+/// How far a verdict is taken: what each field needs ([`crate::fields::Field::needs`]), and how far a
+/// verdict went ([`Verdict::stage`]). Ordered: `Caller < Full`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Stage one: what the record and the policy say without the index: `parsed`, `covered`, `by_terraform`,
+    /// `caller_may_drift`, `actor`, `actor_kind`, `in_maintenance`, `maintenance_window`; and, since a verdict stops here only
+    /// for a caller whose changes are never drift, `drift` and `unmanaged` (both false).
+    Caller,
+    /// Stage two: everything, the matches in the index and the comparison with the state included.
+    #[default]
+    Full,
+}
+
 /// Everything tfdrift says about one record.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Verdict {
+    /// How far it was taken: [`Stage::Caller`] when the call's caller cannot make drift and the rest (the
+    /// matches, the comparison, the entry's change and severity) was left for a field that needs it; only
+    /// the fields of that stage are then meaningful. Every other verdict is [`Stage::Full`].
+    pub stage: Stage,
     /// The event was read as a call.
     pub parsed: bool,
     /// The call is in the catalog.
@@ -116,6 +141,10 @@ pub struct Verdict {
     pub actor: Option<String>,
     /// How the call was made.
     pub actor_kind: Option<ActorKind>,
+    /// The caller is one whose changes may be drift: not Terraform, not an ignored principal, not an AWS or
+    /// Google service acting for someone (unless the policy counts those). False for a read-only call, whose
+    /// caller is not judged.
+    pub caller_may_drift: bool,
     /// A successful change to a managed resource, by a caller whose changes may be drift (`tfdrift.drift`).
     pub drift: bool,
     /// A successful create or change, by such a caller, of a resource no state holds, of a type some state
@@ -404,10 +433,15 @@ impl Engine {
     /// another record view parses it and asks [`Engine::evaluate_call`]). Bytes that are not a record give a
     /// verdict with `parsed` false.
     pub fn evaluate(&self, bytes: &[u8], snapshot: &Snapshot) -> Verdict {
+        self.evaluate_staged(bytes, snapshot, Stage::Full)
+    }
+
+    /// [`Engine::evaluate`], taken only as far as `upto` (see [`Engine::evaluate_call_staged`]).
+    pub fn evaluate_staged(&self, bytes: &[u8], snapshot: &Snapshot, upto: Stage) -> Verdict {
         // Read where it lies: a record is a few hundred bytes, not worth a move.
         let mut record = Record::default();
         match record.read(bytes) {
-            Ok(()) => self.evaluate_call(&record, snapshot),
+            Ok(()) => self.evaluate_call_staged(&record, snapshot, upto),
             Err(_) => Verdict::default(),
         }
     }
@@ -415,14 +449,34 @@ impl Engine {
     /// The verdict for one GCP audit log entry's bytes (the gcp_auditlog event source's entry). Bytes that are
     /// not an entry give a verdict with `parsed` false.
     pub fn evaluate_gcp(&self, bytes: &[u8], snapshot: &Snapshot) -> Verdict {
+        self.evaluate_gcp_staged(bytes, snapshot, Stage::Full)
+    }
+
+    /// [`Engine::evaluate_gcp`], taken only as far as `upto` (see [`Engine::evaluate_call_staged`]).
+    pub fn evaluate_gcp_staged(&self, bytes: &[u8], snapshot: &Snapshot, upto: Stage) -> Verdict {
         match Entry::parse(bytes) {
-            Ok(entry) => self.evaluate_call(&entry, snapshot),
+            Ok(entry) => self.evaluate_call_staged(&entry, snapshot, upto),
             Err(_) => Verdict::default(),
         }
     }
 
     /// The verdict for one call, as its record view reads it.
     pub fn evaluate_call(&self, call: &impl Call, snapshot: &Snapshot) -> Verdict {
+        self.evaluate_call_staged(call, snapshot, Stage::Full)
+    }
+
+    /// The verdict for one call, taken only as far as `upto`: with [`Stage::Caller`], a successful mutating
+    /// call whose caller's changes are never drift (Terraform, an ignored principal, an AWS service acting
+    /// for someone unless those count) stops before the index is searched, with [`Verdict::stage`]
+    /// `Caller`; every other call gets its full verdict, as with [`Stage::Full`]. The same call asked again
+    /// with [`Stage::Full`] gives exactly [`Engine::evaluate_call`]'s verdict: a stage-one verdict's fields
+    /// of that stage are that verdict's.
+    pub fn evaluate_call_staged(
+        &self,
+        call: &impl Call,
+        snapshot: &Snapshot,
+        upto: Stage,
+    ) -> Verdict {
         let by_terraform = self.policy.terraform.is_terraform(call);
         let actor_kind = if by_terraform {
             ActorKind::Terraform
@@ -452,6 +506,19 @@ impl Engine {
             && !self.policy.ignored_principals.matches(call)
             && (!matches!(actor_kind, ActorKind::AwsService | ActorKind::GcpService)
                 || self.policy.aws_service_changes_are_drift);
+        verdict.caller_may_drift = outsider;
+        // Such a caller's successful change is neither drift nor unmanaged, whatever the index holds: what
+        // is left (the matches, the comparison) waits for a field that needs it. A failed call stops below
+        // without the index anyway, so it is finished here.
+        if upto == Stage::Caller && !outsider && !call.failed() {
+            verdict.covered = self
+                .catalog
+                .candidates(call.service(), call.operation())
+                .next()
+                .is_some();
+            verdict.stage = Stage::Caller;
+            return verdict;
+        }
 
         let mut candidates = self
             .catalog

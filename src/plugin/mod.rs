@@ -4,8 +4,11 @@
 //! the catalog, the policy and the sources.
 //!
 //! Falco asks for one field per call. The first field asked of an event parses the record (a CloudTrail record
-//! or a GCP audit log entry, as [`event::LogEvent::log`] tells) and computes the verdict; the others of the same event read the cached verdict. No call here blocks, locks or does I/O:
-//! the index comes from an `ArcSwap` snapshot that the reload thread replaces.
+//! or a GCP audit log entry, as [`event::LogEvent::log`] tells) and computes the verdict as far as that field
+//! needs ([`crate::drift::Stage`]); the others of the same event read the cached verdict, and the first
+//! field that needs stage two of a verdict that stopped at stage one (a call by Terraform, an ignored
+//! principal or an AWS service) completes it. No call here blocks, locks or does I/O: the index comes from an `ArcSwap`
+//! snapshot that the reload thread replaces.
 //!
 //! No panic may cross into Falco (the SDK's entry points are `C-unwind` and catch nothing): every field, the
 //! plugin's creation, its metrics and its destruction run under `catch_unwind`, and a panic becomes an error
@@ -15,7 +18,7 @@
 pub mod event;
 
 use crate::config::{CheckedConfig, Config};
-use crate::drift::{Engine, Verdict};
+use crate::drift::{Engine, Stage, Verdict};
 use crate::fields::{self, Field};
 use crate::sources::Reloader;
 use crate::state::{Snapshot, SnapshotReader};
@@ -92,7 +95,8 @@ fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 struct EventCounts {
     /// Events a verdict was computed for (every event a rule asked a tfdrift field of).
     events_seen: u64,
-    /// Verdicts that found a managed resource.
+    /// Verdicts that found a managed resource, among calls whose caller's changes may be drift (the others'
+    /// are matched only when a field needs it: see [`Stage`]), so that the count does not hang on the rules.
     managed_matches: u64,
     /// Verdicts of drift.
     drift_verdicts: u64,
@@ -171,12 +175,18 @@ impl TfDrift {
         anyhow::anyhow!("tfdrift internal error in {point}: {message}")
     }
 
-    /// Runs `answer` on the event's verdict, computing it first if this is a new event. Any panic becomes
-    /// an error for this field.
+    /// Runs `answer` on the event's verdict, computing it first if this is a new event, and taking it to
+    /// the stage `field` needs (see [`Field::needs`]). Any panic becomes an error for this field.
+    ///
+    /// A new event's verdict is made as far as the field needs: a call whose caller cannot make drift stops
+    /// at stage one when the field allows (a call whose caller can, or that stops before the index anyway,
+    /// gets its full verdict). A field that needs more of a stage-one verdict has it completed from the
+    /// event's bytes (the request carries them again) against the same snapshot, by the same full
+    /// evaluation.
     fn with_verdict<R>(
         &mut self,
         req: &ExtractRequest<Self>,
-        name: &'static str,
+        field: &'static Field,
         answer: impl FnOnce(&Verdict, &Snapshot) -> R,
     ) -> anyhow::Result<R> {
         let number = req.event.event_number();
@@ -190,29 +200,44 @@ impl TfDrift {
                 data: bytes.as_ptr() as usize,
                 len: bytes.len(),
             };
-            if self.cache.key != Some(key) {
-                // The event keeps the snapshot its verdict was made from; it is cloned only when a reload
-                // has swapped in another.
-                let current = self.snapshots.current();
-                if !Arc::ptr_eq(current, &self.cache.snapshot) {
-                    self.cache.snapshot = Arc::clone(current);
-                }
-                self.cache.verdict = if bytes.len() > max_record_bytes {
+            let engine = &self.engine;
+            let evaluate = |snapshot: &Snapshot, upto: Stage| {
+                if bytes.len() > max_record_bytes {
                     // Too large to be a record (max_record_bytes): no values, no parse.
                     Verdict::default()
                 } else {
                     match event.log(req.event.source()) {
-                        Log::CloudTrail => self.engine.evaluate(bytes, &self.cache.snapshot),
-                        Log::GcpAudit => self.engine.evaluate_gcp(bytes, &self.cache.snapshot),
+                        Log::CloudTrail => engine.evaluate_staged(bytes, snapshot, upto),
+                        Log::GcpAudit => engine.evaluate_gcp_staged(bytes, snapshot, upto),
                     }
-                };
+                }
+            };
+            if self.cache.key != Some(key) {
+                // The event keeps the snapshot its verdict was made from; it is cloned only when a reload
+                // has swapped in another.
+                let current = self.snapshots.current();
+                let verdict = evaluate(current, field.needs);
+                // The cache is written only once the verdict is made: a panic above leaves it as it was.
+                if !Arc::ptr_eq(current, &self.cache.snapshot) {
+                    self.cache.snapshot = Arc::clone(current);
+                }
+                self.cache.verdict = verdict;
                 self.cache.key = Some(key);
+                // Counted once per event, whichever field came first: a completion below is never counted
+                // again, and a managed resource counts only for a caller that may make drift (whose verdict
+                // never stops at stage one), so the count does not depend on which field a rule reads first.
                 let verdict = &self.cache.verdict;
                 let counts = &mut self.counts;
                 counts.events_seen += 1;
-                counts.managed_matches += u64::from(verdict.managed == Some(true));
+                counts.managed_matches +=
+                    u64::from(verdict.caller_may_drift && verdict.managed == Some(true));
                 counts.drift_verdicts += u64::from(verdict.drift);
                 counts.unmanaged_verdicts += u64::from(verdict.unmanaged);
+            }
+            if self.cache.verdict.stage < field.needs {
+                // Against the snapshot stage one was made from, so every field of the event reads one index.
+                let full = evaluate(&self.cache.snapshot, Stage::Full);
+                self.cache.verdict = full;
             }
             Ok(answer(&self.cache.verdict, &self.cache.snapshot))
         });
@@ -220,7 +245,7 @@ impl TfDrift {
             Ok(answer) => answer,
             Err(message) => {
                 // The cache is only written once a verdict is complete: a panic leaves it consistent.
-                Err(self.caught(name, Some(number), &message))
+                Err(self.caught(field.name, Some(number), &message))
             }
         }
     }
@@ -376,7 +401,7 @@ impl TfDrift {
         req: &ExtractRequest<Self>,
         field: &'static Field,
     ) -> anyhow::Result<Option<bool>> {
-        self.with_verdict(req, field.name, |v, _| field.bool(v))
+        self.with_verdict(req, field, |v, _| field.bool(v))
     }
 
     fn number(
@@ -384,7 +409,7 @@ impl TfDrift {
         req: &ExtractRequest<Self>,
         field: &'static Field,
     ) -> anyhow::Result<Option<u64>> {
-        self.with_verdict(req, field.name, |v, _| field.u64(v))
+        self.with_verdict(req, field, |v, _| field.u64(v))
     }
 
     fn string(
@@ -392,7 +417,7 @@ impl TfDrift {
         req: &ExtractRequest<Self>,
         field: &'static Field,
     ) -> anyhow::Result<Option<CString>> {
-        self.with_verdict(req, field.name, |v, _| field.str(v).and_then(text))
+        self.with_verdict(req, field, |v, _| field.str(v).and_then(text))
     }
 
     fn strings(
@@ -400,7 +425,7 @@ impl TfDrift {
         req: &ExtractRequest<Self>,
         field: &'static Field,
     ) -> anyhow::Result<Vec<CString>> {
-        self.with_verdict(req, field.name, |v, _| {
+        self.with_verdict(req, field, |v, _| {
             let mut values = Vec::new();
             field.each(v, &mut |value| values.extend(text(value)));
             values
@@ -413,7 +438,7 @@ impl TfDrift {
         name: &CStr,
     ) -> anyhow::Result<Option<CString>> {
         let name = name.to_str().unwrap_or("");
-        self.with_verdict(&req, fields::ATTR.name, |v, snapshot| {
+        self.with_verdict(&req, &fields::ATTR, |v, snapshot| {
             #[cfg(debug_assertions)]
             if name == inject::FIELD_KEY {
                 panic!("injected panic in tfdrift.attr (debug builds only)");

@@ -16,3 +16,4 @@ mod panic_guard;
 mod real_records;
 mod rules;
 mod scope;
+mod stage;
