@@ -41,20 +41,22 @@ fn real(file: &str, line: usize) -> String {
     let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line) else {
         panic!("an entry");
     };
-    let entry: serde_json::Map<String, Value> = entry
-        .into_iter()
-        .map(|(k, v)| {
-            let k = match k.as_str() {
-                "insertid" => "insertId".to_owned(),
-                "logname" => "logName".to_owned(),
-                "protopayload" => "protoPayload".to_owned(),
-                "receivetimestamp" => "receiveTimestamp".to_owned(),
-                _ => k,
-            };
-            (k, v)
-        })
-        .collect();
-    Value::Object(entry).to_string()
+    log_entry_names(entry).to_string()
+}
+
+/// A Panther entry with the LogEntry's own member names where Panther's copies lowercase them.
+pub(super) fn log_entry_names(entry: serde_json::Map<String, Value>) -> Value {
+    let renamed = entry.into_iter().map(|(k, v)| {
+        let k = match k.as_str() {
+            "insertid" => "insertId".to_owned(),
+            "logname" => "logName".to_owned(),
+            "protopayload" => "protoPayload".to_owned(),
+            "receivetimestamp" => "receiveTimestamp".to_owned(),
+            _ => k,
+        };
+        (k, v)
+    });
+    Value::Object(renamed.collect())
 }
 
 /// An Admin Activity entry by someone other than Terraform.

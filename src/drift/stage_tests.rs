@@ -57,20 +57,7 @@ fn gcp_entries() -> Vec<String> {
             let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line) else {
                 continue;
             };
-            let entry: Map<String, Value> = entry
-                .into_iter()
-                .map(|(k, v)| {
-                    let k = match k.as_str() {
-                        "insertid" => "insertId".to_owned(),
-                        "logname" => "logName".to_owned(),
-                        "protopayload" => "protoPayload".to_owned(),
-                        "receivetimestamp" => "receiveTimestamp".to_owned(),
-                        _ => k,
-                    };
-                    (k, v)
-                })
-                .collect();
-            out.push(Value::Object(entry).to_string());
+            out.push(super::gcp_attrs_tests::log_entry_names(entry).to_string());
         }
     }
     out

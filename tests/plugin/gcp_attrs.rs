@@ -17,26 +17,6 @@ const FIELDS: &[&str] = &[
     "tfdrift.summary",
 ];
 
-/// A real entry (`line` counted from 0, as PROVENANCE.tsv does) with the LogEntry's own member names where
-/// Panther's copies lowercase them (`logname` for `logName`, tests/data/README.md): as Cloud Logging writes
-/// them and the gcpaudit plugin passes them on.
-fn real(file: &str, line: usize) -> Value {
-    let Value::Object(entry) = serde_json::from_str(&gcp_audit_entry(file, line)).unwrap() else {
-        panic!("an entry");
-    };
-    let renamed = entry.into_iter().map(|(k, v)| {
-        let k = match k.as_str() {
-            "insertid" => "insertId".to_owned(),
-            "logname" => "logName".to_owned(),
-            "protopayload" => "protoPayload".to_owned(),
-            "receivetimestamp" => "receiveTimestamp".to_owned(),
-            _ => k,
-        };
-        (k, v)
-    });
-    Value::Object(renamed.collect())
-}
-
 fn run(entries: &[Value], resources: Vec<Value>) -> Vec<Fields> {
     let dir = tempfile::tempdir().unwrap();
     let path = write_state(dir.path(), "gcp.tfstate", &state_v4(1, resources));
@@ -60,7 +40,7 @@ fn sink(exclusions: Value) -> Value {
 /// the sink would route. Only `exclusions` is in the mask.
 #[test]
 fn an_exclusion_added_to_a_managed_sink_is_drift_on_exclusions() {
-    let update = real("panther-analysis", 37);
+    let update = gcp_real_entry("panther-analysis", 37);
     assert_eq!(
         update["protoPayload"]["methodName"],
         "google.logging.v2.ConfigServiceV2.UpdateSink"
@@ -94,7 +74,7 @@ fn an_exclusion_added_to_a_managed_sink_is_drift_on_exclusions() {
 /// panther-analysis 2: `compute.subnetworks.patch` turning VPC flow logs on where the state has none.
 #[test]
 fn flow_logs_turned_on_for_a_managed_subnetwork_are_drift_on_log_config() {
-    let patch = real("panther-analysis", 2);
+    let patch = gcp_real_entry("panther-analysis", 2);
     assert_eq!(
         patch["protoPayload"]["methodName"],
         "v1.compute.subnetworks.patch"
@@ -119,7 +99,7 @@ fn flow_logs_turned_on_for_a_managed_subnetwork_are_drift_on_log_config() {
 /// and its values never show.
 #[test]
 fn metadata_set_on_a_managed_instance_is_drift_and_its_values_are_redacted() {
-    let logged = real("panther-analysis", 12);
+    let logged = gcp_real_entry("panther-analysis", 12);
     assert_eq!(
         logged["protoPayload"]["methodName"],
         "v1.compute.instances.setMetadata"

@@ -210,30 +210,11 @@ fn an_aws_services_call_answers_every_field_as_the_full_verdict_does() {
     assert_eq!(counted[0].bool("tfdrift.drift"), Some(true));
 }
 
-/// A real entry (`line` from 0) with the LogEntry's own member names where Panther's copies lowercase them
-/// (tests/data/README.md).
-fn gcp_real(file: &str, line: usize) -> String {
-    let Value::Object(entry) = serde_json::from_str(&gcp_audit_entry(file, line)).unwrap() else {
-        panic!("an entry");
-    };
-    let renamed = entry.into_iter().map(|(k, v)| {
-        let k = match k.as_str() {
-            "insertid" => "insertId".to_owned(),
-            "logname" => "logName".to_owned(),
-            "protopayload" => "protoPayload".to_owned(),
-            "receivetimestamp" => "receiveTimestamp".to_owned(),
-            _ => k,
-        };
-        (k, v)
-    });
-    Value::Object(renamed.collect()).to_string()
-}
-
 #[test]
 fn a_terraform_gcp_call_answers_every_field_as_the_full_verdict_does() {
     // panther-analysis line 37 (from 0): user@domain.com adds an exclusion to sink test-1, updateMask
     // `exclusions`. Here user@domain.com is the identity that runs Terraform.
-    let entry = gcp_real("panther-analysis", 37);
+    let entry = gcp_real_entry("panther-analysis", 37).to_string();
     let dir = tempfile::tempdir().unwrap();
     let state = write_state(
         dir.path(),
@@ -412,7 +393,7 @@ fn read_order_changes_no_answer_on_any_real_record() {
 
     let entries: Vec<String> = gcp_audit_entries()
         .iter()
-        .map(|e| gcp_real(&e.file, e.line))
+        .map(|e| gcp_real_entry(&e.file, e.line).to_string())
         .collect();
     let parsed: Vec<Entry> = entries
         .iter()

@@ -829,6 +829,26 @@ pub fn gcp_audit_entry(file: &str, line: usize) -> String {
         .text
 }
 
+/// [`gcp_audit_entry`] with the LogEntry's own member names where Panther's copies lowercase them (`logname`
+/// for `logName`, tests/data/README.md), as Cloud Logging writes them and the gcpaudit plugin passes them on.
+pub fn gcp_real_entry(file: &str, line: usize) -> serde_json::Value {
+    use serde_json::Value;
+    let Value::Object(entry) = serde_json::from_str(&gcp_audit_entry(file, line)).unwrap() else {
+        panic!("an entry");
+    };
+    let renamed = entry.into_iter().map(|(k, v)| {
+        let k = match k.as_str() {
+            "insertid" => "insertId".to_owned(),
+            "logname" => "logName".to_owned(),
+            "protopayload" => "protoPayload".to_owned(),
+            "receivetimestamp" => "receiveTimestamp".to_owned(),
+            _ => k,
+        };
+        (k, v)
+    });
+    Value::Object(renamed.collect())
+}
+
 /// The folder of real CloudTrail records (see `tests/data/README.md`).
 pub const CLOUDTRAIL_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/cloudtrail");
 
