@@ -725,6 +725,9 @@ fn find_matches(
     // The identifiers seen, to keep each once with one probe (a record may name many thousands).
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut matched: HashSet<*const Instance> = HashSet::new();
+    // What `tfdrift.import_id` is made from, kept until the lookups tell whether any state holds the resource:
+    // only a resource no state holds, and that the call creates or changes, has an import id.
+    let mut importable: Option<(&catalog::Target, Option<String>, Vec<String>)> = None;
     'targets: for target in entry.targets.iter() {
         ids.clear();
         seen_ids.clear();
@@ -782,8 +785,11 @@ fn find_matches(
                     first
                 })
             });
-            verdict.import =
-                import_id::ImportSlot::capture(target, import_id.as_deref(), &ids, sections);
+            if target.import_form.is_some()
+                && !matches!(entry.change, Change::Delete | Change::Detach)
+            {
+                importable = Some((target, import_id.clone(), ids.clone()));
+            }
             verdict.unmatched_id = import_id.or_else(|| ids.first().cloned());
         }
         // The other parts of a composite identity, as the record gives them.
@@ -827,6 +833,9 @@ fn find_matches(
     if !verdict.matches.is_empty() {
         verdict.unmatched_type = None;
         verdict.unmatched_id = None;
+    } else if let Some((target, rendered, ids)) = importable {
+        verdict.import =
+            import_id::ImportSlot::capture(target, rendered.as_deref(), &ids, sections);
     }
     found_any
 }
