@@ -83,20 +83,7 @@ pub fn write(out: &mut impl Write, s: &Summary, counts: &Counts) -> io::Result<(
             // The summary says what a list gains and loses (`+tcp 22 cidr 0.0.0.0/0`), where the diff's
             // two whole values would leave the reader to compare them.
             let what = text(f.summary.as_deref().or(f.change.as_deref()).unwrap_or(""));
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                text(f.time.as_deref().unwrap_or("")),
-                text(f.severity.as_deref().unwrap_or("")),
-                text(f.change.as_deref().unwrap_or("")),
-                who(f.actor.as_deref(), f.actor_kind.as_deref()),
-                from(f),
-                text(&format!(
-                    "{} {}",
-                    f.service.as_deref().unwrap_or(""),
-                    f.call
-                )),
-                what,
-            ));
+            md.push_str(&format!("{} {what} |\n", call_cells(f)));
         }
         let fix = resolution(address, findings.last().and_then(|f| f.change.as_deref()));
         md.push_str("\nAccept the change (keep it, and make the code say it):\n\n");
@@ -122,19 +109,7 @@ pub fn write(out: &mut impl Write, s: &Summary, counts: &Counts) -> io::Result<(
             "| When | Severity | Change | Who | From | Call |\n|---|---|---|---|---|---|\n",
         );
         for f in findings {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                text(f.time.as_deref().unwrap_or("")),
-                text(f.severity.as_deref().unwrap_or("")),
-                text(f.change.as_deref().unwrap_or("")),
-                who(f.actor.as_deref(), f.actor_kind.as_deref()),
-                from(f),
-                text(&format!(
-                    "{} {}",
-                    f.service.as_deref().unwrap_or(""),
-                    f.call
-                )),
-            ));
+            md.push_str(&format!("{}\n", call_cells(f)));
         }
         md.push('\n');
         match import {
@@ -153,6 +128,24 @@ pub fn write(out: &mut impl Write, s: &Summary, counts: &Counts) -> io::Result<(
         md.push('\n');
     }
     out.write_all(md.as_bytes())
+}
+
+/// The cells a finding's row begins with in both tables (when, severity, change, who, from, call), each
+/// escaped, as `| a | b | ... |`.
+fn call_cells(f: &super::Finding) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} | {} |",
+        text(f.time.as_deref().unwrap_or("")),
+        text(f.severity.as_deref().unwrap_or("")),
+        text(f.change.as_deref().unwrap_or("")),
+        who(f.actor.as_deref(), f.actor_kind.as_deref()),
+        from(f),
+        text(&format!(
+            "{} {}",
+            f.service.as_deref().unwrap_or(""),
+            f.call
+        )),
+    )
 }
 
 fn who(actor: Option<&str>, kind: Option<&str>) -> String {
