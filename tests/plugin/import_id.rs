@@ -150,14 +150,9 @@ fn a_google_firewall_made_by_hand_is_imported_by_its_path() {
         .unwrap()
         .to_owned();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let state = state_v4(
-        1,
-        vec![resource(
-            "",
-            "google_compute_firewall",
-            "other",
-            json!({"id": "projects/fake-project/global/firewalls/other", "name": "other", "project": "fake-project"}),
-        )],
+    let state = another(
+        "google_compute_firewall",
+        json!({"id": "projects/fake-project/global/firewalls/other", "name": "other", "project": "fake-project"}),
     );
     let state = write_state(dir.path(), "gcp.tfstate", &state);
     let fields = run_gcp(&[entry], &config(&[("gcp", &state)], json!({})), FIELDS)
@@ -171,27 +166,14 @@ fn a_google_firewall_made_by_hand_is_imported_by_its_path() {
 #[test]
 fn a_lambda_permission_is_imported_as_function_slash_statement() {
     // Stratus Red Team's backdoor: a permission added by hand to a function no state holds.
-    let record = stratus_record(
+    let (record, parsed, [function, statement]) = stratus_request(
         "aws.persistence.lambda-backdoor-function.json",
         "AddPermission20150331v2",
+        ["functionName", "statementId"],
     );
-    let parsed: Value = serde_json::from_str(&record).unwrap();
-    let function = parsed["requestParameters"]["functionName"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let statement = parsed["requestParameters"]["statementId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let state = state_v4(
-        1,
-        vec![resource(
-            "",
-            "aws_lambda_permission",
-            "other",
-            json!({"id": "AllowS3", "statement_id": "AllowS3", "function_name": "another-function"}),
-        )],
+    let state = another(
+        "aws_lambda_permission",
+        json!({"id": "AllowS3", "statement_id": "AllowS3", "function_name": "another-function"}),
     );
     let fields = run_aws(&record, &state);
     assert_eq!(fields.bool("tfdrift.unmanaged"), Some(true));
@@ -212,27 +194,14 @@ fn a_lambda_permission_is_imported_as_function_slash_statement() {
 #[test]
 fn an_attachment_is_imported_as_role_slash_policy_arn_and_not_once_detached() {
     // Stratus Red Team's backdoor role: AdministratorAccess attached by hand.
-    let record = stratus_record(
+    let (record, mut parsed, [role, policy]) = stratus_request(
         "aws.persistence.iam-create-backdoor-role.json",
         "AttachRolePolicy",
+        ["roleName", "policyArn"],
     );
-    let mut parsed: Value = serde_json::from_str(&record).unwrap();
-    let role = parsed["requestParameters"]["roleName"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let policy = parsed["requestParameters"]["policyArn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let state = state_v4(
-        1,
-        vec![resource(
-            "",
-            "aws_iam_role_policy_attachment",
-            "other",
-            json!({"id": "ops-20240101", "role": "ops", "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
-        )],
+    let state = another(
+        "aws_iam_role_policy_attachment",
+        json!({"id": "ops-20240101", "role": "ops", "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
     );
     let fields = run_aws(&record, &state);
     assert_eq!(fields.bool("tfdrift.unmanaged"), Some(true));
@@ -246,4 +215,27 @@ fn an_attachment_is_imported_as_role_slash_policy_arn_and_not_once_detached() {
     let fields = run_aws(&parsed.to_string(), &state);
     assert_eq!(fields.bool("tfdrift.managed"), Some(false));
     assert_eq!(fields.str("tfdrift.import_id"), None);
+}
+
+/// A Stratus Red Team record, as text and parsed, with the request parameters `names` as strings.
+fn stratus_request<const N: usize>(
+    file: &str,
+    event: &str,
+    names: [&str; N],
+) -> (String, Value, [String; N]) {
+    let record = stratus_record(file, event);
+    let parsed: Value = serde_json::from_str(&record).unwrap();
+    let values = names.map(|name| {
+        parsed["requestParameters"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{event} has no {name}"))
+            .to_owned()
+    });
+    (record, parsed, values)
+}
+
+/// A state holding one instance of `resource_type`, named `other`: the type is managed, the record's
+/// resource is not.
+fn another(resource_type: &str, attributes: Value) -> Value {
+    state_v4(1, vec![resource("", resource_type, "other", attributes)])
 }
