@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 use support::Report;
 use tfdrift_test_support::{
-    MotoServer, TEST_AWS_SECRET, real_records, resource, state_v4, test_environment, write_state,
+    MotoServer, TEST_AWS_SECRET, real_records, test_environment, types_state,
 };
 
 const BUCKET: &str = "bench-trail";
@@ -117,26 +117,6 @@ fn trail(files: usize) -> Trail {
     out
 }
 
-fn state(dir: &Path) -> PathBuf {
-    let types = [
-        "aws_iam_user",
-        "aws_iam_role",
-        "aws_iam_access_key",
-        "aws_iam_user_login_profile",
-        "aws_iam_user_policy_attachment",
-        "aws_iam_role_policy_attachment",
-        "aws_lambda_function",
-        "aws_s3_bucket",
-        "aws_instance",
-        "aws_security_group",
-    ];
-    let resources = types
-        .iter()
-        .map(|t| resource("", t, "kept", serde_json::json!({"id": "none"})))
-        .collect();
-    write_state(dir, "bench.tfstate", &state_v4(1, resources))
-}
-
 /// The seconds a command takes (wall clock) and the CPU seconds it uses (user and system, every thread; by
 /// GNU time when it is installed, else 0), its output thrown away; it must succeed.
 fn time(program: &str, args: &[&std::ffi::OsStr]) -> (f64, f64) {
@@ -185,7 +165,7 @@ fn main() {
     let (files, rounds) = if smoke { (3, 1) } else { (300, 5) };
     test_environment();
     let trail = trail(files);
-    let state = state(&trail.dir);
+    let state = types_state(&trail.dir);
     let replay = env!("CARGO_BIN_EXE_tfdrift-replay");
     let moto = MotoServer::start();
     moto.create_bucket(BUCKET);

@@ -12,14 +12,12 @@
 
 use tfdrift_test_support as common;
 
-use common::{
-    MotoServer, real_records, resource, state_v4, test_environment, wait_for, write_state,
-};
+use common::{MotoServer, real_records, test_environment, types_state, wait_for};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,35 +55,6 @@ fn summary(output: &Output) -> String {
         .rfind(|l| l.contains(" records ("))
         .unwrap_or_else(|| panic!("no summary in: {}", text(&output.stderr)))
         .to_owned()
-}
-
-/// A state that manages one resource of each type the real records create or change, none of them theirs:
-/// every covered change to those types is "unmanaged" (made by hand, in no state).
-fn types_state(dir: &Path) -> PathBuf {
-    let types = [
-        "aws_iam_user",
-        "aws_iam_role",
-        "aws_iam_access_key",
-        "aws_iam_user_login_profile",
-        "aws_iam_user_policy_attachment",
-        "aws_iam_role_policy_attachment",
-        "aws_lambda_function",
-        "aws_s3_bucket",
-        "aws_instance",
-        "aws_security_group",
-    ];
-    let resources = types
-        .iter()
-        .map(|t| {
-            resource(
-                "",
-                t,
-                "kept",
-                json!({"id": "tfdrift-test-none", "arn": "arn:aws:iam::000000000000:user/none"}),
-            )
-        })
-        .collect();
-    write_state(dir, "types.tfstate", &state_v4(1, resources))
 }
 
 /// A CloudTrail log file's name.

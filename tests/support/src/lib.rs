@@ -829,6 +829,35 @@ pub fn gcp_audit_entry(file: &str, line: usize) -> String {
         .text
 }
 
+/// A state file in `dir` that manages one resource of each type the real CloudTrail records create or change,
+/// none of them theirs: every covered change to those types is "unmanaged" (made by hand, in no state).
+pub fn types_state(dir: &std::path::Path) -> std::path::PathBuf {
+    let types = [
+        "aws_iam_user",
+        "aws_iam_role",
+        "aws_iam_access_key",
+        "aws_iam_user_login_profile",
+        "aws_iam_user_policy_attachment",
+        "aws_iam_role_policy_attachment",
+        "aws_lambda_function",
+        "aws_s3_bucket",
+        "aws_instance",
+        "aws_security_group",
+    ];
+    let resources = types
+        .iter()
+        .map(|t| {
+            resource(
+                "",
+                t,
+                "kept",
+                serde_json::json!({"id": "tfdrift-test-none", "arn": "arn:aws:iam::000000000000:user/none"}),
+            )
+        })
+        .collect();
+    write_state(dir, "types.tfstate", &state_v4(1, resources))
+}
+
 /// [`gcp_audit_entry`] with the LogEntry's own member names where Panther's copies lowercase them (`logname`
 /// for `logName`, tests/data/README.md), as Cloud Logging writes them and the gcpaudit plugin passes them on.
 pub fn gcp_real_entry(file: &str, line: usize) -> serde_json::Value {
