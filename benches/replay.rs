@@ -242,6 +242,19 @@ fn main() {
         args.splice(0..0, ["--user".into(), user.clone().into()]);
         args
     });
+    // The replay of the trail from an S3 server at `endpoint`.
+    let from_s3 = |endpoint| {
+        vec![
+            os("--quiet"),
+            os("--state"),
+            &state,
+            &bucket,
+            os("--s3-region"),
+            os("us-east-1"),
+            os("--endpoint-url"),
+            endpoint,
+        ]
+    };
     let mut runs: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
         ("gzip", gzip_args),
         (replay, vec![os("--quiet"), os("--state"), &state, &local]),
@@ -256,36 +269,12 @@ fn main() {
                 &local,
             ],
         ),
-        (
-            replay,
-            vec![
-                os("--quiet"),
-                os("--state"),
-                &state,
-                &bucket,
-                os("--s3-region"),
-                os("us-east-1"),
-                os("--endpoint-url"),
-                &endpoint,
-            ],
-        ),
+        (replay, from_s3(&endpoint)),
         ("curl", moto_curl.iter().map(|a| a.as_os_str()).collect()),
     ];
     if let (Some(endpoint), Some(curl_args)) = (&s3s_endpoint, &s3s_curl) {
         modes.push("replay, S3 (s3s-fs)");
-        runs.push((
-            replay,
-            vec![
-                os("--quiet"),
-                os("--state"),
-                &state,
-                &bucket,
-                os("--s3-region"),
-                os("us-east-1"),
-                os("--endpoint-url"),
-                endpoint,
-            ],
-        ));
+        runs.push((replay, from_s3(endpoint)));
         modes.push("s3s-fs's GETs alone (curl, 8 at a time)");
         runs.push(("curl", curl_args.iter().map(|a| a.as_os_str()).collect()));
     }
