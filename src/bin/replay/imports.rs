@@ -125,10 +125,11 @@ impl Imports {
                 comment(&adoption.when),
                 comment(&adoption.call)
             )?;
-            writeln!(out, "import {{")?;
-            writeln!(out, "  to = {}.{}", adoption.resource_type, adoption.name)?;
-            writeln!(out, "  id = {}", hcl_string(&adoption.id))?;
-            writeln!(out, "}}")?;
+            writeln!(
+                out,
+                "{}",
+                import_block(&adoption.resource_type, &adoption.name, &adoption.id)
+            )?;
         }
         Ok(())
     }
@@ -211,6 +212,15 @@ pub fn identifier(id: &str) -> String {
     // Only ASCII is left, so any byte is a character boundary.
     name.truncate(MAX_NAME_BYTES);
     name
+}
+
+/// An import block: `import { to = TYPE.NAME id = "ID" }` (Terraform 1.5 and later, OpenTofu), the same in the
+/// import file and in a report.
+pub fn import_block(resource_type: &str, name: &str, id: &str) -> String {
+    format!(
+        "import {{\n  to = {resource_type}.{name}\n  id = {}\n}}",
+        hcl_string(id)
+    )
 }
 
 /// A quoted HCL string that holds `value` exactly: `\` and `"` escaped, control characters as escapes, and

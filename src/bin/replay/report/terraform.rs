@@ -47,16 +47,8 @@ pub fn shell_quote(arg: &str) -> String {
     }
 }
 
-// The import file's quoting and naming, so that a report's import block and the file's are the same.
-pub use super::super::imports::{hcl_string, identifier};
-
-/// An import block: `import { to = TYPE.NAME id = "ID" }` (Terraform 1.5 and later, OpenTofu).
-pub fn import_block(resource_type: &str, name: &str, id: &str) -> String {
-    format!(
-        "import {{\n  to = {resource_type}.{name}\n  id = {}\n}}",
-        hcl_string(id)
-    )
-}
+// The import file's naming and blocks, so that a report's import block and the file's are the same.
+pub use super::super::imports::{identifier, import_block};
 
 #[cfg(test)]
 mod tests {
