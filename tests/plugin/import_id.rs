@@ -76,29 +76,15 @@ fn a_managed_user_has_no_import_id() {
 }
 
 /// A PutRolePolicy record as CloudTrail writes it (IAM's request parameters roleName, policyName and
-/// policyDocument, the document URL-encoded).
+/// policyDocument, the document URL-encoded; IAM is global, its calls logged in us-east-1).
 fn put_role_policy(request: Value) -> String {
-    json!({
-        "eventVersion": "1.08",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": "arn:aws:iam::123456789012:user/alice",
-                         "accountId": "123456789012", "userName": "alice"},
-        "eventTime": "2024-05-01T10:00:00Z",
-        "eventSource": "iam.amazonaws.com",
-        "eventName": "PutRolePolicy",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0 exe/x86_64.ubuntu.22 prompt/off command/iam.put-role-policy",
-        "requestParameters": request,
-        "responseElements": null,
-        "requestID": "8a7c1f2e-0000-4000-8000-000000000001",
-        "eventID": "8a7c1f2e-0000-4000-8000-000000000002",
-        "readOnly": false,
-        "eventType": "AwsApiCall",
-        "managementEvent": true,
-        "recipientAccountId": "123456789012",
-        "eventCategory": "Management"
-    })
-    .to_string()
+    cloudtrail_record(
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        "us-east-1",
+        request,
+        Value::Null,
+    )
 }
 
 #[test]
