@@ -956,6 +956,18 @@ fn a_lambda_permission_is_named_by_its_function_and_its_statement() {
     );
 }
 
+/// A `change` of the managed resource at `address`, by someone other than Terraform: drift.
+fn managed_drift(fields: &Fields, change: &str, address: &str) {
+    assert_eq!(fields.str("tfdrift.change").as_deref(), Some(change));
+    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
+    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
+    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(false));
+    assert_eq!(
+        fields.str("tfdrift.resource_address").as_deref(),
+        Some(address)
+    );
+}
+
 /// The call landed on `address` and set every value as the state holds it: nothing changed, no drift.
 fn held_again(fields: &Fields, address: &str) {
     assert_eq!(
@@ -1062,14 +1074,7 @@ fn adding_and_removing_a_lambda_permission_attach_and_detach_a_statement() {
         ],
     );
     let fields = run_with(&add, &held_elsewhere, json!({}), &plain_fields());
-    assert_eq!(fields.str("tfdrift.change").as_deref(), Some("attach"));
-    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
-    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
-    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(false));
-    assert_eq!(
-        fields.str("tfdrift.resource_address").as_deref(),
-        Some("aws_lambda_function.worker")
-    );
+    managed_drift(&fields, "attach", "aws_lambda_function.worker");
     assert_eq!(fields.str("tfdrift.severity").as_deref(), Some("critical"));
 
     // 2. Exactly the statement a state holds, added again (Lambda refuses a statement id the policy already
@@ -1130,14 +1135,7 @@ fn adding_and_removing_a_lambda_permission_attach_and_detach_a_statement() {
     held_again(&fields, "aws_lambda_permission.backdoor");
 
     let fields = run_with(&remove, &held, json!({}), &plain_fields());
-    assert_eq!(fields.str("tfdrift.change").as_deref(), Some("detach"));
-    assert_eq!(fields.bool("tfdrift.managed"), Some(true));
-    assert_eq!(fields.bool("tfdrift.drift"), Some(true));
-    assert_eq!(fields.bool("tfdrift.unmanaged"), Some(false));
-    assert_eq!(
-        fields.str("tfdrift.resource_address").as_deref(),
-        Some("aws_lambda_permission.backdoor")
-    );
+    managed_drift(&fields, "detach", "aws_lambda_permission.backdoor");
 }
 
 /// A ChangeResourceRecordSets record shaped exactly like CloudTrail's (no real one is in tests/data): Route 53
